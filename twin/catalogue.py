@@ -1,0 +1,122 @@
+"""The device catalogue: one YAML file per device type in ``equipment/``.
+
+A device *type* (catalogue entry) describes a kind of equipment; a scenario's device *pool*
+holds ``count`` physical units of a type at a site and may override catalogue fields. Every
+number in a catalogue file must name its source (or say "assumption" and why) in the entry's
+``sources`` mapping, keyed by field name; loading refuses an entry that does not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from twin.errors import ScenarioError
+from twin.validation import field_names, located_error, raise_validation_error
+from twin.yamlio import load_yaml
+
+Category = Literal[
+    "closed_system",  # automated closed processing (Prodigy, Cocoon)
+    "culture_vessel",  # static/gas-permeable culture (G-Rex) inside an incubator
+    "cell_processor",  # washer / concentrator
+    "freezer",  # controlled-rate freezer
+    "storage",  # LN2 storage
+    "cabinet",  # biosafety cabinet
+    "other",
+]
+
+
+class DeviceType(BaseModel):
+    """One catalogue entry.
+
+    Attributes:
+        name: identifier a scenario uses (the file's stem).
+        display_name: product name for reports.
+        manufacturer: who makes it.
+        category: broad kind of equipment.
+        description: what it does in the process.
+        batches_per_unit: how many patient batches one unit holds at the same time (batches).
+        sources: field name -> published source, or text starting "assumption".
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)
+    display_name: str = Field(min_length=1, max_length=200)
+    manufacturer: str = Field(min_length=1, max_length=200)
+    category: Category
+    description: str = Field(min_length=1, max_length=2000)
+    batches_per_unit: Annotated[int, Field(ge=1, le=1000)] = 1
+    sources: dict[str, Annotated[str, Field(min_length=3, max_length=2000)]]
+
+    @model_validator(mode="after")
+    def _every_number_sourced(self) -> "DeviceType":
+        for fname in type(self).model_fields:
+            value = getattr(self, fname)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if fname not in self.sources:
+                    raise ValueError(
+                        f"field {fname!r} has no entry in 'sources' (give the published "
+                        "source, or 'assumption: <why>')"
+                    )
+        unknown = set(self.sources) - set(type(self).model_fields)
+        if unknown:
+            raise ValueError(f"'sources' names unknown fields: {sorted(unknown)}")
+        return self
+
+    def with_overrides(self, override: dict[str, Any]) -> "DeviceType":
+        """A copy with scenario overrides applied and re-validated.
+
+        An overridden number is sourced by the scenario, so its catalogue source is replaced by
+        "scenario override".
+        """
+        if not override:
+            return self
+        data = self.model_dump()
+        data.update(override)
+        data["sources"] = {**self.sources, **{k: "scenario override" for k in override}}
+        return DeviceType.model_validate(data)
+
+
+_KNOWN = field_names(DeviceType)
+
+
+def load_device_type(path: Path) -> DeviceType:
+    """Load and validate one catalogue file (errors name the file and line)."""
+    data, marks = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ScenarioError("a catalogue entry must be a mapping of fields", file=str(path), line=1)
+    try:
+        dt = DeviceType.model_validate(data)
+    except ValidationError as exc:
+        raise_validation_error(exc, marks, str(path), _KNOWN)
+        raise  # unreachable
+    if dt.name != path.stem:
+        raise located_error(
+            f"name {dt.name!r} must match the file name {path.stem!r}", ("name",), marks, str(path)
+        )
+    return dt
+
+
+def load_catalogue(directory: Path) -> dict[str, DeviceType]:
+    """All device types in ``directory`` (``*.yaml``), keyed by name."""
+    if not directory.is_dir():
+        raise ScenarioError(f"device catalogue folder not found: {directory}")
+    types: dict[str, DeviceType] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        dt = load_device_type(path)
+        types[dt.name] = dt
+    if not types:
+        raise ScenarioError(f"device catalogue folder has no *.yaml files: {directory}")
+    return types
+
+
+def bundled_dir(kind: str) -> Path:
+    """The bundled ``equipment`` or ``scenarios`` folder (source checkout or installed wheel)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_bundled" / kind, here.parent / kind):
+        if candidate.is_dir():
+            return candidate
+    raise ScenarioError(f"bundled folder {kind!r} not found next to the twin package")

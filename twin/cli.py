@@ -1,0 +1,178 @@
+"""The ``twin`` command line: thin wrappers over library functions.
+
+Exit status: 0 ok, 2 bad input (one message naming file, line and field; no traceback),
+1 internal error or a failed replication, 130 interrupted.
+
+Heavy libraries (pandas, pyarrow, scipy, simpy) are imported inside the commands that need them
+so that ``twin --help`` and ``twin validate`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from twin import __version__
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="twin",
+        description="celltwin: discrete-event digital twin of a cell-therapy facility.",
+    )
+    p.add_argument("--version", action="version", version=f"celltwin {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    run = sub.add_parser("run", help="simulate a scenario and write a run folder")
+    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("--out", help="run folder (default: a new folder under results/)")
+    run.add_argument("--replications", "-r", type=_positive_int, help="number of replications (default: the scenario's)")
+    run.add_argument("--seed", type=_seed, help="root seed (default: the scenario's)")
+    run.add_argument("--quiet", "-q", action="store_true", help="print only the run folder")
+
+    val = sub.add_parser("validate", help="check a scenario without running it")
+    val.add_argument("scenario", help="scenario YAML file")
+    return p
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= v <= 10_000:
+        raise argparse.ArgumentTypeError(f"expected 1 to 10000, got {v}")
+    return v
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= v < 2**63:
+        raise argparse.ArgumentTypeError("expected 0 <= seed < 2**63")
+    return v
+
+
+def _fmt(v: float, unit: str = "") -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if abs(v - round(v)) < 1e-9 and unit != "%":
+        return f"{v:,.0f}"
+    return f"{v:,.2f}" if abs(v) < 100 else f"{v:,.1f}"
+
+
+def kpi_table_text(summary, n_reps: int) -> str:  # summary: pandas DataFrame from results.summarise
+    """The console KPI table: headline KPIs, then utilisation per resource."""
+    from twin.results import HEADLINE
+
+    by = {row.kpi: row for row in summary.itertuples(index=False)}
+    rows: list[tuple[str, str]] = []
+
+    def line(label: str, key: str, unit: str, scale: float = 1.0) -> None:
+        row = by.get(key)
+        if row is None:
+            return
+        val = _fmt(row.mean * scale, unit)
+        if n_reps > 1 and not math.isnan(row.ci_low):
+            val += f" [{_fmt(row.ci_low * scale, 'x')}, {_fmt(row.ci_high * scale, 'x')}]"
+        label = f"{label} ({unit})" if unit and unit != "patients" else label
+        rows.append((label, val))
+
+    for key, label, unit in HEADLINE:
+        line(label, key, unit)
+    util = [r for r in by if r.startswith("utilisation.")]
+    if util:
+        rows.append(("utilisation, % of on-duty time:", ""))
+        for key in util:
+            _, kind, site, name = key.split(".", 3)
+            line(f"  {name} @ {site}", key, "", 100.0)
+    width = max(len(r[0]) for r in rows)
+    vwidth = max(len(r[1]) for r in rows)
+    head = "mean [95% CI]" if n_reps > 1 else "value"
+    out = [f"  {'KPI':<{width}}  {head:>{vwidth}}", f"  {'-' * width}  {'-' * vwidth}"]
+    out += [f"  {label:<{width}}  {val:>{vwidth}}" for label, val in rows]
+    return "\n".join(out)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from twin.scenario import load_scenario
+
+    loaded = load_scenario(args.scenario)
+    sc = loaded.scenario
+    print(
+        f"{args.scenario}: ok — scenario {sc.name!r}, {len(sc.sites)} sites, {len(sc.recipe)} recipe "
+        f"steps, {sc.horizon_days:g} days, hash {loaded.scenario_hash[:12]}"
+    )
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from twin.run import run_scenario, write_run
+    from twin.scenario import load_scenario
+
+    loaded = load_scenario(args.scenario)
+    sc = loaded.scenario
+    n = args.replications or sc.replications
+    if args.out:
+        out = Path(args.out)
+    else:
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = Path("results") / f"{sc.name}-{stamp}"
+        k = 1
+        while out.exists():
+            k += 1
+            out = Path("results") / f"{sc.name}-{stamp}-{k}"
+
+    def progress(rep: int, secs: float) -> None:
+        if not args.quiet:
+            print(f"  replication {rep + 1}/{n} done in {secs:.2f} s", file=sys.stderr)
+
+    result = run_scenario(loaded, replications=n, seed=args.seed, on_replication=progress)
+    write_run(result, out)
+    if args.quiet:
+        print(out)
+    else:
+        prov = result.provenance
+        print(
+            f"\ncelltwin {prov['celltwin_version']} · scenario {sc.name!r} · seed {prov['root_seed']} · "
+            f"{n} replication{'s' if n != 1 else ''} · window day {sc.warmup_days:g}-{sc.horizon_days:g} · "
+            f"{prov['wall_time_s']:.2f} s"
+        )
+        print(kpi_table_text(result.summary, result.provenance["replications_completed"]))
+        print(f"\nresults in {out}/ (events.parquet, batches.parquet, summary.json)")
+    for f in result.failures:
+        print(f"replication {f['replication']} failed: {f['error']} (see {out}/failures.txt)", file=sys.stderr)
+    return EXIT_INTERNAL if result.failures else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``twin`` console script; returns the exit status."""
+    from twin.errors import InputError
+
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse exits 2 on bad usage, 0 on --help
+        return int(e.code or 0)
+    handler = {"run": cmd_run, "validate": cmd_validate}[args.command]
+    try:
+        return handler(args)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The world of one replication: the SimPy environment, sites' pools, random streams, the log.
+
+``simulate`` builds it from a :class:`twin.scenario.LoadedScenario`, starts the referral process,
+runs to the horizon and hands back the raw event log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from twin.model.log import EventLog
+from twin.model.pools import Pool, PoolSpec
+from twin.scenario import LoadedScenario, Scenario
+from twin.streams import Streams
+
+#: Pool names used for hospital places (device pools use the catalogue type name).
+CHAIRS = "apheresis_chair"
+SLOTS = "infusion_slot"
+
+
+@dataclass
+class RawRun:
+    """What one replication produces, as plain Python data (no pandas in the model).
+
+    Attributes:
+        replication: replication index (0-based).
+        events: the event log's columns.
+        pools: every pool's spec (site, name, kind, units, slots per unit).
+        n_patients: patients referred (ids 0..n-1).
+        horizon_h: end of the simulation (hours).
+        warmup_h: start of the measurement window (hours).
+    """
+
+    replication: int
+    events: dict[str, list]
+    pools: list[PoolSpec]
+    n_patients: int
+    horizon_h: float
+    warmup_h: float
+
+
+class World:
+    """Everything a journey needs: env, pools by (site, name), streams, the log, the scenario."""
+
+    def __init__(self, loaded: LoadedScenario, replication: int) -> None:
+        self.loaded = loaded
+        self.sc: Scenario = loaded.scenario
+        self.env = simpy.Environment()
+        self.streams = Streams(self.sc.seed, replication)
+        self.log = EventLog()
+        self.closed = False  # set once the horizon is reached; nothing is logged after it
+        self.pools: dict[tuple[str, str], Pool] = {}
+        for sname, site in self.sc.sites.items():
+            if site.kind == "hospital":
+                self._add(PoolSpec(sname, CHAIRS, "chair", site.apheresis_chairs))
+                self._add(PoolSpec(sname, SLOTS, "slot", site.infusion_slots))
+            for tname, pool in site.devices.items():
+                dtype = loaded.device_types[(sname, tname)]
+                self._add(PoolSpec(sname, tname, "device", pool.count, dtype.batches_per_unit))
+            for role, headcount in site.staff.items():
+                self._add(PoolSpec(sname, role, "staff", headcount))
+
+    def _add(self, spec: PoolSpec) -> None:
+        self.pools[(spec.site, spec.name)] = Pool(self.env, spec)
+
+    def pool(self, site: str, name: str) -> Pool:
+        """The pool ``name`` at ``site``."""
+        return self.pools[(site, name)]
+
+    def referral_times(self) -> np.ndarray:
+        """Referral times (hours) within the horizon, sorted, from the ``arrivals`` stream."""
+        ref = self.sc.referrals
+        horizon = self.sc.horizon_h
+        if ref.times_h is not None:
+            t = np.sort(np.asarray(ref.times_h, dtype=float))
+            return t[t < horizon]
+        rng = self.streams.get("arrivals")
+        mean_gap = 168.0 / ref.rate_per_week
+        # Draw gaps in blocks until the horizon is passed (block size from the expected count).
+        out: list[np.ndarray] = []
+        last = 0.0
+        block = max(16, int(1.2 * horizon / mean_gap) + 16)
+        while True:
+            times = last + np.cumsum(rng.exponential(mean_gap, size=block))
+            out.append(times)
+            last = float(times[-1])
+            if last >= horizon:
+                break
+        t = np.concatenate(out)
+        return t[t < horizon]
+
+
+def simulate(loaded: LoadedScenario, replication: int = 0) -> RawRun:
+    """Run one replication of ``loaded`` to its horizon and return the raw event log.
+
+    Args:
+        loaded: a validated scenario.
+        replication: index of the replication; selects independent random streams.
+    """
+    from twin.model.journey import referral_process
+
+    world = World(loaded, replication)
+    times = world.referral_times()
+    world.env.process(referral_process(world, times))
+    world.env.run(until=world.sc.horizon_h)
+    world.closed = True
+    return RawRun(
+        replication=replication,
+        events=world.log.columns(),
+        pools=[p.spec for p in world.pools.values()],
+        n_patients=len(times),
+        horizon_h=world.sc.horizon_h,
+        warmup_h=world.sc.warmup_h,
+    )

@@ -1,0 +1,256 @@
+"""One patient's journey, needle to needle, as a SimPy process.
+
+Order (every arrow is a boundary where a patient who has dropped out leaves the journey)::
+
+    referral -> apheresis (chair + role) -> courier to factory -> receipt (chain of identity)
+      -> recipe steps (device unit held for the step; consecutive steps on the same device
+         type keep the unit) -> cryopreservation (freezer) -> LN2 storage position held
+      -> QC panel (tests in parallel, analyst hands-on at each test's start)
+      -> QP release -> storage released, courier to hospital -> infusion (slot + role)
+
+A step holds its device unit for its whole duration and its role's staff only for the first
+``hands_on_h`` hours; a step lasts ``max(duration, hands_on_h)``. A patient drops out at a time
+drawn at referral (exponential with the scenario's hazard). Waiting in any queue ends at once on
+drop-out; a step in progress finishes first, then the journey stops and lets go of what it holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import simpy
+
+from twin.model.facility import CHAIRS, SLOTS, World
+from twin.model.pools import Pool
+from twin.scenario import ClinicalStep
+
+Proc = Generator[simpy.Event, Any, Any]
+
+
+class Patient:
+    """A patient and their batch (one id for both; chain of identity)."""
+
+    __slots__ = ("pid", "dropped", "dropped_ev", "done")
+
+    def __init__(self, pid: int, dropped_ev: simpy.Event) -> None:
+        self.pid = pid
+        self.dropped = False
+        self.dropped_ev = dropped_ev
+        self.done = False
+
+
+class Held:
+    """A unit held by a patient: which pool, which request, which unit."""
+
+    __slots__ = ("pool", "req", "unit")
+
+    def __init__(self, pool: Pool, req: simpy.Event, unit: int) -> None:
+        self.pool, self.req, self.unit = pool, req, unit
+
+
+class Journey:
+    """The journey process of one patient in ``world``."""
+
+    def __init__(self, world: World, patient: Patient) -> None:
+        self.w = world
+        self.p = patient
+        sc = world.sc
+        self.hospital = sc.hospital
+        self.factory = sc.factory
+
+    # -- logging -------------------------------------------------------------------------
+    def log(self, site: str, step: str, resource: str, unit: int, kind: str, detail: str = "") -> None:
+        if self.w.closed:  # a suspended journey being garbage-collected after the horizon
+            return
+        self.w.log.add(self.w.env.now, self.p.pid, site, step, resource, unit, kind, detail)
+
+    def finish(self, outcome: str, cause: str, site: str) -> None:
+        """Record the patient's single final outcome."""
+        if not self.p.done:
+            self.p.done = True
+            self.log(site, cause, "", -1, "outcome", outcome)
+
+    # -- resources -----------------------------------------------------------------------
+    def acquire(self, pool: Pool, step: str, renege: bool = True) -> Proc:
+        """Wait for a unit of ``pool``; returns a :class:`Held`, or None if the patient
+        dropped out while waiting (the request is withdrawn)."""
+        site, name = pool.spec.site, pool.spec.name
+        req = pool.request()
+        self.log(site, step, name, -1, "queue")
+        if renege:
+            yield req | self.p.dropped_ev
+            if not req.triggered:
+                req.cancel()
+                self.log(site, step, name, -1, "renege")
+                return None
+        else:
+            yield req
+        unit = pool.take()
+        self.log(site, step, name, unit, "seize")
+        return Held(pool, req, unit)
+
+    def release(self, held: Held, step: str) -> None:
+        """Let go of a held unit."""
+        if self.w.closed:
+            return
+        held.pool.give_back(held.req, held.unit)
+        self.log(held.pool.spec.site, step, held.pool.spec.name, held.unit, "release")
+
+    def work(
+        self,
+        site: str,
+        step: str,
+        spec: ClinicalStep,
+        place: Held | None,
+        renege: bool = True,
+        detail: str = "",
+    ) -> Proc:
+        """Run one step while holding ``place`` (if any): get the role's staff for the hands-on
+        hours, and last ``max(duration, hands_on_h)`` hours. Returns False if the patient
+        dropped out while waiting for staff (nothing is left held but ``place``)."""
+        staff = None
+        if spec.role is not None and spec.hands_on_h > 0:
+            staff = yield from self.acquire(self.w.pool(site, spec.role), step, renege)
+            if staff is None:
+                return False
+        duration = spec.duration_h.sample(self.w.streams.get(f"duration:{step}"))
+        total = max(duration, spec.hands_on_h)
+        self.log(site, step, "", -1, "step_start", detail)
+        if staff is not None:
+            yield self.w.env.timeout(spec.hands_on_h)
+            self.release(staff, step)
+            total -= spec.hands_on_h
+        if total > 0:
+            yield self.w.env.timeout(total)
+        self.log(site, step, "", -1, "step_end", detail)
+        return True
+
+    def place_step(self, site: str, pool_name: str, step: str, spec: ClinicalStep) -> Proc:
+        """A step that holds one unit of ``pool_name`` for its duration. False on drop-out."""
+        held = yield from self.acquire(self.w.pool(site, pool_name), step)
+        if held is None:
+            return False
+        ok = yield from self.work(site, step, spec, held)
+        self.release(held, step)
+        return ok and not self.p.dropped
+
+    def transit(self, origin: str, destination: str, step: str) -> Proc:
+        """Courier shipment along the lane ``origin -> destination``."""
+        lane = self.w.sc.lane(origin, destination)
+        name = f"{origin}->{destination}"
+        hours = lane.transit_h.sample(self.w.streams.get(f"transit:{name}"))
+        self.log(origin, step, name, -1, "step_start")
+        yield self.w.env.timeout(hours)
+        self.log(destination, step, name, -1, "step_end")
+
+    def qc_test(self, test: Any, results: dict[str, bool]) -> Proc:
+        """One QC test: analyst hands-on at the start, result after ``duration_h``."""
+        step = f"qc:{test.name}"
+        qc = self.w.sc.qc
+        spec = ClinicalStep(duration_h=test.duration_h, role=qc.role, hands_on_h=test.hands_on_h)
+        yield from self.work(self.factory, step, spec, None, renege=False)
+        failed = bool(self.w.streams.get(step).random() < test.fail_probability)
+        results[test.name] = not failed
+        self.log(self.factory, step, "", -1, "qc_result", "fail" if failed else "pass")
+
+    # -- the journey ---------------------------------------------------------------------
+    def run(self) -> Proc:
+        """The whole journey; ends with exactly one outcome unless the horizon comes first."""
+        sc, f, h = self.w.sc, self.factory, self.hospital
+        self.log(h, "referral", "", -1, "referral")
+
+        if not (yield from self.place_step(h, CHAIRS, "apheresis", sc.apheresis)):
+            return
+        yield from self.transit(h, f, "ship_to_factory")
+        if self.p.dropped:
+            return
+        if not (yield from self.work(f, "receipt", sc.receipt, None)) or self.p.dropped:
+            return
+
+        held: Held | None = None
+        try:
+            for step in sc.recipe:
+                if held is not None and step.device != held.pool.spec.name:
+                    self.release(held, step.name)
+                    held = None
+                if step.device is not None and held is None:
+                    held = yield from self.acquire(self.w.pool(f, step.device), step.name)
+                    if held is None:
+                        return
+                ok = yield from self.work(f, step.name, step, held, detail=step.processing)
+                if not ok or self.p.dropped:
+                    return
+        finally:
+            if held is not None:
+                self.release(held, "recipe")
+
+        cryo = sc.cryopreservation
+        if not (yield from self.place_step(f, cryo.device, "cryopreservation", cryo)):
+            return
+
+        storage = yield from self.acquire(self.w.pool(f, sc.storage.device), "storage")
+        if storage is None:
+            return
+        self.log(f, "storage", sc.storage.device, storage.unit, "step_start")
+        try:
+            self.log(f, "qc", "", -1, "step_start")
+            results: dict[str, bool] = {}
+            env = self.w.env
+            yield env.all_of([env.process(self.qc_test(t, results)) for t in sc.qc.tests])
+            self.log(f, "qc", "", -1, "step_end")
+            failed = [t.name for t in sc.qc.tests if not results[t.name]]
+            if self.p.dropped:
+                return
+            if failed:
+                self.finish("failed", f"qc:{failed[0]}", f)
+                return
+            if not (yield from self.work(f, "release", sc.release, None)) or self.p.dropped:
+                return
+        finally:
+            self.log(f, "storage", sc.storage.device, storage.unit, "step_end")
+            self.release(storage, "storage")
+
+        yield from self.transit(f, h, "ship_to_hospital")
+        if self.p.dropped:
+            return
+        if not (yield from self.place_step(h, SLOTS, "infusion", sc.infusion)):
+            return
+        self.finish("infused", "infusion", h)
+
+
+def _on_dropout(world: World, patient: Patient, site: str) -> Any:
+    def callback(_event: simpy.Event) -> None:
+        if patient.done:
+            return
+        patient.dropped = True
+        patient.done = True
+        world.log.add(world.env.now, patient.pid, site, "", "", -1, "dropout")
+        world.log.add(world.env.now, patient.pid, site, "waiting", "", -1, "outcome", "dropped_out")
+
+    return callback
+
+
+def referral_process(world: World, times: np.ndarray) -> Proc:
+    """Start each patient's journey at its referral time; schedule its drop-out."""
+    env = world.env
+    hazard = world.sc.dropout.hazard_per_day
+    n = len(times)
+    if hazard > 0:
+        dropout_after = world.streams.get("dropout").exponential(24.0 / hazard, size=n)
+    else:
+        dropout_after = np.full(n, np.inf)
+    horizon = world.sc.horizon_h
+    hospital = world.sc.hospital
+    for pid in range(n):
+        wait = times[pid] - env.now
+        if wait > 0:
+            yield env.timeout(wait)
+        if env.now + dropout_after[pid] < horizon:
+            ev = env.timeout(dropout_after[pid])
+            patient = Patient(pid, ev)
+            ev.callbacks.append(_on_dropout(world, patient, hospital))
+        else:
+            patient = Patient(pid, env.event())
+        env.process(Journey(world, patient).run())

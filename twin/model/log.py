@@ -1,0 +1,60 @@
+"""The event log: the single source of truth of a run.
+
+One row per event, kept as plain column lists while the simulation runs (cheap to append) and
+turned into a table by :mod:`twin.results`. Columns:
+
+=========  ======  =============================================================================
+column     type    meaning
+=========  ======  =============================================================================
+time_h     float   simulation time (hours from the scenario start date, 00:00)
+patient    int     patient (= batch) id, in referral order from 0
+site       str     site where it happens
+step       str     journey step (``apheresis``, a recipe step, ``qc:sterility``, ...) or ""
+resource   str     pool seized/released, courier lane, or ""
+unit       int     unit (device, chair, person) index within the pool; -1 when not a unit
+kind       str     one of :data:`KINDS`
+detail     str     free detail: QC pass/fail, outcome name, processing mode
+=========  ======  =============================================================================
+"""
+
+from __future__ import annotations
+
+from twin.vocab import KINDS, OUTCOMES  # noqa: F401  (re-exported)
+
+
+class EventLog:
+    """Append-only column store of events."""
+
+    __slots__ = ("time_h", "patient", "site", "step", "resource", "unit", "kind", "detail")
+
+    def __init__(self) -> None:
+        for col in self.__slots__:
+            setattr(self, col, [])
+
+    def add(
+        self,
+        time_h: float,
+        patient: int,
+        site: str,
+        step: str,
+        resource: str,
+        unit: int,
+        kind: str,
+        detail: str = "",
+    ) -> None:
+        """Append one event (see the module docstring for the columns)."""
+        self.time_h.append(time_h)
+        self.patient.append(patient)
+        self.site.append(site)
+        self.step.append(step)
+        self.resource.append(resource)
+        self.unit.append(unit)
+        self.kind.append(kind)
+        self.detail.append(detail)
+
+    def __len__(self) -> int:
+        return len(self.time_h)
+
+    def columns(self) -> dict[str, list]:
+        """The log as a dict of equal-length column lists."""
+        return {col: getattr(self, col) for col in self.__slots__}

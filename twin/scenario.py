@@ -1,0 +1,410 @@
+"""The scenario: what a user writes in YAML, validated with pydantic v2.
+
+Units live in field names: ``*_h`` hours, ``*_days`` days, ``rate_per_week`` patients per week,
+``hazard_per_day`` probability rate per day. Unknown keys are errors, numbers are bounded,
+counts are strict integers. ``load_scenario`` reads a YAML file and returns a
+:class:`LoadedScenario`: the validated :class:`Scenario`, the device types it uses (catalogue plus
+overrides) and its provenance hashes. Every error is a :class:`twin.errors.ScenarioError` naming
+the file, line and field.
+
+The patient journey the fields describe (needle to needle)::
+
+    referral -> apheresis (hospital chair) -> courier -> receipt & chain-of-identity check
+      -> recipe steps on devices -> cryopreservation -> LN2 storage during QC panel
+      -> QP release -> courier back -> infusion (hospital slot)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from twin.catalogue import DeviceType, bundled_dir, load_catalogue
+from twin.distributions import Distribution
+from twin.errors import ScenarioError
+from twin.validation import field_names, located_error, raise_validation_error
+from twin.yamlio import Marks, load_yaml, parse_yaml
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=64)]
+Count = Annotated[int, Field(ge=0, le=100_000)]
+Hours = Annotated[float, Field(ge=0, le=1.0e6, allow_inf_nan=False)]
+Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+class DevicePool(_Model):
+    """``count`` units of a catalogue device type at a site; ``override`` changes catalogue fields."""
+
+    count: Count
+    override: dict[str, Any] = Field(default_factory=dict)
+
+
+class Site(_Model):
+    """A hospital (apheresis chairs, infusion slots) or a factory (devices).
+
+    Both kinds hold staff: role name -> headcount (people, on duty around the clock until shift
+    calendars arrive).
+    """
+
+    kind: Literal["hospital", "factory"]
+    apheresis_chairs: Count = 0
+    infusion_slots: Count = 0
+    devices: dict[Name, DevicePool] = Field(default_factory=dict)
+    staff: dict[Name, Count] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> "Site":
+        if self.kind == "hospital":
+            if self.apheresis_chairs < 1 or self.infusion_slots < 1:
+                raise ValueError("a hospital needs apheresis_chairs >= 1 and infusion_slots >= 1")
+        elif self.apheresis_chairs or self.infusion_slots:
+            raise ValueError("a factory has no apheresis_chairs or infusion_slots")
+        return self
+
+
+class Referrals(_Model):
+    """Patient referrals to ``hospital``: Poisson at ``rate_per_week``, or explicit ``times_h``."""
+
+    rate_per_week: Annotated[float, Field(gt=0, le=100_000, allow_inf_nan=False)] | None = None
+    times_h: list[Hours] | None = Field(default=None, max_length=1_000_000)
+    hospital: Name | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Referrals":
+        if (self.rate_per_week is None) == (self.times_h is None):
+            raise ValueError("give exactly one of rate_per_week or times_h")
+        return self
+
+
+class ClinicalStep(_Model):
+    """A step at the hospital (apheresis, infusion): holds a chair/slot for ``duration_h``.
+
+    ``role`` staff are held for the first ``hands_on_h`` hours; the step lasts at least that long.
+    """
+
+    duration_h: Distribution
+    role: Name | None = None
+    hands_on_h: Hours = 0.0
+
+    @model_validator(mode="after")
+    def _role_for_hands_on(self) -> "ClinicalStep":
+        if self.hands_on_h > 0 and self.role is None:
+            raise ValueError("hands_on_h > 0 needs a role")
+        return self
+
+
+class Step(ClinicalStep):
+    """A factory step: holds one unit of ``device`` (a catalogue type) for its whole duration.
+
+    Consecutive steps on the same device type keep the same unit (e.g. a Prodigy run from
+    selection to harvest). ``processing`` says whether the product is exposed (open, in a
+    biosafety cabinet) or stays in a closed system.
+    """
+
+    name: Name
+    device: Name | None = None
+    processing: Literal["open", "closed"] = "closed"
+
+
+class Cryopreservation(ClinicalStep):
+    """Formulation and controlled-rate freezing on ``device``."""
+
+    device: Name
+
+
+class Storage(_Model):
+    """Cryopreserved product waits in ``device`` (one position per batch) until it ships."""
+
+    device: Name
+
+
+class QCTest(_Model):
+    """One release test. Tests of a panel run in parallel; an analyst is needed for
+    ``hands_on_h`` at the start. ``fail_probability`` is the chance the batch fails this test
+    (out of specification), drawn per batch."""
+
+    name: Name
+    duration_h: Distribution
+    hands_on_h: Hours = 0.0
+    fail_probability: Probability = 0.0
+
+
+class QCPanel(_Model):
+    """Release tests on every batch, run by ``role`` analysts at the factory."""
+
+    role: Name
+    tests: list[QCTest] = Field(min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "QCPanel":
+        names = [t.name for t in self.tests]
+        if len(set(names)) != len(names):
+            raise ValueError(f"QC test names must be unique, got {names}")
+        return self
+
+
+class Release(_Model):
+    """QP certification once every QC result is in; ``role`` held for ``hands_on_h``."""
+
+    role: Name
+    duration_h: Distribution
+    hands_on_h: Hours = 0.0
+
+
+class CourierLane(_Model):
+    """Shipments from site ``from`` to site ``to`` take ``transit_h`` hours door to door."""
+
+    from_: Name = Field(alias="from")
+    to: Name
+    transit_h: Distribution
+
+
+class Dropout(_Model):
+    """While waiting between referral and infusion a patient drops out (disease progression,
+    death, ineligibility) at constant hazard ``hazard_per_day`` (per day)."""
+
+    hazard_per_day: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.0
+
+
+class Scenario(_Model):
+    """A whole scenario. See ``scenarios/centralised.yaml`` for an annotated example."""
+
+    name: Name
+    description: str = Field(default="", max_length=10_000)
+    start_date: dt.date
+    horizon_days: Annotated[float, Field(gt=0, le=36_500, allow_inf_nan=False)]
+    warmup_days: Annotated[float, Field(ge=0, le=36_500, allow_inf_nan=False)] = 0.0
+    seed: Annotated[int, Field(ge=0, lt=2**63)]
+    replications: Annotated[int, Field(ge=1, le=10_000)] = 1
+    catalogue: str | None = Field(
+        default=None,
+        description="device catalogue folder, relative to the scenario file; default: bundled",
+    )
+    sites: dict[Name, Site] = Field(min_length=2)
+    referrals: Referrals
+    apheresis: ClinicalStep
+    receipt: ClinicalStep
+    recipe: list[Step] = Field(min_length=1, max_length=200)
+    cryopreservation: Cryopreservation
+    storage: Storage
+    qc: QCPanel
+    release: Release
+    infusion: ClinicalStep
+    couriers: list[CourierLane] = Field(min_length=1)
+    dropout: Dropout = Field(default_factory=Dropout)
+
+    @model_validator(mode="after")
+    def _warmup(self) -> "Scenario":
+        if self.warmup_days >= self.horizon_days:
+            raise ValueError(
+                f"warmup_days ({self.warmup_days}) must be less than horizon_days "
+                f"({self.horizon_days})"
+            )
+        names = [s.name for s in self.recipe]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"recipe step names must be unique; repeated: {dupes}")
+        return self
+
+    # -- derived views used by the model -------------------------------------------------
+    @property
+    def horizon_h(self) -> float:
+        """Simulated time span (hours)."""
+        return self.horizon_days * 24.0
+
+    @property
+    def warmup_h(self) -> float:
+        """Start of the measurement window (hours)."""
+        return self.warmup_days * 24.0
+
+    @property
+    def hospital(self) -> str:
+        """The hospital patients are referred to."""
+        if self.referrals.hospital is not None:
+            return self.referrals.hospital
+        return next(n for n, s in self.sites.items() if s.kind == "hospital")
+
+    @property
+    def factory(self) -> str:
+        """The (single) manufacturing site."""
+        return next(n for n, s in self.sites.items() if s.kind == "factory")
+
+    def lane(self, origin: str, destination: str) -> CourierLane:
+        """The courier lane from ``origin`` to ``destination``."""
+        for lane in self.couriers:
+            if lane.from_ == origin and lane.to == destination:
+                return lane
+        raise KeyError(f"no courier lane {origin} -> {destination}")
+
+
+KNOWN_FIELDS = field_names(Scenario)
+
+
+@dataclass
+class LoadedScenario:
+    """A validated scenario ready to simulate, with its provenance.
+
+    Attributes:
+        scenario: the validated scenario.
+        device_types: (site, type name) -> effective device type (catalogue + overrides).
+        source: where it came from (file path or a label).
+        file_sha256: SHA-256 of the file bytes ("" when built from data).
+        scenario_hash: SHA-256 of the canonical JSON of the scenario and the device types it
+            uses, so two files that mean the same thing hash the same.
+    """
+
+    scenario: Scenario
+    device_types: dict[tuple[str, str], DeviceType]
+    source: str
+    file_sha256: str = ""
+    scenario_hash: str = field(default="")
+
+    def canonical(self) -> dict[str, Any]:
+        """The experiment record: the scenario and resolved device types as plain JSON data."""
+        return {
+            "scenario": self.scenario.model_dump(mode="json", by_alias=True),
+            "device_types": {
+                f"{site}/{name}": t.model_dump(mode="json")
+                for (site, name), t in sorted(self.device_types.items())
+            },
+        }
+
+
+def _check_references(sc: Scenario, types: dict[str, DeviceType], marks: Marks, src: str) -> None:
+    """Cross-field checks pydantic cannot do alone; each error points at the offending field."""
+    def err(msg: str, *path: str | int) -> ScenarioError:
+        return located_error(msg, tuple(path), marks, src)
+
+    factories = [n for n, s in sc.sites.items() if s.kind == "factory"]
+    hospitals = [n for n, s in sc.sites.items() if s.kind == "hospital"]
+    if len(factories) != 1:
+        raise err(f"this release models exactly one factory, found {len(factories)}", "sites")
+    if not hospitals:
+        raise err("at least one site must be a hospital", "sites")
+    if sc.referrals.hospital is not None and sc.referrals.hospital not in hospitals:
+        raise err(
+            f"unknown hospital {sc.referrals.hospital!r}; hospitals are {hospitals}",
+            "referrals", "hospital",
+        )
+    for sname, site in sc.sites.items():
+        for tname in site.devices:
+            if tname not in types:
+                raise err(
+                    f"unknown device type {tname!r}; the catalogue has {sorted(types)}",
+                    "sites", sname, "devices", tname,
+                )
+        if site.kind == "hospital" and site.devices:
+            raise err("hospital devices arrive with point-of-care layouts", "sites", sname, "devices")
+
+    factory, hospital = sc.factory, sc.hospital
+    fsite, hsite = sc.sites[factory], sc.sites[hospital]
+
+    def need_device(tname: str, *path: str | int) -> None:
+        if tname not in types:
+            raise err(f"unknown device type {tname!r}; the catalogue has {sorted(types)}", *path)
+        pool = fsite.devices.get(tname)
+        if pool is None or pool.count < 1:
+            raise err(
+                f"device type {tname!r} has no units at factory {factory!r} "
+                f"(add sites.{factory}.devices.{tname}.count)",
+                *path,
+            )
+
+    def need_role(site_name: str, role: str | None, *path: str | int) -> None:
+        if role is None:
+            return
+        if sc.sites[site_name].staff.get(role, 0) < 1:
+            raise err(
+                f"role {role!r} has no staff at {site_name!r} (add sites.{site_name}.staff.{role})",
+                *path,
+            )
+
+    for i, step in enumerate(sc.recipe):
+        if step.device is not None:
+            need_device(step.device, "recipe", i, "device")
+        need_role(factory, step.role, "recipe", i, "role")
+    need_device(sc.cryopreservation.device, "cryopreservation", "device")
+    need_device(sc.storage.device, "storage", "device")
+    need_role(factory, sc.cryopreservation.role, "cryopreservation", "role")
+    need_role(factory, sc.receipt.role, "receipt", "role")
+    need_role(factory, sc.qc.role, "qc", "role")
+    need_role(factory, sc.release.role, "release", "role")
+    need_role(hospital, sc.apheresis.role, "apheresis", "role")
+    need_role(hospital, sc.infusion.role, "infusion", "role")
+    for i, lane in enumerate(sc.couriers):
+        for end, key in ((lane.from_, "from"), (lane.to, "to")):
+            if end not in sc.sites:
+                raise err(f"unknown site {end!r}; sites are {sorted(sc.sites)}", "couriers", i, key)
+    for a, b in ((hospital, factory), (factory, hospital)):
+        try:
+            sc.lane(a, b)
+        except KeyError:
+            raise err(f"no courier lane from {a!r} to {b!r}", "couriers") from None
+    _ = hsite
+
+
+def scenario_from_data(
+    data: Any, marks: Marks | None = None, source: str = "<data>", base_dir: Path | None = None,
+    file_sha256: str = "",
+) -> LoadedScenario:
+    """Validate plain data (as loaded from YAML) into a :class:`LoadedScenario`."""
+    marks = marks or Marks()
+    if not isinstance(data, dict):
+        raise ScenarioError("a scenario must be a mapping of fields", file=source, line=1)
+    try:
+        sc = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise_validation_error(exc, marks, source, KNOWN_FIELDS)
+        raise  # unreachable
+    if sc.catalogue is not None:
+        cat_dir = Path(sc.catalogue)
+        if not cat_dir.is_absolute():
+            cat_dir = (base_dir or Path.cwd()) / cat_dir
+        if not cat_dir.is_dir():
+            raise located_error(f"catalogue folder not found: {cat_dir}", ("catalogue",), marks, source)
+    else:
+        cat_dir = bundled_dir("equipment")
+    types = load_catalogue(cat_dir)
+    _check_references(sc, types, marks, source)
+    device_types: dict[tuple[str, str], DeviceType] = {}
+    for sname, site in sc.sites.items():
+        for tname, pool in site.devices.items():
+            try:
+                device_types[(sname, tname)] = types[tname].with_overrides(pool.override)
+            except ValidationError as exc:
+                e = exc.errors()[0]
+                raise located_error(
+                    f"bad override: {'.'.join(map(str, e['loc']))}: {e['msg']}",
+                    ("sites", sname, "devices", tname, "override"), marks, source,
+                ) from None
+    loaded = LoadedScenario(sc, device_types, source, file_sha256)
+    blob = json.dumps(loaded.canonical(), sort_keys=True, separators=(",", ":"))
+    loaded.scenario_hash = hashlib.sha256(blob.encode()).hexdigest()
+    return loaded
+
+
+def load_scenario(path: str | Path) -> LoadedScenario:
+    """Read, parse and validate a scenario YAML file.
+
+    Raises:
+        ScenarioError: naming the file, line and field of the first problem.
+    """
+    p = Path(path)
+    data, marks = load_yaml(p)
+    sha = hashlib.sha256(p.read_bytes()).hexdigest()
+    return scenario_from_data(data, marks, str(path), base_dir=p.parent, file_sha256=sha)
+
+
+def scenario_from_yaml_text(text: str, source: str = "<string>", base_dir: Path | None = None) -> LoadedScenario:
+    """Validate a scenario given as YAML text (tests, notebooks)."""
+    data, marks = parse_yaml(text, source)
+    return scenario_from_data(data, marks, source, base_dir=base_dir)

@@ -1,0 +1,107 @@
+"""Turn pydantic validation errors into one clear ``file:line:col: field: message`` error."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from twin.errors import ScenarioError
+from twin.yamlio import Marks
+
+
+def dotted(path: Iterable[str | int]) -> str:
+    """``('recipe', 2, 'duration_h')`` -> ``recipe[2].duration_h``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def field_names(*models: type[BaseModel]) -> set[str]:
+    """Every field name (and alias) of the given models and of the models they contain."""
+    names: set[str] = set()
+    seen: set[type] = set()
+
+    def visit(tp: Any) -> None:
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if tp in seen:
+                return
+            seen.add(tp)
+            for fname, info in tp.model_fields.items():
+                names.add(info.alias or fname)
+                visit(info.annotation)
+        for arg in getattr(tp, "__args__", ()) or ():
+            visit(arg)
+        meta = getattr(tp, "__metadata__", None)
+        if meta is not None:
+            visit(getattr(tp, "__origin__", None))
+
+    for m in models:
+        visit(m)
+    return names
+
+
+def _describe(err: dict[str, Any], known: set[str]) -> str:
+    kind = err["type"]
+    loc = err["loc"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1]) if loc else "?"
+        msg = f"unknown field {key!r}"
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.7)
+        if close:
+            msg += f"; did you mean {close[0]!r}?"
+        return msg
+    if kind == "missing":
+        return "required field is missing"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    if "input" in err and kind not in ("union_tag_invalid", "model_type", "dict_type"):
+        inp = err["input"]
+        if not isinstance(inp, (dict, list)):
+            msg += f" (got {inp!r})"
+    return msg
+
+
+def raise_validation_error(
+    exc: ValidationError, marks: Marks, source: str, known: set[str]
+) -> None:
+    """Raise a :class:`ScenarioError` for the first error in ``exc``, located through ``marks``."""
+    errors = exc.errors()
+    first = errors[0]
+    loc = tuple(first["loc"])
+    # Drop union tags and pydantic's internal loc parts ('function-after[...]', etc.).
+    clean = tuple(p for p in loc if isinstance(p, int) or "[" not in str(p))
+    kept, pos = marks.locate(clean)
+    if first["type"] == "missing" and clean:
+        kept = kept + (clean[-1],)
+    field = dotted(kept) or None
+    message = _describe(first, known)
+    if len(errors) > 1:
+        message += f" ({len(errors) - 1} more problem{'s' if len(errors) > 2 else ''} after this one)"
+    raise ScenarioError(
+        message,
+        file=source,
+        line=pos[0] if pos else None,
+        column=pos[1] if pos else None,
+        field=field,
+    ) from None
+
+
+def located_error(message: str, path: tuple[str | int, ...], marks: Marks, source: str) -> ScenarioError:
+    """A :class:`ScenarioError` for a cross-field problem at ``path``."""
+    _, pos = marks.locate(path)
+    return ScenarioError(
+        message,
+        file=source,
+        line=pos[0] if pos else None,
+        column=pos[1] if pos else None,
+        field=dotted(path) or None,
+    )
+
