@@ -5,7 +5,8 @@ Order (every arrow is a boundary where a patient who has dropped out leaves the 
     referral -> apheresis (chair + role) -> courier to factory -> receipt (chain of identity)
       -> recipe steps (device unit held for the step; consecutive steps on the same device
          type keep the unit) -> cryopreservation (freezer) -> LN2 storage position held
-      -> QC panel (tests in parallel, analyst hands-on at each test's start)
+      -> QC panel (tests in parallel, analyst hands-on at each test's start; the batch is
+         rejected at the first failing result)
       -> QP release -> storage released, courier to hospital -> infusion (slot + role)
 
 A step holds its device unit for its whole duration and its role's staff only for the first
@@ -145,8 +146,9 @@ class Journey:
         yield self.w.env.timeout(hours)
         self.log(destination, step, name, -1, "step_end")
 
-    def qc_test(self, test: Any, results: dict[str, bool]) -> Proc:
-        """One QC test: analyst hands-on at the start, result after ``duration_h``."""
+    def qc_test(self, test: Any, results: dict[str, bool], failed_ev: simpy.Event) -> Proc:
+        """One QC test: analyst hands-on at the start, result after ``duration_h``; a failing
+        result triggers ``failed_ev`` (the first one to fail names the cause)."""
         step = f"qc:{test.name}"
         qc = self.w.sc.qc
         spec = ClinicalStep(duration_h=test.duration_h, role=qc.role, hands_on_h=test.hands_on_h)
@@ -154,6 +156,8 @@ class Journey:
         failed = bool(self.w.streams.get(step).random() < test.fail_probability)
         results[test.name] = not failed
         self.log(self.factory, step, "", -1, "qc_result", "fail" if failed else "pass")
+        if failed and not failed_ev.triggered:
+            failed_ev.succeed(step)
 
     # -- the journey ---------------------------------------------------------------------
     def run(self) -> Proc:
@@ -170,21 +174,23 @@ class Journey:
             return
 
         held: Held | None = None
+        held_by = ""  # the step that seized `held` (its release is logged under that step)
         try:
             for step in sc.recipe:
                 if held is not None and step.device != held.pool.spec.name:
-                    self.release(held, step.name)
+                    self.release(held, held_by)
                     held = None
                 if step.device is not None and held is None:
                     held = yield from self.acquire(self.w.pool(f, step.device), step.name)
                     if held is None:
                         return
+                    held_by = step.name
                 ok = yield from self.work(f, step.name, step, held, detail=step.processing)
                 if not ok or self.p.dropped:
                     return
         finally:
             if held is not None:
-                self.release(held, "recipe")
+                self.release(held, held_by)
 
         cryo = sc.cryopreservation
         if not (yield from self.place_step(f, cryo.device, "cryopreservation", cryo)):
@@ -198,13 +204,16 @@ class Journey:
             self.log(f, "qc", "", -1, "step_start")
             results: dict[str, bool] = {}
             env = self.w.env
-            yield env.all_of([env.process(self.qc_test(t, results)) for t in sc.qc.tests])
+            failed_ev = env.event()
+            tests = [env.process(self.qc_test(t, results, failed_ev)) for t in sc.qc.tests]
+            # The panel ends when every result is in, or at the first failing result: the batch
+            # is rejected then (the lab still completes the other tests).
+            yield env.all_of(tests) | failed_ev
             self.log(f, "qc", "", -1, "step_end")
-            failed = [t.name for t in sc.qc.tests if not results[t.name]]
             if self.p.dropped:
                 return
-            if failed:
-                self.finish("failed", f"qc:{failed[0]}", f)
+            if failed_ev.triggered:
+                self.finish("failed", failed_ev.value, f)
                 return
             if not (yield from self.work(f, "release", sc.release, None)) or self.p.dropped:
                 return

@@ -1,0 +1,60 @@
+"""Shared test helpers: the repository paths and small scenarios built from YAML text."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from twin.scenario import LoadedScenario, scenario_from_data
+
+REPO = Path(__file__).resolve().parents[1]
+SCENARIOS = REPO / "scenarios"
+
+TINY = """
+name: tiny
+start_date: 2027-01-04
+horizon_days: 30
+seed: 1
+sites:
+  h: {kind: hospital, apheresis_chairs: 1, infusion_slots: 1}
+  f:
+    kind: factory
+    devices: {clinimacs_prodigy: {count: 1}, controlled_rate_freezer: {count: 1}, ln2_storage: {count: 1}}
+    staff: {op: 1, qc: 1, qp: 1}
+referrals: {times_h: [0, 1]}
+apheresis: {duration_h: 4}
+receipt: {duration_h: 1, role: op, hands_on_h: 1}
+recipe:
+  - {name: expansion, device: clinimacs_prodigy, duration_h: 100, role: op, hands_on_h: 2}
+cryopreservation: {device: controlled_rate_freezer, duration_h: 3, role: op, hands_on_h: 1}
+storage: {device: ln2_storage}
+qc: {role: qc, tests: [{name: sterility, duration_h: 48, hands_on_h: 1}]}
+release: {role: qp, duration_h: 2, hands_on_h: 1}
+infusion: {duration_h: 1}
+couriers: [{from: h, to: f, transit_h: 10}, {from: f, to: h, transit_h: 10}]
+"""
+"""A fully deterministic two-patient scenario whose event list can be derived by hand."""
+
+
+def centralised_data() -> dict[str, Any]:
+    """The bundled centralised scenario as plain data (a fresh copy each call)."""
+    return copy.deepcopy(yaml.safe_load((SCENARIOS / "centralised.yaml").read_text()))
+
+
+def tiny_data() -> dict[str, Any]:
+    """The TINY scenario as plain data (a fresh copy each call)."""
+    return yaml.safe_load(TINY)
+
+
+def build(data: dict[str, Any]) -> LoadedScenario:
+    """Validate scenario data (raises ScenarioError on bad input)."""
+    return scenario_from_data(data, source="<test>", base_dir=SCENARIOS)
+
+
+@pytest.fixture
+def centralised() -> dict[str, Any]:
+    return centralised_data()
