@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from twin.errors import ScenarioError
+from twin.errors import LocatedValueError, ScenarioError
 from twin.validation import field_names, located_error, raise_validation_error
 from twin.yamlio import load_yaml
 
@@ -49,7 +49,16 @@ class DeviceType(BaseModel):
     category: Category
     description: str = Field(min_length=1, max_length=2000)
     batches_per_unit: Annotated[int, Field(ge=1, le=1000)] = 1
-    sources: dict[str, Annotated[str, Field(min_length=3, max_length=2000)]]
+    sources: dict[str, Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]]
+
+    @classmethod
+    def overridable(cls) -> set[str]:
+        """Fields a scenario may override: the numbers (not what the device *is*)."""
+        return {
+            name
+            for name, info in cls.model_fields.items()
+            if info.annotation in (int, float) or getattr(info.annotation, "__origin__", None) in (int, float)
+        }
 
     @model_validator(mode="after")
     def _every_number_sourced(self) -> "DeviceType":
@@ -57,13 +66,14 @@ class DeviceType(BaseModel):
             value = getattr(self, fname)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 if fname not in self.sources:
-                    raise ValueError(
+                    raise LocatedValueError(
                         f"field {fname!r} has no entry in 'sources' (give the published "
-                        "source, or 'assumption: <why>')"
+                        "source, or 'assumption: <why>')",
+                        (fname,),
                     )
-        unknown = set(self.sources) - set(type(self).model_fields)
-        if unknown:
-            raise ValueError(f"'sources' names unknown fields: {sorted(unknown)}")
+        for fname in self.sources:
+            if fname not in type(self).model_fields:
+                raise LocatedValueError(f"'sources' names an unknown field {fname!r}", ("sources", fname))
         return self
 
     def with_overrides(self, override: dict[str, Any]) -> "DeviceType":

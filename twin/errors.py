@@ -38,3 +38,15 @@ class InputError(Exception):
 
 class ScenarioError(InputError):
     """A scenario (or catalogue) file that cannot be loaded or fails validation."""
+
+
+class LocatedValueError(ValueError):
+    """A ValueError raised inside a pydantic validator that knows which field it is about.
+
+    ``path`` is relative to the model that raised it; :mod:`twin.validation` appends it to
+    pydantic's location so the message names the right line and field.
+    """
+
+    def __init__(self, message: str, path: tuple[str | int, ...]) -> None:
+        super().__init__(message)
+        self.path = path

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from twin.catalogue import DeviceType, bundled_dir, load_catalogue
 from twin.distributions import Distribution
-from twin.errors import ScenarioError
+from twin.errors import LocatedValueError, ScenarioError
 from twin.validation import field_names, located_error, raise_validation_error
 from twin.yamlio import Marks, load_yaml, parse_yaml
 
@@ -205,14 +205,18 @@ class Scenario(_Model):
     @model_validator(mode="after")
     def _warmup(self) -> "Scenario":
         if self.warmup_days >= self.horizon_days:
-            raise ValueError(
-                f"warmup_days ({self.warmup_days}) must be less than horizon_days "
-                f"({self.horizon_days})"
+            raise LocatedValueError(
+                f"warmup_days ({self.warmup_days:g}) must be less than horizon_days "
+                f"({self.horizon_days:g})",
+                ("warmup_days",),
             )
-        names = [s.name for s in self.recipe]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"recipe step names must be unique; repeated: {dupes}")
+        seen: set[str] = set()
+        for i, step in enumerate(self.recipe):
+            if step.name in seen:
+                raise LocatedValueError(
+                    f"recipe step names must be unique; {step.name!r} is repeated", ("recipe", i, "name")
+                )
+            seen.add(step.name)
         return self
 
     # -- derived views used by the model -------------------------------------------------
@@ -376,8 +380,15 @@ def scenario_from_data(
     types = load_catalogue(cat_dir)
     _check_references(sc, types, marks, source)
     device_types: dict[tuple[str, str], DeviceType] = {}
+    overridable = DeviceType.overridable()
     for sname, site in sc.sites.items():
         for tname, pool in site.devices.items():
+            for key in pool.override:
+                if key not in overridable:
+                    raise located_error(
+                        f"cannot override {key!r}; a scenario may override {sorted(overridable)}",
+                        ("sites", sname, "devices", tname, "override", key), marks, source,
+                    )
             try:
                 device_types[(sname, tname)] = types[tname].with_overrides(pool.override)
             except ValidationError as exc:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from twin.errors import ScenarioError
+from twin.errors import LocatedValueError, ScenarioError
 from twin.yamlio import Marks
 
 
@@ -76,6 +76,9 @@ def raise_validation_error(
     errors = exc.errors()
     first = errors[0]
     loc = tuple(first["loc"])
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, LocatedValueError):
+        loc = loc + tuple(cause.path)
     # Drop union tags and pydantic's internal loc parts ('function-after[...]', etc.).
     clean = tuple(p for p in loc if isinstance(p, int) or "[" not in str(p))
     kept, pos = marks.locate(clean)

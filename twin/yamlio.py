@@ -13,6 +13,7 @@ validation errors can name the line. The loader
 from __future__ import annotations
 
 from pathlib import Path
+import re
 from typing import Any
 
 import yaml
@@ -29,9 +30,18 @@ class Marks:
 
     def __init__(self) -> None:
         self._marks: dict[Path_t, tuple[int, int]] = {}
+        self._values: dict[tuple[int, int], Path_t] = {}
 
     def add(self, path: Path_t, mark: yaml.Mark) -> None:
         self._marks.setdefault(path, (mark.line + 1, mark.column + 1))
+
+    def add_value(self, path: Path_t, mark: yaml.Mark) -> None:
+        """Remember that the value of ``path`` starts at ``mark``."""
+        self._values.setdefault((mark.line + 1, mark.column + 1), path)
+
+    def path_of_value(self, line: int, column: int) -> Path_t | None:
+        """The field whose value starts at (line, column), if any."""
+        return self._values.get((line, column))
 
     def locate(self, path: Path_t) -> tuple[Path_t, tuple[int, int] | None]:
         """Deepest known prefix of ``path`` and its position.
@@ -50,7 +60,22 @@ class Marks:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys."""
+    """SafeLoader that refuses duplicate keys and resolves plain scalars the YAML 1.2 way:
+    only ``true``/``false`` are booleans (``no`` stays the string "no"), integers are decimal
+    (``017`` is not octal 15), ``1:30`` is a string (not base-60 90), ``1e3`` is a float."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        return int(self.construct_scalar(node))
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode):  # type: ignore[override]
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as err:  # e.g. 2027-02-30
+            raise ScenarioError(
+                f"not a valid date or time: {node.value!r} ({err})",
+                line=node.start_mark.line + 1,
+                column=node.start_mark.column + 1,
+            ) from None
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: dict[Any, yaml.Mark] = {}
@@ -76,6 +101,24 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+_BOOL = "tag:yaml.org,2002:bool"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_Loader.add_implicit_resolver(_INT, re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    _FLOAT,
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."),
+)
+_Loader.add_constructor(_INT, _Loader.construct_yaml_int)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 def _collect_marks(node: yaml.Node, path: Path_t, marks: Marks, budget: list[int]) -> None:
     budget[0] -= 1
     if budget[0] < 0:
@@ -88,6 +131,7 @@ def _collect_marks(node: yaml.Node, path: Path_t, marks: Marks, budget: list[int
                 continue
             key = key_node.value
             marks.add(path + (key,), key_node.start_mark)
+            marks.add_value(path + (key,), value_node.start_mark)
             _collect_marks(value_node, path + (key,), marks, budget)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
@@ -113,12 +157,20 @@ def parse_yaml(text: str, source: str = "<string>") -> tuple[Any, Marks]:
         data = loader.construct_document(node)
     except ScenarioError as err:
         err.file = err.file or source
+        if err.field is None and err.line is not None and err.column is not None:
+            path = marks.path_of_value(err.line, err.column)
+            if path:
+                err.field = ".".join(str(p) for p in path)
         raise
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         problem = err.problem or "invalid YAML"
         if err.context:
-            problem = f"{err.context}, {problem}"
+            ctx = err.context
+            cm = err.context_mark
+            if cm is not None and mark is not None and cm.line != mark.line:
+                ctx += f" opened on line {cm.line + 1}"
+            problem = f"{ctx}, {problem}"
         raise ScenarioError(
             f"YAML syntax error: {problem}",
             file=source,
