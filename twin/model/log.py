@@ -22,17 +22,14 @@ from __future__ import annotations
 from twin.vocab import KINDS, OUTCOMES  # noqa: F401  (re-exported)
 
 
-COLUMNS = ("time_h", "patient", "site", "step", "resource", "unit", "kind", "detail")
-
-
 class EventLog:
-    """Append-only store of events: one tuple per event (one list append, the cheapest thing
-    to do on the hot path), transposed into columns once at the end."""
+    """Append-only column store of events."""
 
-    __slots__ = ("rows",)
+    __slots__ = ("time_h", "patient", "site", "step", "resource", "unit", "kind", "detail")
 
     def __init__(self) -> None:
-        self.rows: list[tuple] = []
+        for col in self.__slots__:
+            setattr(self, col, [])
 
     def add(
         self,
@@ -46,13 +43,18 @@ class EventLog:
         detail: str = "",
     ) -> None:
         """Append one event (see the module docstring for the columns)."""
-        self.rows.append((time_h, patient, site, step, resource, unit, kind, detail))
+        self.time_h.append(time_h)
+        self.patient.append(patient)
+        self.site.append(site)
+        self.step.append(step)
+        self.resource.append(resource)
+        self.unit.append(unit)
+        self.kind.append(kind)
+        self.detail.append(detail)
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.time_h)
 
     def columns(self) -> dict[str, list]:
         """The log as a dict of equal-length column lists."""
-        if not self.rows:
-            return {c: [] for c in COLUMNS}
-        return {c: list(v) for c, v in zip(COLUMNS, zip(*self.rows))}
+        return {col: getattr(self, col) for col in self.__slots__}
