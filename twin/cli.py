@@ -33,8 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="simulate a scenario and write a run folder")
     run.add_argument("scenario", help="scenario YAML file")
     run.add_argument("--out", help="run folder (default: a new folder under results/)")
-    run.add_argument("--replications", "-r", type=_positive_int, help="number of replications (default: the scenario's)")
-    run.add_argument("--seed", type=_seed, help="root seed (default: the scenario's)")
+    run.add_argument("--replications", "-r", type=_int_in(1, 10_000), help="number of replications (default: the scenario's)")
+    run.add_argument("--seed", type=_int_in(0, 2**63 - 1), help="root seed (default: the scenario's)")
     run.add_argument("--quiet", "-q", action="store_true", help="print only the run folder")
 
     val = sub.add_parser("validate", help="check a scenario without running it")
@@ -42,24 +42,19 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 1 <= v <= 10_000:
-        raise argparse.ArgumentTypeError(f"expected 1 to 10000, got {v}")
-    return v
+def _int_in(low: int, high: int):
+    """An argparse type: a whole number in [low, high]."""
 
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not low <= v <= high:
+            raise argparse.ArgumentTypeError(f"expected {low} to {high}, got {v}")
+        return v
 
-def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 0 <= v < 2**63:
-        raise argparse.ArgumentTypeError("expected 0 <= seed < 2**63")
-    return v
+    return parse
 
 
 def _fmt(v: float, unit: str = "") -> str:

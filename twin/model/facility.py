@@ -13,7 +13,7 @@ import simpy
 
 from twin.model.log import EventLog
 from twin.model.pools import Pool, PoolSpec
-from twin.scenario import LoadedScenario, Scenario
+from twin.scenario import ClinicalStep, LoadedScenario, Scenario
 from twin.streams import Streams
 
 #: Pool names used for hospital places (device pools use the catalogue type name).
@@ -62,6 +62,11 @@ class World:
                 self._add(PoolSpec(sname, tname, "device", pool.count, dtype.batches_per_unit))
             for role, headcount in site.staff.items():
                 self._add(PoolSpec(sname, role, "staff", headcount))
+        # Each QC test as a step: the panel's analyst role for the test's hands-on hours.
+        self.qc_steps = {
+            t.name: ClinicalStep(duration_h=t.duration_h, role=self.sc.qc.role, hands_on_h=t.hands_on_h)
+            for t in self.sc.qc.tests
+        }
 
     def _add(self, spec: PoolSpec) -> None:
         self.pools[(spec.site, spec.name)] = Pool(self.env, spec)

@@ -33,13 +33,14 @@ Proc = Generator[simpy.Event, Any, Any]
 class Patient:
     """A patient and their batch (one id for both; chain of identity)."""
 
-    __slots__ = ("pid", "dropped", "dropped_ev", "done")
+    __slots__ = ("pid", "dropped", "dropped_ev", "done", "waiting")
 
     def __init__(self, pid: int, dropped_ev: simpy.Event) -> None:
         self.pid = pid
         self.dropped = False
         self.dropped_ev = dropped_ev
         self.done = False
+        self.waiting = True  # drop-out can happen until infusion starts
 
 
 class Held:
@@ -150,9 +151,7 @@ class Journey:
         """One QC test: analyst hands-on at the start, result after ``duration_h``; a failing
         result triggers ``failed_ev`` (the first one to fail names the cause)."""
         step = f"qc:{test.name}"
-        qc = self.w.sc.qc
-        spec = ClinicalStep(duration_h=test.duration_h, role=qc.role, hands_on_h=test.hands_on_h)
-        yield from self.work(self.factory, step, spec, None, renege=False)
+        yield from self.work(self.factory, step, self.w.qc_steps[test.name], None, renege=False)
         failed = bool(self.w.streams.get(step).random() < test.fail_probability)
         results[test.name] = not failed
         self.log(self.factory, step, "", -1, "qc_result", "fail" if failed else "pass")
@@ -224,14 +223,18 @@ class Journey:
         yield from self.transit(f, h, "ship_to_hospital")
         if self.p.dropped:
             return
-        if not (yield from self.place_step(h, SLOTS, "infusion", sc.infusion)):
+        slot = yield from self.acquire(self.w.pool(h, SLOTS), "infusion")
+        if slot is None:
             return
+        self.p.waiting = False  # infusion starts: the wait (and the drop-out hazard) is over
+        yield from self.work(h, "infusion", sc.infusion, slot, renege=False)
+        self.release(slot, "infusion")
         self.finish("infused", "infusion", h)
 
 
 def _on_dropout(world: World, patient: Patient, site: str) -> Any:
     def callback(_event: simpy.Event) -> None:
-        if patient.done:
+        if patient.done or not patient.waiting:
             return
         patient.dropped = True
         patient.done = True
