@@ -34,11 +34,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", help="scenario YAML file")
     run.add_argument("--out", help="run folder (default: a new folder under results/)")
     run.add_argument("--replications", "-r", type=_int_in(1, 10_000), help="number of replications (default: the scenario's)")
-    run.add_argument("--seed", type=_int_in(0, 2**63 - 1), help="root seed (default: the scenario's)")
+    run.add_argument("--seed", type=_int_in(0, 2**63 - 1), help="root seed (default: the scenario's); same as --set seed=S")
     run.add_argument("--quiet", "-q", action="store_true", help="print only the run folder")
+    run.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+        help="override a scenario field by its dotted path before validation, e.g. "
+        "--set referrals.rate_per_week=10 --set sites.central_factory.devices.clinimacs_prodigy.count=16 "
+        "(repeatable)",
+    )
 
     val = sub.add_parser("validate", help="check a scenario without running it")
     val.add_argument("scenario", help="scenario YAML file")
+    val.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+                     help="override a field before validation (as for run)")
     return p
 
 
@@ -101,7 +109,7 @@ def kpi_table_text(summary, n_reps: int) -> str:  # summary: pandas DataFrame fr
 def cmd_validate(args: argparse.Namespace) -> int:
     from twin.scenario import load_scenario
 
-    loaded = load_scenario(args.scenario)
+    loaded = load_scenario(args.scenario, args.overrides)
     sc = loaded.scenario
     print(
         f"{args.scenario}: ok — scenario {sc.name!r}, {len(sc.sites)} sites, {len(sc.recipe)} recipe "
@@ -114,7 +122,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from twin.run import run_scenario, write_run
     from twin.scenario import load_scenario
 
-    loaded = load_scenario(args.scenario)
+    overrides = list(args.overrides) + ([f"seed={args.seed}"] if args.seed is not None else [])
+    loaded = load_scenario(args.scenario, overrides)
     sc = loaded.scenario
     n = args.replications or sc.replications
     if args.out:
@@ -131,7 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"  replication {rep + 1}/{n} done in {secs:.2f} s", file=sys.stderr)
 
-    result = run_scenario(loaded, replications=n, seed=args.seed, on_replication=progress)
+    result = run_scenario(loaded, replications=n, on_replication=progress)
     write_run(result, out)
     if args.quiet:
         print(out)

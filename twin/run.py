@@ -58,7 +58,6 @@ class RunResult:
 def run_scenario(
     loaded: LoadedScenario,
     replications: int | None = None,
-    seed: int | None = None,
     on_replication: Callable[[int, float], None] | None = None,
 ) -> RunResult:
     """Simulate ``replications`` independent replications (default: the scenario's own).
@@ -68,15 +67,12 @@ def run_scenario(
 
     Args:
         loaded: validated scenario.
-        replications: number of replications (overrides the scenario's).
-        seed: root seed (overrides the scenario's).
+        replications: number of replications (overrides the scenario's; the root seed is the
+            scenario's ``seed`` field, set it with an override to change it).
         on_replication: called with (replication, wall seconds) after each one.
     """
     from twin.model import simulate
 
-    if seed is not None:
-        sc = loaded.scenario.model_copy(update={"seed": seed})
-        loaded = LoadedScenario(sc, loaded.device_types, loaded.source, loaded.file_sha256, loaded.scenario_hash)
     sc = loaded.scenario
     n = replications or sc.replications
     started = time.perf_counter()
@@ -108,6 +104,7 @@ def run_scenario(
         "scenario_file": loaded.source,
         "scenario_file_sha256": loaded.file_sha256,
         "scenario_hash": loaded.scenario_hash,
+        "overrides": list(loaded.overrides),
         "root_seed": sc.seed,
         "replications": n,
         "replications_completed": len(kp),

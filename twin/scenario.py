@@ -271,6 +271,7 @@ class LoadedScenario:
     source: str
     file_sha256: str = ""
     scenario_hash: str = field(default="")
+    overrides: list[str] = field(default_factory=list)
 
     def canonical(self) -> dict[str, Any]:
         """The experiment record: the scenario and resolved device types as plain JSON data."""
@@ -403,16 +404,40 @@ def scenario_from_data(
     return loaded
 
 
-def load_scenario(path: str | Path) -> LoadedScenario:
+def load_scenario(path: str | Path, overrides: list[str] | None = None) -> LoadedScenario:
     """Read, parse and validate a scenario YAML file.
 
+    Args:
+        path: the scenario file.
+        overrides: ``FIELD=VALUE`` assignments applied before validation (``twin run --set``);
+            they become part of the validated scenario and so of its hash.
+
     Raises:
-        ScenarioError: naming the file, line and field of the first problem.
+        ScenarioError: naming the file, line and field of the first problem (for a field set
+            by an override, the message says so).
     """
     p = Path(path)
     data, marks = load_yaml(p)
     sha = hashlib.sha256(p.read_bytes()).hexdigest()
-    return scenario_from_data(data, marks, str(path), base_dir=p.parent, file_sha256=sha)
+    if not overrides:
+        return scenario_from_data(data, marks, str(path), base_dir=p.parent, file_sha256=sha)
+    from twin.overrides import apply_overrides, split_path
+    from twin.validation import dotted
+
+    if not isinstance(data, dict):
+        raise ScenarioError("a scenario must be a mapping of fields", file=str(path), line=1)
+    data = apply_overrides(data, overrides)
+    try:
+        loaded = scenario_from_data(data, marks, str(path), base_dir=p.parent, file_sha256=sha)
+        loaded.overrides = list(overrides)
+        return loaded
+    except ScenarioError as err:
+        for text in overrides:
+            key = dotted(split_path(text.partition("=")[0].strip()))
+            if err.field and (err.field == key or err.field.startswith(key + ".") or err.field.startswith(key + "[")):
+                err.message += f" (value given by --set {text})"
+                err.line = err.column = None
+        raise
 
 
 def scenario_from_yaml_text(text: str, source: str = "<string>", base_dir: Path | None = None) -> LoadedScenario:

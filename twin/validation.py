@@ -82,7 +82,7 @@ def raise_validation_error(
     # Drop union tags and pydantic's internal loc parts ('function-after[...]', etc.).
     clean = tuple(p for p in loc if isinstance(p, int) or "[" not in str(p))
     kept, pos = marks.locate(clean)
-    if first["type"] == "missing" and clean:
+    if first["type"] in ("missing", "extra_forbidden") and clean and kept != clean:
         kept = kept + (clean[-1],)
     field = dotted(kept) or None
     message = _describe(first, known)

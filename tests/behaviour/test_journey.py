@@ -123,7 +123,9 @@ def test_same_seed_same_tables_other_seed_different() -> None:
     pd.testing.assert_frame_equal(a.events, b.events)
     pd.testing.assert_frame_equal(a.batches, b.batches)
     pd.testing.assert_frame_equal(a.kpis, b.kpis)
-    c = run_scenario(build(centralised_data()), replications=2, seed=7)
+    other = centralised_data()
+    other["seed"] = 7
+    c = run_scenario(build(other), replications=2)
     assert not a.batches["referral_h"].equals(c.batches["referral_h"])
     # Replications differ from each other, too.
     r0 = a.batches[a.batches.replication == 0]["referral_h"].to_numpy()

@@ -56,7 +56,9 @@ def test_scenario_hash_is_semantic_and_seed_override_is_recorded(tmp_path) -> No
     la, lb, lc = (load_scenario(p) for p in (a, b, c))
     assert la.scenario_hash == lb.scenario_hash != lc.scenario_hash
     assert la.file_sha256 != lb.file_sha256
-    res = run_scenario(build(tiny_data()), replications=1, seed=99)
+    data = tiny_data()
+    data["seed"] = 99
+    res = run_scenario(build(data), replications=1)
     assert res.provenance["root_seed"] == 99
     out = write_run(res, tmp_path / "run")
     ev = pd.read_parquet(out / "events.parquet")
