@@ -311,7 +311,7 @@ def _check_references(sc: Scenario, types: dict[str, DeviceType], marks: Marks, 
             raise err("hospital devices arrive with point-of-care layouts", "sites", sname, "devices")
 
     factory, hospital = sc.factory, sc.hospital
-    fsite, hsite = sc.sites[factory], sc.sites[hospital]
+    fsite = sc.sites[factory]
 
     def need_device(tname: str, *path: str | int) -> None:
         if tname not in types:
@@ -354,7 +354,6 @@ def _check_references(sc: Scenario, types: dict[str, DeviceType], marks: Marks, 
             sc.lane(a, b)
         except KeyError:
             raise err(f"no courier lane from {a!r} to {b!r}", "couriers") from None
-    _ = hsite
 
 
 def scenario_from_data(
