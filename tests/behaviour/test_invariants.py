@@ -1,0 +1,93 @@
+"""Invariants that hold for *any* valid scenario, checked on random small scenarios (hypothesis):
+patients are conserved, no unit is ever over capacity, no staff role over its headcount, and
+every batch's milestones happen in journey order."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import build, tiny_data
+from twin.model import simulate
+from twin.results import batches_table, events_table, held_intervals, resources_table
+
+JOURNEY_ORDER = [
+    "referral_h", "apheresis_start_h", "apheresis_end_h", "ship_to_factory_start_h",
+    "ship_to_factory_end_h", "receipt_start_h", "receipt_end_h", "expansion_start_h",
+    "expansion_end_h", "cryopreservation_start_h", "cryopreservation_end_h", "storage_start_h",
+    "qc_start_h", "qc_end_h", "release_start_h", "release_end_h", "storage_end_h",
+    "ship_to_hospital_start_h", "ship_to_hospital_end_h", "infusion_start_h", "infusion_end_h",
+]
+
+
+@st.composite
+def scenarios(draw) -> dict:
+    d = tiny_data()
+    d["horizon_days"] = 90
+    d["seed"] = draw(st.integers(0, 2**32))
+    d["referrals"] = {"rate_per_week": draw(st.floats(0.5, 6))}
+    f = d["sites"]["f"]
+    f["devices"]["clinimacs_prodigy"]["count"] = draw(st.integers(1, 3))
+    f["devices"]["ln2_storage"] = {"count": 1, "override": {"batches_per_unit": draw(st.integers(1, 4))}}
+    f["staff"] = {"op": draw(st.integers(1, 2)), "qc": draw(st.integers(1, 2)), "qp": 1}
+    d["sites"]["h"]["apheresis_chairs"] = draw(st.integers(1, 2))
+    d["recipe"][0]["duration_h"] = {"dist": "exponential", "mean": draw(st.floats(24, 200))}
+    d["qc"]["tests"] = [
+        {"name": "sterility", "duration_h": {"dist": "triangular", "low": 24, "mode": 48, "high": 96},
+         "hands_on_h": 1, "fail_probability": draw(st.floats(0, 0.5))},
+        {"name": "potency", "duration_h": {"dist": "lognormal", "mean": 24, "sd": 8},
+         "hands_on_h": 2, "fail_probability": draw(st.floats(0, 0.5))},
+    ]
+    d["dropout"] = {"hazard_per_day": draw(st.floats(0, 0.05))}
+    d["couriers"][0]["transit_h"] = {"dist": "empirical", "values": [4, 12, 30]}
+    return d
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_invariants_hold_for_random_scenarios(data: dict) -> None:
+    raw = simulate(build(data), 0)
+    e = events_table(raw)
+    b = batches_table(e, raw.n_patients, raw.horizon_h, raw.warmup_h)
+    res = resources_table(raw)
+
+    # Conservation: one row and at most one outcome per referred patient.
+    assert len(b) == raw.n_patients == (e["kind"] == "referral").sum()
+    assert e.loc[e["kind"] == "outcome", "patient"].is_unique
+    assert b["outcome"].notna().all()
+
+    # Capacity: at no instant does a unit hold more than its slots, or a pool more than capacity.
+    held = held_intervals(e, raw.horizon_h)
+    cap = {(r.site, r.name): (r.slots_per_unit, r.capacity) for r in res.itertuples()}
+    for (site, resource), grp in held.groupby(["site", "resource"]):
+        slots, capacity = cap[(site, resource)]
+        for level, key in ((capacity, None), (slots, "unit")):
+            groups = [grp] if key is None else [g for _, g in grp.groupby(key)]
+            for g in groups:
+                t = np.concatenate([g["start_h"], g["end_h"]])
+                d = np.concatenate([np.ones(len(g)), -np.ones(len(g))])
+                order = np.lexsort((d, t))
+                assert np.cumsum(d[order]).max() <= level, (site, resource)
+
+    # Order: each batch's milestones never go back in time.
+    cols = [c for c in JOURNEY_ORDER if c in b]
+    times = b[cols].to_numpy()
+    for row in times:
+        seen = row[~np.isnan(row)]
+        assert (np.diff(seen) >= -1e-9).all()
+
+    # Outcome semantics.
+    infused = b[b["outcome"] == "infused"]
+    assert infused["infusion_start_h"].notna().all() and (infused["vein_to_vein_days"] > 0).all()
+    # A batch with a failing QC result is never released (it fails, unless the patient had
+    # already dropped out).
+    bad_qc = set(e.loc[(e["kind"] == "qc_result") & (e["detail"] == "fail"), "patient"])
+    hit = b[b["patient"].isin(bad_qc)]
+    assert set(hit["outcome"]) <= {"failed", "dropped_out"}
+    if "release_start_h" in b:
+        assert hit["release_start_h"].isna().all()
+    failed = b[b["outcome"] == "failed"]
+    assert failed["cause"].str.startswith("qc:").all()
+    if "release_start_h" in b:
+        assert failed["release_start_h"].isna().all()
