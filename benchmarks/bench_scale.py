@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from twin import __version__  # noqa: E402
 from twin.model import simulate  # noqa: E402
-from twin.results import batches_table, events_table, kpis, resources_table  # noqa: E402
+from twin.results import replication_tables  # noqa: E402
 from twin.scenario import scenario_from_data  # noqa: E402
 
 BASE_PER_YEAR = 6 * 52.18  # referrals a year in scenarios/centralised.yaml
@@ -58,9 +58,7 @@ def measure(per_year: int, repeat: int) -> dict:
         t0 = time.perf_counter()
         raw = simulate(loaded, rep)
         t1 = time.perf_counter()
-        e = events_table(raw)
-        b = batches_table(e, raw.n_patients, raw.horizon_h, raw.warmup_h)
-        kpis(e, b, resources_table(raw), raw.horizon_h, raw.warmup_h)
+        replication_tables(raw)
         t2 = time.perf_counter()
         sims.append(t1 - t0)
         tabs.append(t2 - t1)

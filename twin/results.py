@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -69,8 +70,14 @@ def resources_table(raw) -> pd.DataFrame:
     )
 
 
-def batches_table(events: pd.DataFrame, n_patients: int, horizon_h: float, warmup_h: float) -> pd.DataFrame:
-    """One row per patient of one replication, built from its event log."""
+def batches_table(
+    events: pd.DataFrame, n_patients: int, horizon_h: float, warmup_h: float, steps: list[str]
+) -> pd.DataFrame:
+    """One row per patient of one replication, built from its event log.
+
+    ``steps`` are the journey's step names in order: each gets ``<step>_start_h`` and
+    ``<step>_end_h`` columns (NaN where a batch never got there), so the table has the same
+    columns whatever happened in the run."""
     rep = int(events["replication"].iloc[0]) if len(events) else 0
     out = pd.DataFrame({"replication": rep, "patient": np.arange(n_patients, dtype=np.int64)})
     kind = events["kind"]
@@ -78,14 +85,13 @@ def batches_table(events: pd.DataFrame, n_patients: int, horizon_h: float, warmu
     ref = events.loc[kind == "referral", ["patient", "time_h"]].set_index("patient")["time_h"]
     out["referral_h"] = out["patient"].map(ref)
 
-    steps = events.loc[kind.isin(["step_start", "step_end"]), ["patient", "step", "kind", "time_h"]]
-    if len(steps):
-        steps = steps.assign(
-            col=steps["step"].astype(str) + np.where(steps["kind"] == "step_start", "_start_h", "_end_h")
-        ).drop_duplicates(["patient", "col"])
-        order = list(dict.fromkeys(steps.sort_values("time_h", kind="stable")["col"]))
-        wide = steps.pivot(index="patient", columns="col", values="time_h").reindex(columns=order)
-        out = out.merge(wide, left_on="patient", right_index=True, how="left")
+    order = [f"{s}_{edge}_h" for s in steps for edge in ("start", "end")]
+    marks = events.loc[kind.isin(["step_start", "step_end"]), ["patient", "step", "kind", "time_h"]]
+    marks = marks.assign(
+        col=marks["step"].astype(str) + np.where(marks["kind"] == "step_start", "_start_h", "_end_h")
+    ).drop_duplicates(["patient", "col"])
+    wide = marks.pivot(index="patient", columns="col", values="time_h").reindex(columns=order)
+    out = out.merge(wide, left_on="patient", right_index=True, how="left")
 
     oc = events.loc[kind == "outcome", ["patient", "time_h", "detail", "step"]].drop_duplicates("patient")
     oc = oc.set_index("patient")
@@ -94,14 +100,29 @@ def batches_table(events: pd.DataFrame, n_patients: int, horizon_h: float, warmu
     out["outcome_h"] = out["patient"].map(oc["time_h"])
     out["outcome"] = pd.Categorical(out["outcome"], categories=list(ALL_OUTCOMES))
 
-    if "infusion_start_h" in out and "apheresis_start_h" in out:
-        v2v = (out["infusion_start_h"] - out["apheresis_start_h"]) / 24.0
-        out["vein_to_vein_days"] = v2v.where(out["outcome"] == "infused")
-    else:
-        out["vein_to_vein_days"] = np.nan
+    v2v = (out["infusion_start_h"] - out["apheresis_start_h"]) / 24.0
+    out["vein_to_vein_days"] = v2v.where(out["outcome"] == "infused")
     out["time_in_system_h"] = out["outcome_h"].fillna(horizon_h) - out["referral_h"]
     out["in_window"] = out["referral_h"] >= warmup_h
     return out
+
+
+@dataclass
+class ReplicationTables:
+    """The tables and KPIs of one replication, all computed from its event log."""
+
+    events: pd.DataFrame
+    batches: pd.DataFrame
+    resources: pd.DataFrame
+    kpis: dict[str, float]
+
+
+def replication_tables(raw) -> ReplicationTables:  # raw: twin.model.RawRun
+    """Event log -> events, batches, resources tables and KPIs of one replication."""
+    e = events_table(raw)
+    b = batches_table(e, raw.n_patients, raw.horizon_h, raw.warmup_h, raw.steps)
+    r = resources_table(raw)
+    return ReplicationTables(e, b, r, kpis(e, b, r, raw.horizon_h, raw.warmup_h))
 
 
 def _held_intervals(events: pd.DataFrame, horizon_h: float) -> pd.DataFrame:

@@ -23,14 +23,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from twin import __version__
-from twin.results import (
-    batches_table,
-    events_table,
-    kpi_long,
-    kpis,
-    resources_table,
-    summarise,
-)
+from twin.results import kpi_long, replication_tables, summarise
 from twin.scenario import LoadedScenario
 
 
@@ -80,20 +73,16 @@ def run_scenario(
     for rep in range(n):
         t0 = time.perf_counter()
         try:
-            raw = simulate(loaded, rep)
-            e = events_table(raw)
-            b = batches_table(e, raw.n_patients, raw.horizon_h, raw.warmup_h)
-            r = resources_table(raw)
-            k = kpis(e, b, r, raw.horizon_h, raw.warmup_h)
+            t = replication_tables(simulate(loaded, rep))
         except Exception as exc:  # a failed replication is data, not a crash
             failures.append(
                 {"replication": rep, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
             )
             continue
-        ev.append(e)
-        ba.append(b)
-        rs.append(r)
-        kp.append((rep, k))
+        ev.append(t.events)
+        ba.append(t.batches)
+        rs.append(t.resources)
+        kp.append((rep, t.kpis))
         if on_replication:
             on_replication(rep, time.perf_counter() - t0)
     long = kpi_long(kp)

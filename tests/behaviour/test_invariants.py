@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from conftest import build, tiny_data
 from twin.model import simulate
-from twin.results import batches_table, events_table, held_intervals, resources_table
+from twin.results import held_intervals, replication_tables
 
 JOURNEY_ORDER = [
     "referral_h", "apheresis_start_h", "apheresis_end_h", "ship_to_factory_start_h",
@@ -48,9 +48,8 @@ def scenarios(draw) -> dict:
 @given(scenarios())
 def test_invariants_hold_for_random_scenarios(data: dict) -> None:
     raw = simulate(build(data), 0)
-    e = events_table(raw)
-    b = batches_table(e, raw.n_patients, raw.horizon_h, raw.warmup_h)
-    res = resources_table(raw)
+    t = replication_tables(raw)
+    e, b, res = t.events, t.batches, t.resources
 
     # Conservation: one row and at most one outcome per referred patient.
     assert len(b) == raw.n_patients == (e["kind"] == "referral").sum()
@@ -70,9 +69,13 @@ def test_invariants_hold_for_random_scenarios(data: dict) -> None:
                 order = np.lexsort((d, t))
                 assert np.cumsum(d[order]).max() <= level, (site, resource)
 
+    # Every step the journey logs has its columns in the batch table, reached or not.
+    logged = set(e.loc[e["kind"].isin(["step_start", "step_end"]), "step"].astype(str))
+    assert logged <= set(raw.steps)
+    assert {f"{s}_start_h" for s in raw.steps} <= set(b.columns)
+
     # Order: each batch's milestones never go back in time.
-    cols = [c for c in JOURNEY_ORDER if c in b]
-    times = b[cols].to_numpy()
+    times = b[JOURNEY_ORDER].to_numpy()
     for row in times:
         seen = row[~np.isnan(row)]
         assert (np.diff(seen) >= -1e-9).all()
@@ -85,9 +88,7 @@ def test_invariants_hold_for_random_scenarios(data: dict) -> None:
     bad_qc = set(e.loc[(e["kind"] == "qc_result") & (e["detail"] == "fail"), "patient"])
     hit = b[b["patient"].isin(bad_qc)]
     assert set(hit["outcome"]) <= {"failed", "dropped_out"}
-    if "release_start_h" in b:
-        assert hit["release_start_h"].isna().all()
+    assert hit["release_start_h"].isna().all()
     failed = b[b["outcome"] == "failed"]
     assert failed["cause"].str.startswith("qc:").all()
-    if "release_start_h" in b:
-        assert failed["release_start_h"].isna().all()
+    assert failed["release_start_h"].isna().all()

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import build, centralised_data, tiny_data
 from twin.model import simulate
-from twin.results import batches_table, events_table, held_intervals
+from twin.results import events_table, held_intervals, replication_tables
 from twin.run import run_scenario
 
 
@@ -163,7 +163,7 @@ def test_dropout_while_queued_leaves_the_queue_at_once() -> None:
         assert r.time_h == pytest.approx(drop[r.patient])
         seized = e[(e["patient"] == r.patient) & (e["kind"] == "seize") & (e["resource"] == "clinimacs_prodigy")]
         assert seized.empty
-    b = batches_table(e, raw.n_patients, raw.horizon_h, raw.warmup_h)
+    b = replication_tables(raw).batches
     assert set(b.loc[b["patient"].isin(reneged["patient"]), "outcome"]) == {"dropped_out"}
 
 
@@ -181,7 +181,7 @@ def test_qc_failure_fails_the_batch_and_frees_storage() -> None:
     assert len(done) > 50
     assert set(done["outcome"]) == {"failed"}
     assert set(done["cause"]) == {"qc:mycoplasma"}
-    assert "release_start_h" not in b or b["release_start_h"].isna().all()
+    assert b["release_start_h"].isna().all()
     assert res.kpi("infused") == 0
     # Rejected at the mycoplasma result, long before the 14-day sterility test would end.
     qc_days = (done["outcome_h"] - done["qc_start_h"]) / 24

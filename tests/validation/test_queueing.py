@@ -23,7 +23,7 @@ import pytest
 
 from conftest import build
 from twin.model import simulate
-from twin.results import batches_table, events_table, kpis, resources_table, t_quantile_975
+from twin.results import events_table, replication_tables, t_quantile_975
 
 WARMUP_DAYS = 50
 
@@ -90,9 +90,7 @@ def test_mmc_wait_and_utilisation_match_erlang_c(c: int, rho: float) -> None:
         seized = dev[dev["kind"] == "seize"].set_index("patient")["time_h"]
         queued = queued.reindex(seized.index)
         waits.append(float((seized - queued)[queued >= WARMUP_DAYS * 24].mean()))
-        b = batches_table(e, raw.n_patients, raw.horizon_h, raw.warmup_h)
-        k = kpis(e, b, resources_table(raw), raw.horizon_h, raw.warmup_h)
-        utils.append(k["utilisation.device.f.clinimacs_prodigy"])
+        utils.append(replication_tables(raw).kpis["utilisation.device.f.clinimacs_prodigy"])
     wq = erlang_c(c, lam * mean_s) / (c / mean_s - lam)
     mean, lo, hi = _ci(waits)
     assert lo <= wq <= hi, f"Erlang C Wq={wq:.3f} h outside simulated 95% CI [{lo:.3f}, {hi:.3f}]"

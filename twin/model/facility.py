@@ -32,6 +32,8 @@ class RawRun:
         n_patients: patients referred (ids 0..n-1).
         horizon_h: end of the simulation (hours).
         warmup_h: start of the measurement window (hours).
+        steps: every journey step in order (the batch table has a start and end column for each,
+            whether or not any batch reached it).
     """
 
     replication: int
@@ -40,6 +42,7 @@ class RawRun:
     n_patients: int
     horizon_h: float
     warmup_h: float
+    steps: list[str]
 
 
 class World:
@@ -119,4 +122,13 @@ def simulate(loaded: LoadedScenario, replication: int = 0) -> RawRun:
         n_patients=len(times),
         horizon_h=world.sc.horizon_h,
         warmup_h=world.sc.warmup_h,
+        steps=journey_steps(world.sc),
     )
+
+
+def journey_steps(sc: Scenario) -> list[str]:
+    """The step names of the journey, in order (see :mod:`twin.model.journey`)."""
+    return [
+        "apheresis", "ship_to_factory", "receipt", *(s.name for s in sc.recipe), "cryopreservation",
+        "storage", "qc", *(f"qc:{t.name}" for t in sc.qc.tests), "release", "ship_to_hospital", "infusion",
+    ]
