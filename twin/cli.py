@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -42,6 +43,14 @@ def _parser() -> argparse.ArgumentParser:
         "--set referrals.rate_per_week=10 --set sites.central_factory.devices.clinimacs_prodigy.count=16 "
         "(repeatable)",
     )
+
+    sw = sub.add_parser("sweep", help="run many scenarios generated from a sweep file")
+    sw.add_argument("sweep", help="sweep YAML file")
+    sw.add_argument("--out", help="sweep folder (default: results/sweeps/NAME)")
+    sw.add_argument("--workers", "-w", type=_int_in(1, 1024), help="local worker processes (default: all cores)")
+    sw.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (e.g. tcp://host:8786)")
+    sw.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out, skipping finished ids")
+    sw.add_argument("--quiet", "-q", action="store_true", help="print only the sweep folder")
 
     val = sub.add_parser("validate", help="check a scenario without running it")
     val.add_argument("scenario", help="scenario YAML file")
@@ -158,6 +167,61 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_INTERNAL if result.failures else EXIT_OK
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from twin.progress import Progress
+    from twin.sweep.execute import execute
+    from twin.sweep.spec import load_sweep
+    from twin.sweep.store import SweepStore
+    from twin.sweep.summary import planners_answer, point_summary, wide
+
+    plan = load_sweep(args.sweep)
+    out = Path(args.out) if args.out else Path("results") / "sweeps" / plan.spec.name
+    store = SweepStore(out)
+    store.open(plan.manifest(), {"points": plan.points, "tasks": [
+        {"scenario_id": t.scenario_id, "point_id": t.point_id, "replication": t.replication} for t in plan.tasks
+    ]}, resume=args.resume)
+    where = f"Dask at {args.scheduler}" if args.scheduler else f"{args.workers or os.cpu_count()} local workers"
+    if not args.quiet:
+        print(f"sweep {plan.spec.name!r}: {len(plan.points)} points x {plan.spec.replications} replications "
+              f"= {len(plan.tasks)} scenarios on {where} -> {out}", file=sys.stderr)
+    progress = Progress(len(plan.tasks), enabled=not args.quiet)
+    try:
+        counts = execute(plan, store, workers=args.workers, scheduler=args.scheduler, on_result=progress.update)
+    except KeyboardInterrupt:
+        progress.close()
+        print(f"\ninterrupted; finished scenarios are kept. Resume with:\n  twin sweep {args.sweep} "
+              f"--out {out} --resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    progress.close()
+    summary = point_summary(plan, store.read())
+    summary.to_parquet(out / "summary.parquet", index=False)
+    answer = planners_answer(plan, summary)
+    if len(answer):
+        answer.to_csv(out / "answer.csv", index=False)
+    if args.quiet:
+        print(out)
+    else:
+        print(f"\n{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} already done "
+              f"(of {counts['planned']})")
+        shown = [k for k in ("vein_to_vein_p90_days", "dropped_out_fraction", "throughput_per_year") if k in set(summary["kpi"])]
+        shown += [k for k in plan.spec.targets if k not in shown]
+        import pandas as pd
+
+        def short(df: pd.DataFrame) -> pd.DataFrame:  # last two parts of each axis path
+            return df.rename(columns={a: ".".join(a.replace("[", ".").replace("]", "").split(".")[-2:]) for a in plan.spec.axes})
+
+        axes = list(plan.spec.axes)
+        with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_rows", 200):
+            print("\nKPI means per point:")
+            table = wide(summary, plan, shown).drop(columns="point_id").sort_values(axes)
+            print(short(table).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+            if len(answer):
+                print("\nCheapest configuration meeting the targets, per demand level:")
+                print(short(answer).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        print(f"\nresults in {out}/ (runs/, summary.parquet{', answer.csv' if len(answer) else ''})")
+    return EXIT_INTERNAL if counts["failed"] else EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``twin`` console script; returns the exit status."""
     from twin.errors import InputError
@@ -167,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse exits 2 on bad usage, 0 on --help
         return int(e.code or 0)
-    handler = {"run": cmd_run, "validate": cmd_validate}[args.command]
+    handler = {"run": cmd_run, "validate": cmd_validate, "sweep": cmd_sweep}[args.command]
     try:
         return handler(args)
     except InputError as err:

@@ -10,6 +10,10 @@ Tables (one row per ...):
 * ``resources``: pool per replication: site, name, kind, units, slots per unit, capacity.
 * ``kpis``: (replication, kpi, value), long form.
 
+KPI names: referred, infused, failed, dropped_out, lost, in_progress (patients),
+dropped_out_fraction and failed_fraction (of referred), vein_to_vein_{median,p90,mean}_days,
+throughput_per_year, mean_wip, and utilisation.<kind>.<site>.<pool> (fraction).
+
 KPIs are measured over the window [warm-up, horizon): counts are of patients *referred* in the
 window; throughput counts infusions *in* the window; utilisation is held unit-hours in the
 window over capacity x window hours (all hours are on-duty hours until shift calendars exist);
@@ -160,6 +164,9 @@ def kpis(
     counts = cohort["outcome"].value_counts()
     for name in ALL_OUTCOMES:
         out[name] = float(counts.get(name, 0))
+    n = len(cohort)
+    out["dropped_out_fraction"] = out["dropped_out"] / n if n else math.nan
+    out["failed_fraction"] = out["failed"] / n if n else math.nan
     v2v = cohort["vein_to_vein_days"].dropna().to_numpy()
     out["vein_to_vein_median_days"] = float(np.median(v2v)) if len(v2v) else math.nan
     out["vein_to_vein_p90_days"] = float(np.quantile(v2v, 0.9)) if len(v2v) else math.nan
