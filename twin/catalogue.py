@@ -110,17 +110,30 @@ def load_device_type(path: Path) -> DeviceType:
     return dt
 
 
+_CACHE: dict[tuple, dict[str, DeviceType]] = {}
+
+
 def load_catalogue(directory: Path) -> dict[str, DeviceType]:
-    """All device types in ``directory`` (``*.yaml``), keyed by name."""
+    """All device types in ``directory`` (``*.yaml``), keyed by name.
+
+    Cached per process on the files' names, sizes and modification times, so a sweep worker
+    validating thousands of scenarios reads the catalogue once (a changed file is re-read).
+    """
     if not directory.is_dir():
         raise ScenarioError(f"device catalogue folder not found: {directory}")
+    paths = sorted(directory.glob("*.yaml"))
+    key = tuple((str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return dict(cached)
     types: dict[str, DeviceType] = {}
-    for path in sorted(directory.glob("*.yaml")):
+    for path in paths:
         dt = load_device_type(path)
         types[dt.name] = dt
     if not types:
         raise ScenarioError(f"device catalogue folder has no *.yaml files: {directory}")
-    return types
+    _CACHE[key] = types
+    return dict(types)
 
 
 def bundled_dir(kind: str) -> Path:

@@ -90,7 +90,19 @@ def _worker_init() -> None:
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 
-def _dask(tasks: list[Task], scheduler: str) -> Iterator[dict[str, Any]]:
+def run_batch(tasks: list[Task]) -> list[dict[str, Any]]:
+    """Several tasks in one go (one scheduler round trip for all of them)."""
+    return [run_task(t) for t in tasks]
+
+
+def _batches(tasks: list[Task], slots: int) -> list[list[Task]]:
+    """Cut tasks into batches: about 8 per worker slot, at most 8 tasks each, so scheduling
+    costs little and the last batches still balance."""
+    size = max(1, min(8, len(tasks) // max(8 * slots, 1)))
+    return [tasks[i : i + size] for i in range(0, len(tasks), size)]
+
+
+def _dask(tasks: list[Task], scheduler: Any) -> Iterator[dict[str, Any]]:
     try:
         from dask.distributed import Client, as_completed
     except ImportError:
@@ -99,14 +111,18 @@ def _dask(tasks: list[Task], scheduler: str) -> Iterator[dict[str, Any]]:
         raise InputError("--scheduler needs Dask: pip install 'celltwin[dask]'") from None
     client = Client(scheduler) if isinstance(scheduler, str) else scheduler
     try:
-        futures = client.map(run_task, tasks, key=[f"celltwin-{t.scenario_id}" for t in tasks], pure=False)
-        by_key = {f.key: t for f, t in zip(futures, tasks)}
+        slots = max(sum(client.nthreads().values()), 1)
+        batches = _batches(tasks, slots)
+        keys = [f"celltwin-{b[0].scenario_id}-{len(b)}" for b in batches]
+        futures = client.map(run_batch, batches, key=keys, pure=False)
+        by_key = {f.key: b for f, b in zip(futures, batches)}
         try:
             for fut in as_completed(futures):
                 try:
-                    yield fut.result()
-                except Exception as exc:  # e.g. KilledWorker: the task crashed its workers
-                    yield _failed(by_key[fut.key], f"{type(exc).__name__}: {exc}")
+                    rows = fut.result()
+                except Exception as exc:  # e.g. KilledWorker: the batch crashed its workers
+                    rows = [_failed(t, f"{type(exc).__name__}: {exc}") for t in by_key[fut.key]]
+                yield from rows
         finally:
             for f in futures:
                 if not f.done():
