@@ -62,7 +62,7 @@ def _local(tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
     breaks = 0
     while pending:
         ctx = mp.get_context("fork") if sys.platform.startswith("linux") else None
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
         futures = {pool.submit(run_task, t): t for t in pending}
         finished: set[str] = set()
         try:
@@ -84,10 +84,6 @@ def _local(tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
                 pending = []
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _worker_init() -> None:
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 
 def run_batch(tasks: list[Task]) -> list[dict[str, Any]]:
