@@ -11,7 +11,7 @@ import pytest
 import twin.model
 from conftest import SCENARIOS
 from twin.cli import main
-from twin.errors import InputError, ScenarioError
+from twin.errors import InputError
 from twin.sweep.execute import execute
 from twin.sweep.spec import load_sweep
 from twin.sweep.store import SweepStore
