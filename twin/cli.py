@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out, skipping finished ids")
     sw.add_argument("--quiet", "-q", action="store_true", help="print only the sweep folder")
 
+    rep = sub.add_parser("report", help="write the HTML report of a run or sweep folder")
+    rep.add_argument("folder", help="a folder written by twin run or twin sweep")
+    rep.add_argument("--out", help="HTML file to write (default: FOLDER/report.html)")
+    for p_ in (run, sw):
+        p_.add_argument("--report", action="store_true", help="also write FOLDER/report.html")
+
     val = sub.add_parser("validate", help="check a scenario without running it")
     val.add_argument("scenario", help="scenario YAML file")
     val.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
@@ -115,6 +121,22 @@ def kpi_table_text(summary, n_reps: int) -> str:  # summary: pandas DataFrame fr
     return "\n".join(out)
 
 
+def _report(folder: Path, quiet: bool) -> Path:
+    from twin.reports import write_report
+
+    path = write_report(folder)
+    if not quiet:
+        print(f"report: {path}")
+    return path
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from twin.reports import write_report
+
+    print(write_report(args.folder, args.out))
+    return EXIT_OK
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from twin.scenario import load_scenario
 
@@ -162,6 +184,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         print(kpi_table_text(result.summary, result.provenance["replications_completed"]))
         print(f"\nresults in {out}/ (events.parquet, batches.parquet, summary.json)")
+    if args.report:
+        _report(out, args.quiet)
     for f in result.failures:
         print(f"replication {f['replication']} failed: {f['error']} (see {out}/failures.txt)", file=sys.stderr)
     return EXIT_INTERNAL if result.failures else EXIT_OK
@@ -177,7 +201,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     plan = load_sweep(args.sweep)
     out = Path(args.out) if args.out else Path("results") / "sweeps" / plan.spec.name
     store = SweepStore(out)
-    store.open(plan.manifest(), {"points": plan.points, "tasks": [
+    store.open(plan.manifest(), {"spec": plan.spec.model_dump(mode="json"), "points": plan.points, "tasks": [
         {"scenario_id": t.scenario_id, "point_id": t.point_id, "replication": t.replication} for t in plan.tasks
     ]}, resume=args.resume)
     where = f"Dask at {args.scheduler}" if args.scheduler else f"{args.workers or os.cpu_count()} local workers"
@@ -219,6 +243,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 print("\nCheapest configuration meeting the targets, per demand level:")
                 print(short(answer).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         print(f"\nresults in {out}/ (runs/, summary.parquet{', answer.csv' if len(answer) else ''})")
+    if args.report:
+        _report(out, args.quiet)
     return EXIT_INTERNAL if counts["failed"] else EXIT_OK
 
 
@@ -231,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse exits 2 on bad usage, 0 on --help
         return int(e.code or 0)
-    handler = {"run": cmd_run, "validate": cmd_validate, "sweep": cmd_sweep}[args.command]
+    handler = {"run": cmd_run, "validate": cmd_validate, "sweep": cmd_sweep, "report": cmd_report}[args.command]
     try:
         return handler(args)
     except InputError as err:

@@ -129,25 +129,24 @@ def replication_tables(raw) -> ReplicationTables:  # raw: twin.model.RawRun
     return ReplicationTables(e, b, r, kpis(e, b, r, raw.horizon_h, raw.warmup_h))
 
 
-def _held_intervals(events: pd.DataFrame, horizon_h: float) -> pd.DataFrame:
-    """Every (seize, release) pair: site, resource, unit, patient, start_h, end_h."""
+def held_intervals(events: pd.DataFrame, horizon_h: float) -> pd.DataFrame:
+    """Who held which unit when: one row per (seize, release) pair with replication (if the
+    log has several), patient, site, resource, unit, step (the step that seized it), start_h and
+    end_h (the horizon when still held). Used by utilisation, capacity checks and Gantt charts."""
     keys = ["patient", "site", "resource", "unit"]
-    cols = keys + ["time_h"]
-    seize = events.loc[events["kind"] == "seize", cols].copy()
-    rel = events.loc[events["kind"] == "release", cols].copy()
+    if "replication" in events and events["replication"].nunique() > 1:
+        keys = ["replication", *keys]
+    seize = events.loc[events["kind"] == "seize", keys + ["step", "time_h"]].copy()
+    rel = events.loc[events["kind"] == "release", keys + ["time_h"]].copy()
     for df in (seize, rel):
         for k in ("site", "resource"):
             df[k] = df[k].astype(str)
         df["k"] = df.groupby(keys, sort=False).cumcount()
+    seize["step"] = seize["step"].astype(str)
     pairs = seize.merge(rel, on=keys + ["k"], how="left", suffixes=("_start", "_end"))
     pairs = pairs.rename(columns={"time_h_start": "start_h", "time_h_end": "end_h"})
     pairs["end_h"] = pairs["end_h"].fillna(horizon_h)
     return pairs.drop(columns="k")
-
-
-def held_intervals(events: pd.DataFrame, horizon_h: float) -> pd.DataFrame:
-    """Public view of who held which unit when (one row per holding), for checks and Gantts."""
-    return _held_intervals(events, horizon_h)
 
 
 def kpis(
@@ -181,7 +180,7 @@ def kpis(
     end = batches["outcome_h"].fillna(horizon_h).clip(upper=horizon_h)
     out["mean_wip"] = float((end - start).clip(lower=0).sum() / window)
 
-    pairs = _held_intervals(events, horizon_h)
+    pairs = held_intervals(events, horizon_h)
     busy = (pairs["end_h"].clip(upper=horizon_h) - pairs["start_h"].clip(lower=warmup_h)).clip(lower=0)
     busy_by = busy.groupby([pairs["site"], pairs["resource"]]).sum()
     for row in resources.itertuples(index=False):

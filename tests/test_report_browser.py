@@ -1,0 +1,83 @@
+"""End to end: run and sweep reports open in a real headless Chromium, offline, with no
+JavaScript error, and every figure draws. Needs Debian's chromium (installed by .ci/run) and
+the playwright package (test extra); never downloads a browser."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import SCENARIOS
+from twin.cli import main
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+playwright = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def open_and_check(path: Path) -> int:
+    """Open ``path``; fail on any JS error or non-file request; return the number of figures."""
+    errors, outside = [], []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+            page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+
+            def route(r):
+                if r.request.url.startswith("file://"):
+                    r.continue_()
+                else:
+                    outside.append(r.request.url)
+                    r.abort()
+
+            page.route("**/*", route)
+            page.goto(path.resolve().as_uri())
+            figures = page.locator("div.plotly-graph-div")
+            n = figures.count()
+            for i in range(n):
+                figures.nth(i).locator("svg.main-svg").first.wait_for(state="attached", timeout=20_000)
+            drawn = page.evaluate(
+                "() => Array.from(document.querySelectorAll('div.plotly-graph-div'))"
+                ".filter(d => d.querySelector('svg.main-svg') && d._fullLayout).length")
+            assert page.title().startswith("celltwin")
+        finally:
+            browser.close()
+    assert not errors, errors
+    assert not outside, f"the report asked the network for {outside}"
+    assert drawn == n
+    return n
+
+
+def test_run_report_in_chromium(tmp_path) -> None:
+    out = tmp_path / "run"
+    assert main(["run", str(SCENARIOS / "centralised.yaml"), "--out", str(out), "-r", "2", "-q",
+                 "--set", "horizon_days=150", "--set", "warmup_days=30", "--report"]) == 0
+    assert open_and_check(out / "report.html") == 5  # timeline, utilisation, WIP, vein-to-vein, outcomes
+
+
+def test_sweep_report_in_chromium(tmp_path) -> None:
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(f"""
+name: browser_sweep
+base: {SCENARIOS / 'centralised.yaml'}
+set: {{horizon_days: 120, warmup_days: 30}}
+axes:
+  referrals.rate_per_week: [3, 6]
+  sites.central_factory.devices.clinimacs_prodigy.count: [6, 12]
+replications: 1
+targets: {{vein_to_vein_p90_days: {{max: 40}}}}
+answer:
+  demand: referrals.rate_per_week
+  cost_per_unit: {{sites.central_factory.devices.clinimacs_prodigy.count: 1}}
+""")
+    out = tmp_path / "sw"
+    assert main(["sweep", str(sweep), "--out", str(out), "--workers", "1", "-q"]) == 0
+    assert main(["report", str(out)]) == 0
+    # heatmaps for the target KPI and two defaults, the tornado, the frontier
+    assert open_and_check(out / "report.html") == 5

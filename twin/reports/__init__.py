@@ -1,0 +1,34 @@
+"""HTML reports built from result folders only (never from the simulation).
+
+``twin report DIR`` writes ``DIR/report.html``: a run report for a ``twin run`` folder, a sweep
+report for a ``twin sweep`` folder. Each is one self-contained file that works offline
+(plotly.js embedded once), with a caption under every figure saying how to read it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from twin.errors import InputError
+
+
+def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
+    """Write the report for a run or sweep folder and return its path."""
+    d = Path(folder)
+    target = Path(out) if out else d / "report.html"
+    if (d / "manifest.json").exists() and (d / "runs").is_dir():
+        from twin.reports.sweep import sweep_report
+
+        html = sweep_report(d)
+    elif (d / "summary.json").exists() and (d / "events.parquet").exists():
+        from twin.reports.run import run_report
+
+        html = run_report(d)
+    else:
+        raise InputError(f"{d} is neither a run folder (summary.json, events.parquet) nor a sweep folder "
+                         "(manifest.json, runs/)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(target)
+    return target

@@ -1,0 +1,156 @@
+"""The sweep report: KPI heatmaps over two axes, a tornado of sensitivities, and the
+capacity-versus-demand frontier, from a ``twin sweep`` folder's summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from twin.reports.page import Section, render_page
+
+KPI_LABELS = {
+    "vein_to_vein_p90_days": "vein-to-vein p90 (days)",
+    "vein_to_vein_median_days": "vein-to-vein median (days)",
+    "dropped_out_fraction": "drop-out (fraction of referred)",
+    "failed_fraction": "failed (fraction of referred)",
+    "throughput_per_year": "throughput (infusions/yr)",
+    "mean_wip": "mean work in progress (patients)",
+}
+
+
+def label(kpi: str) -> str:
+    """A KPI's display name with its unit."""
+    if kpi.startswith("utilisation."):
+        _, kind, site, name = kpi.split(".", 3)
+        return f"utilisation of {name} @ {site} (fraction)"
+    return KPI_LABELS.get(kpi, kpi)
+
+
+def short(axis: str) -> str:
+    """The last two parts of an axis path (``clinimacs_prodigy.count``)."""
+    return ".".join(axis.replace("[", ".").replace("]", "").split(".")[-2:])
+
+
+def means(summary: pd.DataFrame, axes: list[str], kpi: str) -> pd.DataFrame:
+    """Points' mean of ``kpi`` with their axis values."""
+    s = summary[summary["kpi"] == kpi]
+    return s[[*axes, "mean"]].rename(columns={"mean": kpi})
+
+
+def fig_heatmap(summary: pd.DataFrame, x: str, y: str, kpi: str, axes: list[str]):
+    """Mean ``kpi`` over a grid of two axes (averaged over the other axes)."""
+    import plotly.graph_objects as go
+
+    m = means(summary, axes, kpi).groupby([y, x])[kpi].mean().unstack(x)
+    fig = go.Figure(go.Heatmap(z=m.to_numpy(), x=[str(v) for v in m.columns], y=[str(v) for v in m.index],
+                               colorscale="Viridis", colorbar=dict(title=label(kpi)),
+                               hovertemplate=f"{short(x)}=%{{x}}<br>{short(y)}=%{{y}}<br>{kpi}=%{{z:.3g}}<extra></extra>"))
+    fig.update_xaxes(title=x, type="category")
+    fig.update_yaxes(title=y, type="category")
+    fig.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=40))
+    return fig
+
+
+def tornado_table(summary: pd.DataFrame, axes: list[str], kpi: str) -> pd.DataFrame:
+    """Per axis: the KPI mean (averaged over the other axes) at the axis's lowest and highest
+    value, and the swing between them, largest swing first."""
+    m = means(summary, axes, kpi)
+    rows = []
+    for a in axes:
+        by = m.groupby(a)[kpi].mean().sort_index()
+        if len(by) < 2:
+            continue
+        rows.append({"axis": a, "low_value": by.index[0], "high_value": by.index[-1],
+                     "kpi_at_low": by.iloc[0], "kpi_at_high": by.iloc[-1],
+                     "swing": abs(by.iloc[-1] - by.iloc[0])})
+    return pd.DataFrame(rows).sort_values("swing", ascending=True) if rows else pd.DataFrame(
+        columns=["axis", "low_value", "high_value", "kpi_at_low", "kpi_at_high", "swing"])
+
+
+def fig_tornado(summary: pd.DataFrame, axes: list[str], kpi: str):
+    """Tornado: how far the KPI moves as each axis goes from its lowest to its highest value."""
+    import plotly.graph_objects as go
+
+    t = tornado_table(summary, axes, kpi)
+    base = float(means(summary, axes, kpi)[kpi].mean())
+    fig = go.Figure()
+    ylab = [f"{short(r.axis)} ({r.low_value:g} → {r.high_value:g})" for r in t.itertuples()]
+    fig.add_bar(y=ylab, x=t["kpi_at_low"] - base, base=base, orientation="h", name="axis at its lowest")
+    fig.add_bar(y=ylab, x=t["kpi_at_high"] - base, base=base, orientation="h", name="axis at its highest")
+    fig.add_vline(x=base, line_dash="dot", annotation_text="mean of all points")
+    fig.update_layout(barmode="overlay", height=max(260, 50 * len(t) + 120), margin=dict(l=10, r=10, t=40, b=40))
+    fig.update_xaxes(title=label(kpi))
+    fig.update_yaxes(title="axis (lowest → highest value)")
+    return fig
+
+
+def fig_frontier(answer: pd.DataFrame, demand: str, capacity_axes: list[str]):
+    """Capacity versus demand: per demand level, the cheapest capacity meeting the targets."""
+    import plotly.graph_objects as go
+
+    ok = answer[answer["met"].astype(bool)]
+    fig = go.Figure()
+    for a in capacity_axes:
+        if a in ok:
+            fig.add_scatter(x=ok[demand], y=ok[a], mode="lines+markers", name=short(a), line_shape="hv")
+    missed = answer[~answer["met"].astype(bool)]
+    if len(missed):
+        fig.add_scatter(x=missed[demand], y=np.zeros(len(missed)), mode="markers", name="no point meets the targets",
+                        marker=dict(symbol="x", size=12, color="#d62728"))
+    fig.update_xaxes(title=demand)
+    fig.update_yaxes(title="capacity needed (units of each axis)", rangemode="tozero")
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=40))
+    return fig
+
+
+def sweep_report(sweep_dir: Path) -> str:
+    """The sweep report page for ``sweep_dir`` (HTML string)."""
+    manifest = json.loads((sweep_dir / "manifest.json").read_text())
+    plan = json.loads((sweep_dir / "plan.json").read_text())
+    spec = plan.get("spec", {})
+    summary = pd.read_parquet(sweep_dir / "summary.parquet")
+    axes = manifest["axes"]
+    varying = [a for a in axes if summary[a].nunique() > 1]
+    kpis = [k for k in [*spec.get("targets", {}), "vein_to_vein_p90_days", "dropped_out_fraction",
+                        "throughput_per_year"] if k in set(summary["kpi"])]
+    kpis = list(dict.fromkeys(kpis))
+    sections: list[Section] = []
+    if len(varying) >= 2:
+        x, y = varying[0], varying[1]
+        rest = [short(a) for a in varying[2:]]
+        for k in kpis:
+            sections.append(Section(
+                f"{label(k)} over {short(x)} and {short(y)}",
+                f"Each cell is the mean over replications of {label(k)} at one combination of the two axes"
+                + (f", averaged over the other axes ({', '.join(rest)})" if rest else "")
+                + ". Hover for values; brighter is higher.",
+                figure=fig_heatmap(summary, x, y, k, axes)))
+    if varying and kpis:
+        k = kpis[0]
+        sections.append(Section(
+            f"Sensitivity of {label(k)}",
+            f"For each axis, the bars run from the mean of all points to {label(k)} when that axis is at its "
+            "lowest (and highest) value, averaged over the other axes; the longest bars are the axes that "
+            "matter most.",
+            figure=fig_tornado(summary, varying, k)))
+    answer_path = sweep_dir / "answer.csv"
+    if answer_path.exists() and spec.get("answer"):
+        answer = pd.read_csv(answer_path)
+        demand = spec["answer"]["demand"]
+        caps = [a for a in spec["answer"]["cost_per_unit"] if a != demand]
+        targets = ", ".join(f"{k} {'≤' if v.get('max') is not None else '≥'} "
+                            f"{v.get('max') if v.get('max') is not None else v.get('min')}"
+                            for k, v in spec.get("targets", {}).items())
+        sections.append(Section(
+            "Capacity versus demand",
+            f"For each demand level, the capacity of the cheapest point on the sweep's axes that meets every "
+            f"target ({targets}, on means over replications). A red cross marks a demand level no point meets.",
+            figure=fig_frontier(answer, demand, caps)))
+    title = f"celltwin sweep report: {manifest['sweep']}"
+    subtitle = (f"{spec.get('description', '').strip()} — {manifest['points']} points, {manifest['tasks']} "
+                f"scenarios, axes: {', '.join(axes)}")
+    footer = f"celltwin {manifest['celltwin_version']} · sweep hash {manifest['sweep_hash']} · file {manifest['sweep_file']}"
+    return render_page(title, subtitle, sections, footer)
