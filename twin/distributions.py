@@ -18,10 +18,14 @@ empirical  values, weights (optional)   sum(w v)                     sum(w (v-me
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Annotated, Any, Literal, Union
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+_NORMAL = NormalDist()
+_U_MIN = 1e-16  # quantiles are clipped to [_U_MIN, 1 - _U_MIN] where the tails are infinite
 
 #: Largest value any distribution parameter may take (hours: about 114 years).
 MAX_PARAM = 1.0e6
@@ -40,13 +44,25 @@ class _Dist(BaseModel):
     def variance(self) -> float:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def sample(self, rng: np.random.Generator) -> float:  # pragma: no cover - overridden
-        """One draw, in the unit of the field holding this distribution."""
+    def ppf(self, u: float) -> float:  # pragma: no cover - overridden
+        """The value at quantile ``u`` in [0, 1) (inverse CDF), in the field's unit.
+
+        The model draws by quantile, ``ppf(U)`` with ``U`` uniform from a stream indexed by
+        patient, so patient i gets the same quantile of a step's duration in every layout
+        (common random numbers)."""
         raise NotImplementedError
+
+    def ppf_array(self, u: np.ndarray) -> np.ndarray:
+        """:meth:`ppf` over an array of quantiles."""
+        return np.array([self.ppf(float(x)) for x in u], dtype=float)
+
+    def sample(self, rng: np.random.Generator) -> float:
+        """One draw, in the unit of the field holding this distribution."""
+        return self.ppf(float(rng.random()))
 
     def sample_n(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` independent draws (used by validation tests and vectorised callers)."""
-        return np.array([self.sample(rng) for _ in range(n)], dtype=float)
+        return self.ppf_array(rng.random(n))
 
 
 class Fixed(_Dist):
@@ -63,11 +79,11 @@ class Fixed(_Dist):
     def variance(self) -> float:
         return 0.0
 
-    def sample(self, rng: np.random.Generator) -> float:
+    def ppf(self, u: float) -> float:
         return self.value
 
-    def sample_n(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return np.full(n, self.value, dtype=float)
+    def ppf_array(self, u: np.ndarray) -> np.ndarray:
+        return np.full(len(u), self.value, dtype=float)
 
 
 class Exponential(_Dist):
@@ -86,11 +102,11 @@ class Exponential(_Dist):
     def variance(self) -> float:
         return self.mean_**2
 
-    def sample(self, rng: np.random.Generator) -> float:
-        return float(rng.exponential(self.mean_))
+    def ppf(self, u: float) -> float:
+        return -self.mean_ * math.log1p(-u)
 
-    def sample_n(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return rng.exponential(self.mean_, size=n)
+    def ppf_array(self, u: np.ndarray) -> np.ndarray:
+        return -self.mean_ * np.log1p(-np.asarray(u, dtype=float))
 
 
 class Triangular(_Dist):
@@ -116,15 +132,24 @@ class Triangular(_Dist):
         a, c, b = self.low, self.mode, self.high
         return (a * a + b * b + c * c - a * b - a * c - b * c) / 18.0
 
-    def sample(self, rng: np.random.Generator) -> float:
-        if self.low == self.high:
-            return self.low
-        return float(rng.triangular(self.low, self.mode, self.high))
+    def ppf(self, u: float) -> float:
+        a, c, b = self.low, self.mode, self.high
+        if a == b:
+            return a
+        f = (c - a) / (b - a)
+        if u < f:
+            return a + math.sqrt(u * (b - a) * (c - a))
+        return b - math.sqrt((1.0 - u) * (b - a) * (b - c))
 
-    def sample_n(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        if self.low == self.high:
-            return np.full(n, self.low, dtype=float)
-        return rng.triangular(self.low, self.mode, self.high, size=n)
+    def ppf_array(self, u: np.ndarray) -> np.ndarray:
+        a, c, b = self.low, self.mode, self.high
+        u = np.asarray(u, dtype=float)
+        if a == b:
+            return np.full(len(u), a, dtype=float)
+        f = (c - a) / (b - a)
+        left = a + np.sqrt(u * (b - a) * (c - a))
+        right = b - np.sqrt((1.0 - u) * (b - a) * (b - c))
+        return np.where(u < f, left, right)
 
 
 class Lognormal(_Dist):
@@ -154,11 +179,17 @@ class Lognormal(_Dist):
     def variance(self) -> float:
         return self.sd**2
 
-    def sample(self, rng: np.random.Generator) -> float:
-        return float(rng.lognormal(self.mu, self.sigma))
+    def ppf(self, u: float) -> float:
+        if self.sd == 0:
+            return self.mean_
+        z = _NORMAL.inv_cdf(min(max(u, _U_MIN), 1.0 - _U_MIN))
+        return math.exp(self.mu + self.sigma * z)
 
-    def sample_n(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return rng.lognormal(self.mu, self.sigma, size=n)
+    def ppf_array(self, u: np.ndarray) -> np.ndarray:
+        from scipy.special import ndtri
+
+        u = np.clip(np.asarray(u, dtype=float), _U_MIN, 1.0 - _U_MIN)
+        return np.exp(self.mu + self.sigma * ndtri(u))
 
 
 class Empirical(_Dist):
@@ -194,13 +225,15 @@ class Empirical(_Dist):
         v = np.asarray(self.values, dtype=float)
         return float(np.dot(self._p(), (v - self.mean) ** 2))
 
-    def sample(self, rng: np.random.Generator) -> float:
+    def ppf(self, u: float) -> float:
         if self.weights is None:
-            return float(self.values[int(rng.integers(len(self.values)))])
-        return float(rng.choice(self.values, p=self._p()))
+            return float(self.values[min(int(u * len(self.values)), len(self.values) - 1)])
+        return float(self.ppf_array(np.array([u]))[0])
 
-    def sample_n(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return rng.choice(np.asarray(self.values, dtype=float), size=n, p=self._p())
+    def ppf_array(self, u: np.ndarray) -> np.ndarray:
+        cum = np.cumsum(self._p())
+        idx = np.searchsorted(cum, np.asarray(u, dtype=float), side="right")
+        return np.asarray(self.values, dtype=float)[np.minimum(idx, len(self.values) - 1)]
 
 
 def _bare_number_is_fixed(v: Any) -> Any:

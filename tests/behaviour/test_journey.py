@@ -147,6 +147,24 @@ def test_common_random_numbers_across_capacity_changes() -> None:
     np.testing.assert_array_equal(ra, rb)
 
 
+def test_each_patient_keeps_its_own_durations_when_capacity_changes() -> None:
+    """Common random numbers per patient: with fewer Prodigies, patients reach expansion in a
+    different order, yet each patient's expansion takes exactly as long as with more."""
+    runs = {}
+    for count in (10, 20):
+        data = centralised_data()
+        data["sites"]["central_factory"]["devices"]["clinimacs_prodigy"]["count"] = count
+        data["dropout"]["hazard_per_day"] = 0.0
+        runs[count] = run_scenario(build(data), replications=1).batches.set_index("patient")
+    hours = {c: (b["expansion_end_h"] - b["expansion_start_h"]).dropna() for c, b in runs.items()}
+    common = hours[10].index.intersection(hours[20].index)
+    assert len(common) > 150
+    np.testing.assert_allclose(hours[10][common], hours[20][common], rtol=0, atol=1e-9)
+    # ... and the order in which patients reached expansion really changed.
+    order = {c: b.loc[common, "expansion_start_h"].sort_values().index.tolist() for c, b in runs.items()}
+    assert order[10] != order[20]
+
+
 def test_dropout_while_queued_leaves_the_queue_at_once() -> None:
     """A patient who drops out while waiting for a Prodigy leaves the queue at the drop-out time,
     never gets the device, and is counted as dropped out."""

@@ -55,6 +55,8 @@ class World:
         self.streams = Streams(self.sc.seed, replication)
         self.log = EventLog()
         self.closed = False  # set once the horizon is reached; nothing is logged after it
+        self.n_patients = 0  # set once the referral times are drawn
+        self._quantiles: dict[str, tuple[list[float], bytearray]] = {}
         self.pools: dict[tuple[str, str], Pool] = {}
         for sname, site in self.sc.sites.items():
             if site.kind == "hospital":
@@ -70,6 +72,24 @@ class World:
             t.name: ClinicalStep(duration_h=t.duration_h, role=self.sc.qc.role, hands_on_h=t.hands_on_h)
             for t in self.sc.qc.tests
         }
+
+    def u(self, name: str, pid: int) -> float:
+        """Patient ``pid``'s uniform quantile for purpose ``name`` (e.g. ``duration:expansion``).
+
+        The first draw for (name, pid) is the pid-th number of stream ``name`` — so patient i
+        gets the same quantile whatever order patients reach the step in, which keeps common
+        random numbers exact across layouts and capacities. A repeat for the same patient (a
+        step done twice) comes from the stream ``name#again``.
+        """
+        entry = self._quantiles.get(name)
+        if entry is None:
+            entry = (self.streams.get(name).random(max(self.n_patients, 1)).tolist(), bytearray(max(self.n_patients, 1)))
+            self._quantiles[name] = entry
+        values, used = entry
+        if not used[pid]:
+            used[pid] = 1
+            return values[pid]
+        return float(self.streams.get(name + "#again").random())
 
     def _add(self, spec: PoolSpec) -> None:
         self.pools[(spec.site, spec.name)] = Pool(self.env, spec)
@@ -112,6 +132,7 @@ def simulate(loaded: LoadedScenario, replication: int = 0) -> RawRun:
 
     world = World(loaded, replication)
     times = world.referral_times()
+    world.n_patients = len(times)
     world.env.process(referral_process(world, times))
     world.env.run(until=world.sc.horizon_h)
     world.closed = True

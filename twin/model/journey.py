@@ -117,7 +117,7 @@ class Journey:
             staff = yield from self.acquire(self.w.pool(site, spec.role), step, renege)
             if staff is None:
                 return False
-        duration = spec.duration_h.sample(self.w.streams.get(f"duration:{step}"))
+        duration = spec.duration_h.ppf(self.w.u(f"duration:{step}", self.p.pid))
         total = max(duration, spec.hands_on_h)
         self.log(site, step, "", -1, "step_start", detail)
         if staff is not None:
@@ -142,7 +142,7 @@ class Journey:
         """Courier shipment along the lane ``origin -> destination``."""
         lane = self.w.sc.lane(origin, destination)
         name = f"{origin}->{destination}"
-        hours = lane.transit_h.sample(self.w.streams.get(f"transit:{name}"))
+        hours = lane.transit_h.ppf(self.w.u(f"transit:{name}", self.p.pid))
         self.log(origin, step, name, -1, "step_start")
         yield self.w.env.timeout(hours)
         self.log(destination, step, name, -1, "step_end")
@@ -152,7 +152,7 @@ class Journey:
         result triggers ``failed_ev`` (the first one to fail names the cause)."""
         step = f"qc:{test.name}"
         yield from self.work(self.factory, step, self.w.qc_steps[test.name], None, renege=False)
-        failed = bool(self.w.streams.get(step).random() < test.fail_probability)
+        failed = self.w.u(step, self.p.pid) < test.fail_probability
         results[test.name] = not failed
         self.log(self.factory, step, "", -1, "qc_result", "fail" if failed else "pass")
         if failed and not failed_ev.triggered:
