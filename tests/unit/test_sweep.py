@@ -214,3 +214,30 @@ def test_bundled_sweeps_validate(name) -> None:
     plan = load_sweep(SCENARIOS / "sweeps" / f"{name}.yaml")
     assert len(plan.tasks) >= 40
     assert np.all([t.data["horizon_days"] == 365 for t in plan.tasks])
+
+
+def test_a_task_that_kills_its_worker_is_recorded_and_the_sweep_finishes(tmp_path, monkeypatch) -> None:
+    """A scenario that crashes its worker process (not an exception: the process dies) costs a
+    pool restart; when it dies again it is recorded as failed, and every id is stored once."""
+    import os
+
+    real = twin.model.simulate
+    plan = load_sweep(write(tmp_path))
+    poison = plan.tasks[5]
+
+    def deadly(loaded, replication=0):
+        if loaded.scenario_hash and replication == poison.replication and \
+                loaded.scenario.sites["central_factory"].devices["clinimacs_prodigy"].count == \
+                poison.data["sites"]["central_factory"]["devices"]["clinimacs_prodigy"]["count"] and \
+                loaded.scenario.referrals.rate_per_week == poison.data["referrals"]["rate_per_week"]:
+            os._exit(3)
+        return real(loaded, replication)
+
+    monkeypatch.setattr(twin.model, "simulate", deadly)
+    store = run(plan, tmp_path / "s", workers=2)
+    got = store.read()
+    assert got["scenario_id"].nunique() == len(plan.tasks)
+    assert got.groupby("scenario_id")["status"].nunique().eq(1).all()
+    failed = set(got.loc[got["status"] == "failed", "scenario_id"])
+    assert poison.scenario_id in failed
+    assert got.loc[got["scenario_id"] == poison.scenario_id, "error"].iloc[0].startswith("worker process died")
