@@ -58,3 +58,26 @@ def build(data: dict[str, Any]) -> LoadedScenario:
 @pytest.fixture
 def centralised() -> dict[str, Any]:
     return centralised_data()
+
+
+def multisite_data(policy: str = "fixed") -> dict[str, Any]:
+    """The centralised recipe with three hospitals (north, south, west) and two plants: a
+    central factory 20 h away from every hospital and a regional hub 4 h from north and south
+    (not linked to west)."""
+    d = centralised_data()
+    hospital = d["sites"].pop("city_hospital")
+    for name in ("north", "south", "west"):
+        d["sites"][name] = copy.deepcopy(hospital)
+    d["sites"]["hub"] = copy.deepcopy(d["sites"]["central_factory"])
+    d["sites"]["hub"]["devices"]["clinimacs_prodigy"]["count"] = 2
+    d["referrals"]["hospitals"] = {"north": 3, "south": 2, "west": 1}
+    lanes = []
+    for h in ("north", "south", "west"):
+        for a, b in ((h, "central_factory"), ("central_factory", h)):
+            lanes.append({"from": a, "to": b, "transit_h": {"dist": "triangular", "low": 16, "mode": 20, "high": 30}})
+    for h in ("north", "south"):
+        for a, b in ((h, "hub"), ("hub", h)):
+            lanes.append({"from": a, "to": b, "transit_h": {"dist": "triangular", "low": 3, "mode": 4, "high": 6}})
+    d["couriers"] = lanes
+    d["routing"] = {"policy": policy}
+    return d

@@ -3,7 +3,8 @@
 Tables (one row per ...):
 
 * ``events``: event (columns in :mod:`twin.model.log`) + ``replication``.
-* ``batches``: patient per replication: ``referral_h``, every milestone as ``<step>_start_h`` /
+* ``batches``: patient per replication: ``referral_h``, ``hospital``, ``made_at`` (the
+  manufacturing site, once the product arrived there), every milestone as ``<step>_start_h`` /
   ``<step>_end_h``, ``outcome`` (infused, failed, dropped_out, lost, in_progress), ``cause``,
   ``outcome_h``, ``vein_to_vein_days`` (apheresis start to infusion start), ``time_in_system_h``
   (referral to outcome, or to the horizon) and ``in_window`` (referred after warm-up).
@@ -86,8 +87,11 @@ def batches_table(
     out = pd.DataFrame({"replication": rep, "patient": np.arange(n_patients, dtype=np.int64)})
     kind = events["kind"]
 
-    ref = events.loc[kind == "referral", ["patient", "time_h"]].set_index("patient")["time_h"]
-    out["referral_h"] = out["patient"].map(ref)
+    ref = events.loc[kind == "referral", ["patient", "time_h", "site"]].set_index("patient")
+    out["referral_h"] = out["patient"].map(ref["time_h"])
+    out["hospital"] = out["patient"].map(ref["site"].astype(str))
+    made = events.loc[(kind == "step_start") & (events["step"] == "receipt"), ["patient", "site"]]
+    out["made_at"] = out["patient"].map(made.set_index("patient")["site"].astype(str))
 
     order = [f"{s}_{edge}_h" for s in steps for edge in ("start", "end")]
     marks = events.loc[kind.isin(["step_start", "step_end"]), ["patient", "step", "kind", "time_h"]]

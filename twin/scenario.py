@@ -49,10 +49,12 @@ class DevicePool(_Model):
 
 
 class Site(_Model):
-    """A hospital (apheresis chairs, infusion slots) or a factory (devices).
+    """A hospital (apheresis chairs, infusion slots; optionally a point-of-care manufacturing
+    cell: devices and staff) or a factory (a central plant or a regional hub: devices).
 
     Both kinds hold staff: role name -> headcount (people, on duty around the clock until shift
-    calendars arrive).
+    calendars arrive). A site makes batches when it has every device type and role the recipe,
+    cryopreservation, storage, QC and release need.
     """
 
     kind: Literal["hospital", "factory"]
@@ -72,11 +74,14 @@ class Site(_Model):
 
 
 class Referrals(_Model):
-    """Patient referrals to ``hospital``: Poisson at ``rate_per_week``, or explicit ``times_h``."""
+    """Patient referrals: Poisson at ``rate_per_week`` in all, or at explicit ``times_h``;
+    each patient belongs to a hospital drawn with the ``hospitals`` shares (default: equal
+    shares of every hospital). The patient stream depends only on these fields and the seed, so
+    layouts that share them see the same patients at the same hospitals."""
 
     rate_per_week: Annotated[float, Field(gt=0, le=100_000, allow_inf_nan=False)] | None = None
     times_h: list[Hours] | None = Field(default=None, max_length=1_000_000)
-    hospital: Name | None = None
+    hospitals: dict[Name, Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> "Referrals":
@@ -168,6 +173,21 @@ class CourierLane(_Model):
     transit_h: Distribution
 
 
+class Routing(_Model):
+    """Which site makes each hospital's batches.
+
+    ``fixed``: ``assign`` maps hospital -> site; a hospital not listed uses its own cell if it
+    has one, else the only site that can make batches. ``nearest``: among sites that can make
+    batches, the one with the shortest mean transit that has a free unit of the first recipe
+    device when the batch ships (the nearest of all if none has). ``least_expected_v2v``: the
+    site with the least mean transit both ways plus expected wait for that device (batches
+    waiting x mean hold / units).
+    """
+
+    policy: Literal["fixed", "nearest", "least_expected_v2v"] = "fixed"
+    assign: dict[Name, Name] = Field(default_factory=dict)
+
+
 class Dropout(_Model):
     """While waiting between referral and infusion a patient drops out (disease progression,
     death, ineligibility) at constant hazard ``hazard_per_day`` (per day)."""
@@ -189,7 +209,7 @@ class Scenario(_Model):
         default=None,
         description="device catalogue folder, relative to the scenario file; default: bundled",
     )
-    sites: dict[Name, Site] = Field(min_length=2)
+    sites: dict[Name, Site] = Field(min_length=1)
     referrals: Referrals
     apheresis: ClinicalStep
     receipt: ClinicalStep
@@ -199,7 +219,8 @@ class Scenario(_Model):
     qc: QCPanel
     release: Release
     infusion: ClinicalStep
-    couriers: list[CourierLane] = Field(min_length=1)
+    couriers: list[CourierLane] = Field(default_factory=list)
+    routing: Routing = Field(default_factory=Routing)
     dropout: Dropout = Field(default_factory=Dropout)
 
     @model_validator(mode="after")
@@ -230,17 +251,50 @@ class Scenario(_Model):
         """Start of the measurement window (hours)."""
         return self.warmup_days * 24.0
 
-    @property
-    def hospital(self) -> str:
-        """The hospital patients are referred to."""
-        if self.referrals.hospital is not None:
-            return self.referrals.hospital
-        return next(n for n, s in self.sites.items() if s.kind == "hospital")
+    def hospital_shares(self) -> dict[str, float]:
+        """Referring hospitals and their share of patients (summing to 1)."""
+        shares = self.referrals.hospitals or {n: 1.0 for n, s in self.sites.items() if s.kind == "hospital"}
+        total = sum(shares.values())
+        return {h: w / total for h, w in shares.items()}
 
-    @property
-    def factory(self) -> str:
-        """The (single) manufacturing site."""
-        return next(n for n, s in self.sites.items() if s.kind == "factory")
+    def device_types_needed(self) -> list[str]:
+        """Device types a manufacturing site must have."""
+        types = [s.device for s in self.recipe if s.device is not None]
+        return list(dict.fromkeys([*types, self.cryopreservation.device, self.storage.device]))
+
+    def roles_needed(self) -> list[str]:
+        """Staff roles a manufacturing site must have."""
+        roles = [s.role for s in (self.receipt, *self.recipe, self.cryopreservation) if s.role and s.hands_on_h > 0]
+        roles += [self.qc.role] if any(t.hands_on_h > 0 for t in self.qc.tests) else []
+        roles += [self.release.role] if self.release.hands_on_h > 0 else []
+        return list(dict.fromkeys(roles))
+
+    def can_manufacture(self, site: str) -> bool:
+        """Whether ``site`` has every device type and role manufacturing needs."""
+        s = self.sites[site]
+        return all(s.devices.get(t) is not None and s.devices[t].count > 0 for t in self.device_types_needed()) and \
+            all(s.staff.get(r, 0) > 0 for r in self.roles_needed())
+
+    def transit_mean_h(self, origin: str, destination: str) -> float:
+        """Mean courier transit (hours); 0 within a site."""
+        return 0.0 if origin == destination else self.lane(origin, destination).transit_h.mean
+
+    def route_candidates(self, hospital: str) -> list[str]:
+        """Sites that may make ``hospital``'s batches, nearest first (one site under ``fixed``)."""
+        if self.routing.policy == "fixed":
+            if hospital in self.routing.assign:
+                return [self.routing.assign[hospital]]
+            if self.can_manufacture(hospital):
+                return [hospital]
+            makers = [n for n in self.sites if self.can_manufacture(n)]
+            return makers if len(makers) == 1 else []
+        makers = [n for n in self.sites if self.can_manufacture(n) and (n == hospital or (
+            self.has_lane(hospital, n) and self.has_lane(n, hospital)))]
+        return sorted(makers, key=lambda n: (self.transit_mean_h(hospital, n), n))
+
+    def has_lane(self, origin: str, destination: str) -> bool:
+        """Whether a courier lane runs from ``origin`` to ``destination``."""
+        return any(lane.from_ == origin and lane.to == destination for lane in self.couriers)
 
     def lane(self, origin: str, destination: str) -> CourierLane:
         """The courier lane from ``origin`` to ``destination``."""
@@ -289,17 +343,12 @@ def _check_references(sc: Scenario, types: dict[str, DeviceType], marks: Marks, 
     def err(msg: str, *path: str | int) -> ScenarioError:
         return located_error(msg, tuple(path), marks, src)
 
-    factories = [n for n, s in sc.sites.items() if s.kind == "factory"]
     hospitals = [n for n, s in sc.sites.items() if s.kind == "hospital"]
-    if len(factories) != 1:
-        raise err(f"this release models exactly one factory, found {len(factories)}", "sites")
     if not hospitals:
         raise err("at least one site must be a hospital", "sites")
-    if sc.referrals.hospital is not None and sc.referrals.hospital not in hospitals:
-        raise err(
-            f"unknown hospital {sc.referrals.hospital!r}; hospitals are {hospitals}",
-            "referrals", "hospital",
-        )
+    for h in sc.referrals.hospitals or {}:
+        if h not in hospitals:
+            raise err(f"unknown hospital {h!r}; hospitals are {hospitals}", "referrals", "hospitals", h)
     for sname, site in sc.sites.items():
         for tname in site.devices:
             if tname not in types:
@@ -307,53 +356,71 @@ def _check_references(sc: Scenario, types: dict[str, DeviceType], marks: Marks, 
                     f"unknown device type {tname!r}; the catalogue has {sorted(types)}",
                     "sites", sname, "devices", tname,
                 )
-        if site.kind == "hospital" and site.devices:
-            raise err("hospital devices arrive with point-of-care layouts", "sites", sname, "devices")
-
-    factory, hospital = sc.factory, sc.hospital
-    fsite = sc.sites[factory]
-
-    def need_device(tname: str, *path: str | int) -> None:
+    for i, step in enumerate(sc.recipe):
+        if step.device is not None and step.device not in types:
+            raise err(f"unknown device type {step.device!r}; the catalogue has {sorted(types)}", "recipe", i, "device")
+    for tname, path in ((sc.cryopreservation.device, ("cryopreservation", "device")),
+                        (sc.storage.device, ("storage", "device"))):
         if tname not in types:
             raise err(f"unknown device type {tname!r}; the catalogue has {sorted(types)}", *path)
-        pool = fsite.devices.get(tname)
-        if pool is None or pool.count < 1:
-            raise err(
-                f"device type {tname!r} has no units at factory {factory!r} "
-                f"(add sites.{factory}.devices.{tname}.count)",
-                *path,
-            )
-
-    def need_role(site_name: str, role: str | None, *path: str | int) -> None:
-        if role is None:
-            return
-        if sc.sites[site_name].staff.get(role, 0) < 1:
-            raise err(
-                f"role {role!r} has no staff at {site_name!r} (add sites.{site_name}.staff.{role})",
-                *path,
-            )
-
-    for i, step in enumerate(sc.recipe):
-        if step.device is not None:
-            need_device(step.device, "recipe", i, "device")
-        need_role(factory, step.role, "recipe", i, "role")
-    need_device(sc.cryopreservation.device, "cryopreservation", "device")
-    need_device(sc.storage.device, "storage", "device")
-    need_role(factory, sc.cryopreservation.role, "cryopreservation", "role")
-    need_role(factory, sc.receipt.role, "receipt", "role")
-    need_role(factory, sc.qc.role, "qc", "role")
-    need_role(factory, sc.release.role, "release", "role")
-    need_role(hospital, sc.apheresis.role, "apheresis", "role")
-    need_role(hospital, sc.infusion.role, "infusion", "role")
     for i, lane in enumerate(sc.couriers):
         for end, key in ((lane.from_, "from"), (lane.to, "to")):
             if end not in sc.sites:
                 raise err(f"unknown site {end!r}; sites are {sorted(sc.sites)}", "couriers", i, key)
-    for a, b in ((hospital, factory), (factory, hospital)):
-        try:
-            sc.lane(a, b)
-        except KeyError:
-            raise err(f"no courier lane from {a!r} to {b!r}", "couriers") from None
+    for h, target in sc.routing.assign.items():
+        if h not in hospitals:
+            raise err(f"unknown hospital {h!r}; hospitals are {hospitals}", "routing", "assign", h)
+        if target not in sc.sites:
+            raise err(f"unknown site {target!r}; sites are {sorted(sc.sites)}", "routing", "assign", h)
+
+    def missing_at(site: str) -> tuple[str, tuple[str | int, ...]] | None:
+        """The first thing ``site`` lacks to make batches, with the field that needs it."""
+        s = sc.sites[site]
+        for i, step in enumerate(sc.recipe):
+            if step.device is not None and (s.devices.get(step.device) is None or s.devices[step.device].count < 1):
+                return (f"device type {step.device!r} has no units at {site!r} "
+                        f"(add sites.{site}.devices.{step.device}.count)", ("recipe", i, "device"))
+        for tname, path in ((sc.cryopreservation.device, ("cryopreservation", "device")),
+                            (sc.storage.device, ("storage", "device"))):
+            if s.devices.get(tname) is None or s.devices[tname].count < 1:
+                return (f"device type {tname!r} has no units at {site!r} "
+                        f"(add sites.{site}.devices.{tname}.count)", path)
+        roles = [(st.role, ("recipe", i, "role")) for i, st in enumerate(sc.recipe)]
+        roles += [(sc.receipt.role, ("receipt", "role")), (sc.cryopreservation.role, ("cryopreservation", "role")),
+                  (sc.qc.role, ("qc", "role")), (sc.release.role, ("release", "role"))]
+        for role, path in roles:
+            if role is not None and role in sc.roles_needed() and s.staff.get(role, 0) < 1:
+                return f"role {role!r} has no staff at {site!r} (add sites.{site}.staff.{role})", path
+        return None
+
+    for h in sc.hospital_shares():
+        for role, step in ((sc.apheresis.role, "apheresis"), (sc.infusion.role, "infusion")):
+            if role is not None and sc.sites[h].staff.get(role, 0) < 1:
+                raise err(f"role {role!r} has no staff at {h!r} (add sites.{h}.staff.{role})", step, "role")
+        if sc.routing.policy == "fixed":
+            target = sc.routing.assign.get(h)
+            if target is None and not sc.can_manufacture(h):
+                makers = [n for n in sc.sites if sc.can_manufacture(n)]
+                if len(makers) != 1:
+                    if not makers:
+                        # Name what the most likely site lacks (a factory, else the hospital).
+                        site = next((n for n, s in sc.sites.items() if s.kind == "factory"), h)
+                        msg, path = missing_at(site) or ("no site can make batches", ("sites",))
+                        raise err(msg, *path)
+                    raise err(f"hospital {h!r}: several sites can make batches ({makers}); say which "
+                              f"in routing.assign.{h}, or use routing.policy nearest or least_expected_v2v",
+                              "routing")
+                target = makers[0]
+            if target is not None:
+                problem = missing_at(target)
+                if problem:
+                    raise err(problem[0], *problem[1])
+                for a, b in ((h, target), (target, h)):
+                    if a != b and not sc.has_lane(a, b):
+                        raise err(f"no courier lane from {a!r} to {b!r}", "couriers")
+        elif not sc.route_candidates(h):
+            raise err(f"hospital {h!r}: no site that can make batches is linked to it by courier lanes "
+                      "both ways", "routing", "policy")
 
 
 def scenario_from_data(

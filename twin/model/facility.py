@@ -67,6 +67,21 @@ class World:
                 self._add(PoolSpec(sname, tname, "device", pool.count, dtype.batches_per_unit))
             for role, headcount in site.staff.items():
                 self._add(PoolSpec(sname, role, "staff", headcount))
+        # Routing: candidate sites per hospital (nearest first) and, per site, the mean hours a
+        # batch holds the first recipe device (for least_expected_v2v).
+        self.candidates = {h: self.sc.route_candidates(h) for h in self.sc.hospital_shares()}
+        first = next((st.device for st in self.sc.recipe if st.device is not None), None)
+        self.first_device = first
+        self.first_hold_h = 0.0
+        for st in self.sc.recipe:
+            if st.device is None:
+                continue
+            if st.device != first:
+                break
+            self.first_hold_h += max(st.duration_h.mean, st.hands_on_h)
+        shares = self.sc.hospital_shares()
+        self.hospitals = list(shares)
+        self.hospital_cum = np.cumsum(list(shares.values())).tolist()
         # Each QC test as a step: the panel's analyst role for the test's hands-on hours.
         self.qc_steps = {
             t.name: ClinicalStep(duration_h=t.duration_h, role=self.sc.qc.role, hands_on_h=t.hands_on_h)
@@ -90,6 +105,35 @@ class World:
             used[pid] = 1
             return values[pid]
         return float(self.streams.get(name + "#again").random())
+
+    def hospital_of(self, pid: int) -> str:
+        """The hospital patient ``pid`` belongs to (drawn by share from the ``hospital`` stream)."""
+        u = self.u("hospital", pid)
+        for name, c in zip(self.hospitals, self.hospital_cum):
+            if u < c:
+                return name
+        return self.hospitals[-1]
+
+    def route(self, hospital: str) -> str:
+        """The site that makes a batch of ``hospital`` shipping now (see scenario.Routing)."""
+        cands = self.candidates[hospital]
+        policy = self.sc.routing.policy
+        if policy == "fixed" or len(cands) == 1:
+            return cands[0]
+        if policy == "nearest":
+            for site in cands:
+                res = self.pools[(site, self.first_device)].resource
+                if res.count < res.capacity:
+                    return site
+            return cands[0]
+        best, best_h = cands[0], float("inf")
+        for site in cands:  # least expected vein-to-vein: transit both ways + expected wait
+            res = self.pools[(site, self.first_device)].resource
+            wait = len(res.queue) * self.first_hold_h / res.capacity
+            h = self.sc.transit_mean_h(hospital, site) + self.sc.transit_mean_h(site, hospital) + wait
+            if h < best_h:
+                best, best_h = site, h
+        return best
 
     def _add(self, spec: PoolSpec) -> None:
         self.pools[(spec.site, spec.name)] = Pool(self.env, spec)

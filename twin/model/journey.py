@@ -2,12 +2,14 @@
 
 Order (every arrow is a boundary where a patient who has dropped out leaves the journey)::
 
-    referral -> apheresis (chair + role) -> courier to factory -> receipt (chain of identity)
-      -> recipe steps (device unit held for the step; consecutive steps on the same device
+    referral (patient belongs to a hospital) -> apheresis (chair + role)
+      -> courier to the manufacturing site (chosen by the routing policy when the product
+         ships; no courier when the hospital's own point-of-care cell makes it)
+      -> receipt (chain of identity) -> recipe steps (device unit held for the step; consecutive steps on the same device
          type keep the unit) -> cryopreservation (freezer) -> LN2 storage position held
       -> QC panel (tests in parallel, analyst hands-on at each test's start; the batch is
          rejected at the first failing result)
-      -> QP release -> storage released, courier to hospital -> infusion (slot + role)
+      -> QP release -> storage released, courier back to the hospital -> infusion (slot + role)
 
 A step holds its device unit for its whole duration and its role's staff only for the first
 ``hands_on_h`` hours; a step lasts ``max(duration, hands_on_h)``. A patient drops out at a time
@@ -33,10 +35,11 @@ Proc = Generator[simpy.Event, Any, Any]
 class Patient:
     """A patient and their batch (one id for both; chain of identity)."""
 
-    __slots__ = ("pid", "dropped", "dropped_ev", "done", "waiting")
+    __slots__ = ("pid", "hospital", "dropped", "dropped_ev", "done", "waiting")
 
-    def __init__(self, pid: int, dropped_ev: simpy.Event) -> None:
+    def __init__(self, pid: int, hospital: str, dropped_ev: simpy.Event) -> None:
         self.pid = pid
+        self.hospital = hospital
         self.dropped = False
         self.dropped_ev = dropped_ev
         self.done = False
@@ -58,9 +61,8 @@ class Journey:
     def __init__(self, world: World, patient: Patient) -> None:
         self.w = world
         self.p = patient
-        sc = world.sc
-        self.hospital = sc.hospital
-        self.factory = sc.factory
+        self.hospital = patient.hospital
+        self.factory = ""  # the manufacturing site, chosen when the apheresis product ships
 
     # -- logging -------------------------------------------------------------------------
     def log(self, site: str, step: str, resource: str, unit: int, kind: str, detail: str = "") -> None:
@@ -161,12 +163,14 @@ class Journey:
     # -- the journey ---------------------------------------------------------------------
     def run(self) -> Proc:
         """The whole journey; ends with exactly one outcome unless the horizon comes first."""
-        sc, f, h = self.w.sc, self.factory, self.hospital
+        sc, h = self.w.sc, self.hospital
         self.log(h, "referral", "", -1, "referral")
 
         if not (yield from self.place_step(h, CHAIRS, "apheresis", sc.apheresis)):
             return
-        yield from self.transit(h, f, "ship_to_factory")
+        f = self.factory = self.w.route(h)
+        if f != h:
+            yield from self.transit(h, f, "ship_to_factory")
         if self.p.dropped:
             return
         if not (yield from self.work(f, "receipt", sc.receipt, None)) or self.p.dropped:
@@ -220,7 +224,8 @@ class Journey:
             self.log(f, "storage", sc.storage.device, storage.unit, "step_end")
             self.release(storage, "storage")
 
-        yield from self.transit(f, h, "ship_to_hospital")
+        if f != h:
+            yield from self.transit(f, h, "ship_to_hospital")
         if self.p.dropped:
             return
         slot = yield from self.acquire(self.w.pool(h, SLOTS), "infusion")
@@ -254,15 +259,15 @@ def referral_process(world: World, times: np.ndarray) -> Proc:
     else:
         dropout_after = np.full(n, np.inf)
     horizon = world.sc.horizon_h
-    hospital = world.sc.hospital
     for pid in range(n):
         wait = times[pid] - env.now
         if wait > 0:
             yield env.timeout(wait)
+        hospital = world.hospital_of(pid)
         if env.now + dropout_after[pid] < horizon:
             ev = env.timeout(dropout_after[pid])
-            patient = Patient(pid, ev)
+            patient = Patient(pid, hospital, ev)
             ev.callbacks.append(_on_dropout(world, patient, hospital))
         else:
-            patient = Patient(pid, env.event())
+            patient = Patient(pid, hospital, env.event())
         env.process(Journey(world, patient).run())

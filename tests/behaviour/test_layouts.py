@@ -1,0 +1,100 @@
+"""Multi-site layouts: patients belong to hospitals, routing picks the manufacturing site,
+point-of-care cells make their own hospital's batches without couriers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import build, centralised_data, multisite_data
+from twin.errors import ScenarioError
+from twin.run import run_scenario
+
+
+def _batches(data: dict):
+    return run_scenario(build(data), replications=1).batches
+
+
+def test_patient_stream_is_the_same_in_every_layout() -> None:
+    """Common random numbers across layouts: same referral times, same hospital per patient,
+    same apheresis durations, whatever sites and routing the layout has."""
+    fixed = multisite_data()
+    fixed["routing"]["assign"] = {"north": "hub", "south": "hub", "west": "central_factory"}
+    a = _batches(fixed)
+    b = _batches(multisite_data("least_expected_v2v"))
+    cols = ["referral_h", "hospital", "apheresis_start_h", "apheresis_end_h"]
+    assert len(a) == len(b) > 200
+    assert a[cols].equals(b[cols])
+    shares = a["hospital"].value_counts(normalize=True)
+    assert shares["north"] == pytest.approx(0.5, abs=0.07) and shares["west"] == pytest.approx(1 / 6, abs=0.05)
+
+
+def test_fixed_routing_sends_each_hospital_where_assigned() -> None:
+    d = multisite_data()
+    d["routing"]["assign"] = {"north": "hub", "south": "central_factory", "west": "central_factory"}
+    b = _batches(d).dropna(subset=["made_at"])
+    expected = b["hospital"].map(d["routing"]["assign"])
+    assert (b["made_at"] == expected).all()
+    hub = b[b["made_at"] == "hub"]
+    assert ((hub["ship_to_factory_end_h"] - hub["ship_to_factory_start_h"]) <= 6).all()
+
+
+def test_nearest_with_capacity_overflows_to_the_next_site() -> None:
+    """North and south go to the 2-Prodigy hub while it has a free unit, else to the central
+    factory; west is not linked to the hub and always goes central."""
+    b = _batches(multisite_data("nearest")).dropna(subset=["made_at"])
+    west = b[b["hospital"] == "west"]
+    assert set(west["made_at"]) == {"central_factory"}
+    ns = b[b["hospital"].isin(["north", "south"])]
+    counts = ns["made_at"].value_counts()
+    assert counts["hub"] > 20 and counts["central_factory"] > 20
+
+
+def test_least_expected_v2v_beats_a_fixed_overloaded_hub() -> None:
+    """Sending north and south to the 2-Prodigy hub builds a queue there (about 5 referrals a
+    week for 2 units of a 13-day process); routing by expected vein-to-vein spreads the load,
+    infuses far more patients and shortens the tail (same patients: a paired comparison)."""
+    overloaded = multisite_data()
+    overloaded["routing"]["assign"] = {"north": "hub", "south": "hub", "west": "central_factory"}
+    over = run_scenario(build(overloaded), replications=1)
+    smart = run_scenario(build(multisite_data("least_expected_v2v")), replications=1)
+    assert smart.kpi("infused") > 1.5 * over.kpi("infused")
+    assert smart.kpi("vein_to_vein_p90_days") < over.kpi("vein_to_vein_p90_days")
+    made = smart.batches.dropna(subset=["made_at"])
+    assert set(made["made_at"]) == {"hub", "central_factory"}
+
+
+def test_point_of_care_cell_makes_its_own_batches_without_couriers() -> None:
+    d = centralised_data()
+    factory = d["sites"].pop("central_factory")
+    d["sites"]["city_hospital"]["devices"] = factory["devices"]
+    d["sites"]["city_hospital"]["staff"].update(factory["staff"])
+    d["couriers"] = []
+    b = _batches(d)
+    made = b.dropna(subset=["made_at"])
+    assert len(made) > 100 and set(made["made_at"]) == {"city_hospital"}
+    assert b["ship_to_factory_start_h"].isna().all() and b["ship_to_hospital_start_h"].isna().all()
+    inf = made.dropna(subset=["infusion_start_h"])
+    # Without couriers the product goes from release straight to infusion (unless both slots
+    # are busy at that moment).
+    gap = inf["infusion_start_h"] - inf["release_end_h"]
+    assert (gap >= 0).all() and (np.isclose(gap, 0, atol=1e-9)).mean() > 0.9
+
+
+@pytest.mark.parametrize(
+    "change,words",
+    [
+        (lambda d: d.update(routing={"policy": "fixed"}), ("several sites can make batches", "routing.assign")),
+        (lambda d: d["routing"].update(assign={"north": "nowhere"}), ("unknown site 'nowhere'",)),
+        (lambda d: d["routing"]["assign"].update(west="hub"), ("no courier lane", "'west'", "'hub'")),
+        (lambda d: d["referrals"].update(hospitals={"east": 1}), ("unknown hospital 'east'",)),
+    ],
+)
+def test_routing_errors_are_clear(change, words) -> None:
+    d = multisite_data("fixed")
+    d["routing"]["assign"] = {"north": "hub", "south": "hub", "west": "central_factory"}
+    change(d)
+    with pytest.raises(ScenarioError) as info:
+        build(d)
+    for w in words:
+        assert w in str(info.value), str(info.value)
