@@ -81,3 +81,15 @@ answer:
     assert main(["report", str(out)]) == 0
     # heatmaps for the target KPI and two defaults, the tornado, the frontier
     assert open_and_check(out / "report.html") == 5
+
+
+def test_comparison_report_in_chromium(tmp_path) -> None:
+    base = tmp_path / "base.yaml"
+    text = (SCENARIOS / "centralised.yaml").read_text().replace("horizon_days: 365", "horizon_days: 150")
+    text = text.replace("warmup_days: 60 ", "warmup_days: 30 ")
+    base.write_text(text)
+    more = tmp_path / "more.yaml"
+    more.write_text(text.replace("name: centralised", "name: more").replace("count: 14}", "count: 18}"))
+    out = tmp_path / "cmp"
+    assert main(["compare", str(base), str(more), "-r", "2", "--out", str(out), "-q", "--report"]) == 0
+    assert open_and_check(out / "report.html") == 2  # side by side, paired differences

@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
         "(repeatable)",
     )
 
+    cmp_ = sub.add_parser("compare", help="compare layouts with common random numbers (paired differences)")
+    cmp_.add_argument("scenarios", nargs="+", help="two or more scenario files sharing their patients")
+    cmp_.add_argument("--out", help="comparison folder (default: a new folder under results/)")
+    cmp_.add_argument("--replications", "-r", type=_int_in(2, 10_000), help="replications (default: the first file's)")
+    cmp_.add_argument("--quiet", "-q", action="store_true", help="print only the comparison folder")
+
     sw = sub.add_parser("sweep", help="run many scenarios generated from a sweep file")
     sw.add_argument("sweep", help="sweep YAML file")
     sw.add_argument("--out", help="sweep folder (default: results/sweeps/NAME)")
@@ -55,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="write the HTML report of a run or sweep folder")
     rep.add_argument("folder", help="a folder written by twin run or twin sweep")
     rep.add_argument("--out", help="HTML file to write (default: FOLDER/report.html)")
-    for p_ in (run, sw):
+    for p_ in (run, sw, cmp_):
         p_.add_argument("--report", action="store_true", help="also write FOLDER/report.html")
 
     val = sub.add_parser("validate", help="check a scenario without running it")
@@ -157,15 +163,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     loaded = load_scenario(args.scenario, overrides)
     sc = loaded.scenario
     n = args.replications or sc.replications
-    if args.out:
-        out = Path(args.out)
-    else:
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = Path("results") / f"{sc.name}-{stamp}"
-        k = 1
-        while out.exists():
-            k += 1
-            out = Path("results") / f"{sc.name}-{stamp}-{k}"
+    out = Path(args.out) if args.out else _new_folder(sc.name)
 
     def progress(rep: int, secs: float) -> None:
         if not args.quiet:
@@ -189,6 +187,66 @@ def cmd_run(args: argparse.Namespace) -> int:
     for f in result.failures:
         print(f"replication {f['replication']} failed: {f['error']} (see {out}/failures.txt)", file=sys.stderr)
     return EXIT_INTERNAL if result.failures else EXIT_OK
+
+
+def _new_folder(name: str) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path("results") / f"{name}-{stamp}"
+    k = 1
+    while out.exists():
+        k += 1
+        out = Path("results") / f"{name}-{stamp}-{k}"
+    return out
+
+
+def comparison_text(table, names: list[str]) -> str:  # table: pandas DataFrame from twin.compare
+    """Console table: each headline KPI per layout (mean [CI]) and the paired difference."""
+    from twin.results import HEADLINE
+
+    rows = [("KPI", *[f"{n}" for n in names], *[f"{n} - {names[0]}" for n in names[1:]])]
+    by = {(r.layout, r.kpi): r for r in table.itertuples(index=False)}
+    keys = [(k, f"{label} ({unit})" if unit else label) for k, label, unit in HEADLINE]
+    keys += [(k, k.split(".", 3)[3] + " @ " + k.split(".", 3)[2] + " (%)") for k in dict.fromkeys(table["kpi"])
+             if k.startswith("utilisation.device.")]
+    for key, label in keys:
+        scale = 100.0 if key.startswith("utilisation.") else 1.0
+        cells = [label]
+        for n in names:
+            r = by.get((n, key))
+            cells.append("-" if r is None else f"{_fmt(r.mean * scale)} [{_fmt(r.ci_low * scale)}, {_fmt(r.ci_high * scale)}]")
+        for n in names[1:]:
+            r = by.get((n, key))
+            cells.append("-" if r is None else f"{_fmt(r.diff_mean * scale)} [{_fmt(r.diff_ci_low * scale)}, {_fmt(r.diff_ci_high * scale)}]")
+        rows.append(tuple(cells))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    lines.insert(1, "  " + "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from twin.compare import compare
+    from twin.run import write_run
+    from twin.scenario import load_scenario
+
+    layouts = [load_scenario(p) for p in args.scenarios]
+    result = compare(layouts, args.replications)
+    out = Path(args.out) if args.out else _new_folder("compare-" + "-vs-".join(result.names))
+    out.mkdir(parents=True, exist_ok=True)
+    for name, run in zip(result.names, result.runs):
+        write_run(run, out / "layouts" / name)
+    result.table.to_parquet(out / "comparison.parquet", index=False)
+    if args.quiet:
+        print(out)
+    else:
+        n = result.runs[0].provenance["replications"]
+        print(f"\n{len(result.names)} layouts, {n} replications each, common random numbers (seed "
+              f"{layouts[0].scenario.seed}); mean [95% CI], and paired difference vs {result.names[0]!r}:")
+        print(comparison_text(result.table, result.names))
+        print(f"\nresults in {out}/ (comparison.parquet, layouts/NAME/ run folders)")
+    if args.report:
+        _report(out, args.quiet)
+    return EXIT_INTERNAL if any(r.failures for r in result.runs) else EXIT_OK
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -257,7 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse exits 2 on bad usage, 0 on --help
         return int(e.code or 0)
-    handler = {"run": cmd_run, "validate": cmd_validate, "sweep": cmd_sweep, "report": cmd_report}[args.command]
+    handler = {"run": cmd_run, "validate": cmd_validate, "sweep": cmd_sweep, "report": cmd_report,
+               "compare": cmd_compare}[args.command]
     try:
         return handler(args)
     except InputError as err:

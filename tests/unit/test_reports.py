@@ -90,3 +90,17 @@ def test_reports_never_import_the_simulation() -> None:
             "bad = [m for m in sys.modules if m == 'simpy' or m.startswith('twin.model') or m.startswith('twin.scenario')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_comparison_figures_show_means_and_relative_paired_differences() -> None:
+    from twin.reports.compare import fig_differences, fig_side_by_side
+
+    t = pd.DataFrame({
+        "layout": ["a", "a", "b", "b"], "kpi": ["throughput_per_year", "mean_wip"] * 2,
+        "mean": [200.0, 20.0, 220.0, 18.0], "ci_low": [190.0, 19.0, 210.0, 17.0], "ci_high": [210.0, 21.0, 230.0, 19.0],
+        "diff_mean": [0.0, 0.0, 20.0, -2.0], "diff_ci_low": [0.0, 0.0, 18.0, -3.0], "diff_ci_high": [0.0, 0.0, 22.0, -1.0],
+    })
+    side = fig_side_by_side(t)
+    assert len(side.data) == 2 and list(side.data[0].y) == [200.0, 220.0]
+    diff = fig_differences(t)
+    assert len(diff.data) == 1 and list(diff.data[0].x) == pytest.approx([10.0, -10.0])  # % of a's mean

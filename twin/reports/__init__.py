@@ -1,7 +1,7 @@
 """HTML reports built from result folders only (never from the simulation).
 
-``twin report DIR`` writes ``DIR/report.html``: a run report for a ``twin run`` folder, a sweep
-report for a ``twin sweep`` folder. Each is one self-contained file that works offline
+``twin report DIR`` writes ``DIR/report.html``: a run report for a ``twin run`` folder, a
+comparison report for a ``twin compare`` folder, a sweep report for a ``twin sweep`` folder. Each is one self-contained file that works offline
 (plotly.js embedded once), with a caption under every figure saying how to read it.
 """
 
@@ -20,13 +20,17 @@ def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
         from twin.reports.sweep import sweep_report
 
         html = sweep_report(d)
+    elif (d / "comparison.parquet").exists():
+        from twin.reports.compare import compare_report
+
+        html = compare_report(d)
     elif (d / "summary.json").exists() and (d / "events.parquet").exists():
         from twin.reports.run import run_report
 
         html = run_report(d)
     else:
-        raise InputError(f"{d} is neither a run folder (summary.json, events.parquet) nor a sweep folder "
-                         "(manifest.json, runs/)")
+        raise InputError(f"{d} is not a run folder (summary.json, events.parquet), a comparison folder "
+                         "(comparison.parquet) or a sweep folder (manifest.json, runs/)")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_text(html, encoding="utf-8")
