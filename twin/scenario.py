@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from twin.catalogue import DeviceType, bundled_dir, load_catalogue
-from twin.distributions import Distribution
+from twin.distributions import Distribution, Fixed
 from twin.errors import LocatedValueError, ScenarioError
 from twin.validation import field_names, located_error, raise_validation_error
 from twin.yamlio import Marks, load_yaml, parse_yaml
@@ -165,12 +165,48 @@ class Release(_Model):
     hands_on_h: Hours = 0.0
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
 class CourierLane(_Model):
-    """Shipments from site ``from`` to site ``to`` take ``transit_h`` hours door to door."""
+    """Shipments from site ``from`` to site ``to``.
+
+    A shipment ready to go waits for the next pickup: at ``pickup_h`` (hour of the day, the
+    cut-off) on one of ``pickup_days`` (default: collected at once, any day). It then takes
+    ``transit_h`` hours door to door; with ``delay_probability`` it is held up ``delay_h``
+    hours more, and with ``loss_probability`` it never arrives (the batch is lost).
+    """
 
     from_: Name = Field(alias="from")
     to: Name
     transit_h: Distribution
+    pickup_h: Annotated[float, Field(ge=0, lt=24, allow_inf_nan=False)] | None = None
+    pickup_days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1, max_length=7)
+    delay_probability: Probability = 0.0
+    delay_h: Distribution = Field(default_factory=lambda: Fixed(value=0.0))
+    loss_probability: Probability = 0.0
+
+
+class StartingMaterial(_Model):
+    """How the apheresis product travels to manufacturing.
+
+    ``fresh``: it must be received within ``viability_h`` hours of the end of apheresis, or the
+    batch is lost. ``cryopreserved``: it is first frozen at the hospital (``freezing``), then
+    travels in a dry shipper like the final product (see ``shipper_hold_h``).
+    """
+
+    form: Literal["fresh", "cryopreserved"] = "fresh"
+    viability_h: Hours | None = None
+    freezing: ClinicalStep | None = None
+
+    @model_validator(mode="after")
+    def _form_fields(self) -> "StartingMaterial":
+        if self.form == "cryopreserved" and self.freezing is None:
+            raise LocatedValueError("cryopreserved starting material needs a freezing step", ("freezing",))
+        if self.form == "fresh" and self.freezing is not None:
+            raise LocatedValueError("fresh starting material is not frozen; remove freezing", ("freezing",))
+        return self
 
 
 class Routing(_Model):
@@ -220,6 +256,10 @@ class Scenario(_Model):
     release: Release
     infusion: ClinicalStep
     couriers: list[CourierLane] = Field(default_factory=list)
+    starting_material: StartingMaterial = Field(default_factory=StartingMaterial)
+    shipper_hold_h: Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)] | None = Field(
+        default=None, description="dry vapour shipper hold time (hours) for cryopreserved material in transit",
+    )
     routing: Routing = Field(default_factory=Routing)
     dropout: Dropout = Field(default_factory=Dropout)
 

@@ -98,3 +98,55 @@ def test_routing_errors_are_clear(change, words) -> None:
         build(d)
     for w in words:
         assert w in str(info.value), str(info.value)
+
+
+def _fixed_transit(d: dict, hours: float) -> dict:
+    for lane in d["couriers"]:
+        lane["transit_h"] = hours
+    return d
+
+
+def test_fresh_product_past_its_viability_clock_is_lost_and_counted() -> None:
+    d = _fixed_transit(centralised_data(), 30)
+    d["starting_material"] = {"form": "fresh", "viability_h": 24}
+    res = run_scenario(build(d), replications=1)
+    b = res.batches
+    shipped = b[b["ship_to_factory_end_h"].notna()]
+    assert len(shipped) > 100
+    assert set(shipped["outcome"]) <= {"lost", "dropped_out"}
+    assert (shipped.loc[shipped["outcome"] == "lost", "cause"] == "starting_material_expired").all()
+    assert res.kpi("lost") > 0 and res.kpi("infused") == 0
+    # Within the clock, nothing is lost.
+    d["starting_material"]["viability_h"] = 48
+    assert run_scenario(build(d), replications=1).kpi("lost") == 0
+
+
+def test_pickups_leave_at_the_cut_off_on_pickup_days_only() -> None:
+    d = _fixed_transit(centralised_data(), 10)
+    d["couriers"][0].update(pickup_h=16, pickup_days=["mon", "tue", "wed", "thu", "fri"])
+    b = run_scenario(build(d), replications=1).batches.dropna(subset=["ship_to_factory_end_h"])
+    left = b["ship_to_factory_end_h"] - 10  # fixed transit
+    assert np.allclose(left % 24, 16)
+    weekday = (0 + (left // 24).astype(int)) % 7  # 2027-01-04 is a Monday
+    assert weekday.max() <= 4
+    waited = left - b["ship_to_factory_start_h"]
+    assert (waited >= -1e-9).all() and waited.max() > 48  # Friday night to Monday afternoon
+
+
+def test_lost_shipments_and_warm_shippers_lose_the_batch() -> None:
+    d = centralised_data()
+    d["couriers"][1]["loss_probability"] = 1.0  # every product shipped back is lost
+    res = run_scenario(build(d), replications=1)
+    lost = res.batches[res.batches["outcome"] == "lost"]
+    assert len(lost) > 100 and set(lost["cause"]) == {"ship_to_hospital:shipment_lost"}
+    assert res.kpi("infused") == 0
+
+    d = _fixed_transit(centralised_data(), 30)
+    d["starting_material"] = {"form": "cryopreserved",
+                              "freezing": {"duration_h": 3, "role": "apheresis_nurse", "hands_on_h": 1}}
+    d["shipper_hold_h"] = 24
+    b = run_scenario(build(d), replications=1).batches
+    assert np.allclose((b["freezing_end_h"] - b["freezing_start_h"]).dropna(), 3)
+    lost = b[b["outcome"] == "lost"]
+    assert len(lost) > 100 and set(lost["cause"]) == {"ship_to_factory:shipper_hold_exceeded"}
+    assert np.allclose(lost["outcome_h"] - lost["ship_to_factory_start_h"], 24)

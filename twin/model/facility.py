@@ -13,7 +13,7 @@ import simpy
 
 from twin.model.log import EventLog
 from twin.model.pools import Pool, PoolSpec
-from twin.scenario import ClinicalStep, LoadedScenario, Scenario
+from twin.scenario import WEEKDAYS, ClinicalStep, LoadedScenario, Scenario
 from twin.streams import Streams
 
 #: Pool names used for hospital places (device pools use the catalogue type name).
@@ -56,6 +56,7 @@ class World:
         self.log = EventLog()
         self.closed = False  # set once the horizon is reached; nothing is logged after it
         self.n_patients = 0  # set once the referral times are drawn
+        self.first_weekday = self.sc.start_date.weekday()  # 0 = Monday, for pickup calendars
         self._quantiles: dict[str, tuple[list[float], bytearray]] = {}
         self.pools: dict[tuple[str, str], Pool] = {}
         for sname, site in self.sc.sites.items():
@@ -135,6 +136,19 @@ class World:
                 best, best_h = site, h
         return best
 
+    def hours_to_pickup(self, lane, now_h: float) -> float:
+        """Hours from ``now_h`` until the lane's next pickup (0 for on-demand lanes)."""
+        if lane.pickup_h is None:
+            return 0.0
+        days = {WEEKDAYS.index(d) for d in lane.pickup_days}
+        day = int(now_h // 24)
+        for k in range(8):
+            weekday = (self.first_weekday + day + k) % 7
+            t = (day + k) * 24.0 + lane.pickup_h
+            if weekday in days and t >= now_h:
+                return t - now_h
+        raise AssertionError("a lane has at least one pickup day")  # pragma: no cover
+
     def _add(self, spec: PoolSpec) -> None:
         self.pools[(spec.site, spec.name)] = Pool(self.env, spec)
 
@@ -194,6 +208,6 @@ def simulate(loaded: LoadedScenario, replication: int = 0) -> RawRun:
 def journey_steps(sc: Scenario) -> list[str]:
     """The step names of the journey, in order (see :mod:`twin.model.journey`)."""
     return [
-        "apheresis", "ship_to_factory", "receipt", *(s.name for s in sc.recipe), "cryopreservation",
+        "apheresis", "freezing", "ship_to_factory", "receipt", *(s.name for s in sc.recipe), "cryopreservation",
         "storage", "qc", *(f"qc:{t.name}" for t in sc.qc.tests), "release", "ship_to_hospital", "infusion",
     ]

@@ -3,7 +3,10 @@
 Order (every arrow is a boundary where a patient who has dropped out leaves the journey)::
 
     referral (patient belongs to a hospital) -> apheresis (chair + role)
-      -> courier to the manufacturing site (chosen by the routing policy when the product
+      -> freezing at the hospital (cryopreserved starting material only)
+      -> courier to the manufacturing site (waits for the lane's pickup; may be delayed or lost;
+         fresh material past its viability clock, or frozen material past the dry shipper's
+         hold time, is lost) (chosen by the routing policy when the product
          ships; no courier when the hospital's own point-of-care cell makes it)
       -> receipt (chain of identity) -> recipe steps (device unit held for the step; consecutive steps on the same device
          type keep the unit) -> cryopreservation (freezer) -> LN2 storage position held
@@ -140,14 +143,30 @@ class Journey:
         self.release(held, step)
         return ok and not self.p.dropped
 
-    def transit(self, origin: str, destination: str, step: str) -> Proc:
-        """Courier shipment along the lane ``origin -> destination``."""
-        lane = self.w.sc.lane(origin, destination)
+    def transit(self, origin: str, destination: str, step: str, frozen: bool) -> Proc:
+        """Courier shipment along the lane ``origin -> destination``: wait for the pickup, then
+        transit (plus a delay, sometimes). Returns False when the batch is lost: the shipment
+        is lost, or frozen material outlives the dry shipper's hold time."""
+        w, pid = self.w, self.p.pid
+        lane = w.sc.lane(origin, destination)
         name = f"{origin}->{destination}"
-        hours = lane.transit_h.ppf(self.w.u(f"transit:{name}", self.p.pid))
+        wait = w.hours_to_pickup(lane, w.env.now)
+        hours = lane.transit_h.ppf(w.u(f"transit:{name}", pid))
+        if w.u(f"delay:{name}", pid) < lane.delay_probability:
+            hours += lane.delay_h.ppf(w.u(f"delay_h:{name}", pid))
+        lost = w.u(f"loss:{name}", pid) < lane.loss_probability
         self.log(origin, step, name, -1, "step_start")
-        yield self.w.env.timeout(hours)
+        hold = w.sc.shipper_hold_h
+        if frozen and hold is not None and hours > hold:  # the shipper warms up on the way
+            yield w.env.timeout(wait + hold)
+            self.finish("lost", f"{step}:shipper_hold_exceeded", origin)
+            return False
+        yield w.env.timeout(wait + hours)
+        if lost:
+            self.finish("lost", f"{step}:shipment_lost", origin)
+            return False
         self.log(destination, step, name, -1, "step_end")
+        return True
 
     def qc_test(self, test: Any, results: dict[str, bool], failed_ev: simpy.Event) -> Proc:
         """One QC test: analyst hands-on at the start, result after ``duration_h``; a failing
@@ -168,10 +187,18 @@ class Journey:
 
         if not (yield from self.place_step(h, CHAIRS, "apheresis", sc.apheresis)):
             return
+        material = sc.starting_material
+        frozen = material.form == "cryopreserved"
+        if frozen and not (yield from self.work(h, "freezing", material.freezing, None)):
+            return
+        collected = self.w.env.now
         f = self.factory = self.w.route(h)
-        if f != h:
-            yield from self.transit(h, f, "ship_to_factory")
+        if f != h and not (yield from self.transit(h, f, "ship_to_factory", frozen)):
+            return
         if self.p.dropped:
+            return
+        if not frozen and material.viability_h is not None and self.w.env.now - collected > material.viability_h:
+            self.finish("lost", "starting_material_expired", f)
             return
         if not (yield from self.work(f, "receipt", sc.receipt, None)) or self.p.dropped:
             return
@@ -224,8 +251,8 @@ class Journey:
             self.log(f, "storage", sc.storage.device, storage.unit, "step_end")
             self.release(storage, "storage")
 
-        if f != h:
-            yield from self.transit(f, h, "ship_to_hospital")
+        if f != h and not (yield from self.transit(f, h, "ship_to_hospital", frozen=True)):
+            return
         if self.p.dropped:
             return
         slot = yield from self.acquire(self.w.pool(h, SLOTS), "infusion")
