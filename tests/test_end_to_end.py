@@ -11,7 +11,7 @@ from conftest import SCENARIOS
 from twin import __version__
 from twin.cli import main
 
-BUNDLED = sorted(SCENARIOS.glob("*.yaml"))
+BUNDLED = sorted([*SCENARIOS.glob("*.yaml"), *SCENARIOS.glob("layouts/*.yaml")])
 
 
 def test_there_are_bundled_scenarios() -> None:

@@ -38,6 +38,9 @@ class DeviceType(BaseModel):
         category: broad kind of equipment.
         description: what it does in the process.
         batches_per_unit: how many patient batches one unit holds at the same time (batches).
+        price: purchase price of one unit (currency of the scenario's costs).
+        depreciation_years: straight-line depreciation period of one unit (years).
+        footprint_m2: cleanroom floor taken by one unit (m²).
         sources: field name -> published source, or text starting "assumption".
     """
 
@@ -49,16 +52,15 @@ class DeviceType(BaseModel):
     category: Category
     description: str = Field(min_length=1, max_length=2000)
     batches_per_unit: Annotated[int, Field(ge=1, le=1000)] = 1
+    price: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] | None = None
+    depreciation_years: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] | None = None
+    footprint_m2: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] | None = None
     sources: dict[str, Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]]
 
     @classmethod
     def overridable(cls) -> set[str]:
         """Fields a scenario may override: the numbers (not what the device *is*)."""
-        return {
-            name
-            for name, info in cls.model_fields.items()
-            if info.annotation in (int, float) or getattr(info.annotation, "__origin__", None) in (int, float)
-        }
+        return {"batches_per_unit", "price", "depreciation_years", "footprint_m2"}
 
     @model_validator(mode="after")
     def _every_number_sourced(self) -> "DeviceType":

@@ -200,14 +200,17 @@ def _new_folder(name: str) -> Path:
 
 
 def comparison_text(table, names: list[str]) -> str:  # table: pandas DataFrame from twin.compare
-    """Console table: each headline KPI per layout (mean [CI]) and the paired difference."""
+    """Console table: each headline KPI and cost per layout (mean [CI]) and the paired difference
+    from the first layout (utilisation per pool is in comparison.parquet and the report)."""
     from twin.results import HEADLINE
 
     rows = [("KPI", *[f"{n}" for n in names], *[f"{n} - {names[0]}" for n in names[1:]])]
     by = {(r.layout, r.kpi): r for r in table.itertuples(index=False)}
     keys = [(k, f"{label} ({unit})" if unit else label) for k, label, unit in HEADLINE]
-    keys += [(k, k.split(".", 3)[3] + " @ " + k.split(".", 3)[2] + " (%)") for k in dict.fromkeys(table["kpi"])
-             if k.startswith("utilisation.device.")]
+    present = set(table["kpi"])
+    if "cost_per_dose" in present:
+        keys += [("cost_per_dose", "cost per dose"), ("cost.total", "cost in the window")]
+        keys += [(f"cost.{c}", f"  {c}") for c in ("capital", "cleanroom", "labour", "consumables", "qc", "courier", "overhead")]
     for key, label in keys:
         scale = 100.0 if key.startswith("utilisation.") else 1.0
         cells = [label]
@@ -216,7 +219,9 @@ def comparison_text(table, names: list[str]) -> str:  # table: pandas DataFrame 
             cells.append("-" if r is None else f"{_fmt(r.mean * scale)} [{_fmt(r.ci_low * scale)}, {_fmt(r.ci_high * scale)}]")
         for n in names[1:]:
             r = by.get((n, key))
-            cells.append("-" if r is None else f"{_fmt(r.diff_mean * scale)} [{_fmt(r.diff_ci_low * scale)}, {_fmt(r.diff_ci_high * scale)}]")
+            ok = r is not None and r.diff_mean == r.diff_mean  # not NaN
+            cells.append(f"{_fmt(r.diff_mean * scale)} [{_fmt(r.diff_ci_low * scale)}, {_fmt(r.diff_ci_high * scale)}]"
+                         if ok else "-")
         rows.append(tuple(cells))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]

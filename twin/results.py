@@ -130,7 +130,43 @@ def replication_tables(raw) -> ReplicationTables:  # raw: twin.model.RawRun
     e = events_table(raw)
     b = batches_table(e, raw.n_patients, raw.horizon_h, raw.warmup_h, raw.steps)
     r = resources_table(raw)
-    return ReplicationTables(e, b, r, kpis(e, b, r, raw.horizon_h, raw.warmup_h))
+    k = kpis(e, b, r, raw.horizon_h, raw.warmup_h)
+    if raw.cost_inputs is not None:
+        k.update(cost_kpis(e, r, raw.cost_inputs, raw.horizon_h, raw.warmup_h, k["throughput_per_year"]))
+    return ReplicationTables(e, b, r, k)
+
+
+COST_CATEGORIES = ("capital", "cleanroom", "labour", "consumables", "qc", "courier", "overhead")
+
+
+def cost_kpis(
+    events: pd.DataFrame, resources: pd.DataFrame, inputs: dict, horizon_h: float, warmup_h: float,
+    infused_per_year: float,
+) -> dict[str, float]:
+    """Cost over the window by category (``cost.<category>``), ``cost.total`` and
+    ``cost_per_dose`` (total / infusions in the window); see :class:`twin.scenario.Costs`.
+    Per-event costs count steps *started* in the window."""
+    years = (horizon_h - warmup_h) / HOURS_PER_YEAR
+    out = dict.fromkeys(COST_CATEGORIES, 0.0)
+    for row in resources.itertuples(index=False):
+        if row.kind == "device":
+            unit = inputs["device_unit_year"].get(f"{row.site}/{row.name}", {})
+            out["capital"] += row.units * unit.get("capital", 0.0) * years
+            out["cleanroom"] += row.units * unit.get("cleanroom", 0.0) * years
+        elif row.kind == "staff":
+            out["labour"] += row.units * inputs["head_year"].get(row.name, 0.0) * years
+    started = events[(events["kind"] == "step_start") & (events["time_h"] >= warmup_h) & (events["time_h"] < horizon_h)]
+    counts = started["step"].astype(str).value_counts()
+    out["consumables"] = float(sum(counts.get(k, 0) * v for k, v in inputs["consumables"].items()))
+    out["qc"] = float(sum(counts.get(k, 0) * v for k, v in inputs["qc"].items()))
+    shipments = int(counts.get("ship_to_factory", 0) + counts.get("ship_to_hospital", 0))
+    out["courier"] = shipments * inputs["per_shipment"]
+    out["overhead"] = sum(inputs["overhead_site_year"].values()) * years
+    res = {f"cost.{k}": float(v) for k, v in out.items()}
+    res["cost.total"] = float(sum(out.values()))
+    doses = infused_per_year * years
+    res["cost_per_dose"] = res["cost.total"] / doses if doses > 0 else math.nan
+    return res
 
 
 def held_intervals(events: pd.DataFrame, horizon_h: float) -> pd.DataFrame:

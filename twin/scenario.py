@@ -224,6 +224,32 @@ class Routing(_Model):
     assign: dict[Name, Name] = Field(default_factory=dict)
 
 
+Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
+
+
+class Costs(_Model):
+    """Cost of goods inputs (all money in ``currency``). Device prices, depreciation and
+    footprints come from the catalogue.
+
+    Cost over the measurement window, by category: capital (device price / depreciation years),
+    cleanroom (device footprint x ``area_factor`` x ``cleanroom_per_m2_year``), labour
+    (headcount x ``paid_hours_per_fte_year`` x ``labour_per_h`` of the role: paid hours, idle
+    ones included), consumables (``consumables_per_batch`` per step started), QC
+    (``qc_per_test`` per test started), courier (``per_shipment`` per shipment) and overhead
+    (``overhead_per_site_year``). Cost per dose = total / patients infused in the window.
+    """
+
+    currency: Annotated[str, Field(min_length=1, max_length=8)] = "EUR"
+    labour_per_h: dict[Name, Money] = Field(default_factory=dict)
+    paid_hours_per_fte_year: Annotated[float, Field(gt=0, le=8760, allow_inf_nan=False)] = 1650.0
+    consumables_per_batch: dict[Name, Money] = Field(default_factory=dict)
+    qc_per_test: dict[Name, Money] = Field(default_factory=dict)
+    per_shipment: Money = 0.0
+    cleanroom_per_m2_year: Money = 0.0
+    area_factor: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)] = 1.0
+    overhead_per_site_year: dict[Name, Money] = Field(default_factory=dict)
+
+
 class Dropout(_Model):
     """While waiting between referral and infusion a patient drops out (disease progression,
     death, ineligibility) at constant hazard ``hazard_per_day`` (per day)."""
@@ -262,6 +288,7 @@ class Scenario(_Model):
     )
     routing: Routing = Field(default_factory=Routing)
     dropout: Dropout = Field(default_factory=Dropout)
+    costs: Costs | None = None
 
     @model_validator(mode="after")
     def _warmup(self) -> "Scenario":
@@ -367,6 +394,29 @@ class LoadedScenario:
     scenario_hash: str = field(default="")
     overrides: list[str] = field(default_factory=list)
 
+    def cost_inputs(self) -> dict[str, Any] | None:
+        """Plain cost parameters for the tables layer (None without a costs section): per pool
+        (site, name) the capital and cleanroom cost of one unit per year, per role the cost of
+        one head per year, and the per-event prices."""
+        c = self.scenario.costs
+        if c is None:
+            return None
+        per_unit: dict[str, dict[str, float]] = {}
+        for (site, name), t in self.device_types.items():
+            per_unit[f"{site}/{name}"] = {
+                "capital": (t.price or 0.0) / (t.depreciation_years or 1.0),
+                "cleanroom": (t.footprint_m2 or 0.0) * c.area_factor * c.cleanroom_per_m2_year,
+            }
+        return {
+            "currency": c.currency,
+            "device_unit_year": per_unit,
+            "head_year": {r: rate * c.paid_hours_per_fte_year for r, rate in c.labour_per_h.items()},
+            "consumables": dict(c.consumables_per_batch),
+            "qc": {f"qc:{k}": v for k, v in c.qc_per_test.items()},
+            "per_shipment": c.per_shipment,
+            "overhead_site_year": dict(c.overhead_per_site_year),
+        }
+
     def canonical(self) -> dict[str, Any]:
         """The experiment record: the scenario and resolved device types as plain JSON data."""
         return {
@@ -461,6 +511,31 @@ def _check_references(sc: Scenario, types: dict[str, DeviceType], marks: Marks, 
         elif not sc.route_candidates(h):
             raise err(f"hospital {h!r}: no site that can make batches is linked to it by courier lanes "
                       "both ways", "routing", "policy")
+    if sc.costs is not None:
+        roles = {r for site in sc.sites.values() for r in site.staff}
+        for r in sorted(roles):
+            if r not in sc.costs.labour_per_h:
+                raise err(f"role {r!r} has no rate (add costs.labour_per_h.{r})", "costs", "labour_per_h")
+        steps = {"apheresis", "freezing", "receipt", "cryopreservation", "release", "infusion",
+                 *(st.name for st in sc.recipe)}
+        for key in sc.costs.consumables_per_batch:
+            if key not in steps:
+                raise err(f"unknown step {key!r}; steps are {sorted(steps)}", "costs", "consumables_per_batch", key)
+        tests = {t.name for t in sc.qc.tests}
+        for key in sc.costs.qc_per_test:
+            if key not in tests:
+                raise err(f"unknown QC test {key!r}; tests are {sorted(tests)}", "costs", "qc_per_test", key)
+        for key in sc.costs.overhead_per_site_year:
+            if key not in sc.sites:
+                raise err(f"unknown site {key!r}; sites are {sorted(sc.sites)}", "costs", "overhead_per_site_year", key)
+        for sname, site in sc.sites.items():
+            for tname in site.devices:
+                t = types[tname]
+                missing = [f for f in ("price", "depreciation_years", "footprint_m2") if getattr(t, f) is None]
+                if missing and site.devices[tname].count > 0:
+                    raise err(f"device type {tname!r} has no {', '.join(missing)} in the catalogue; costs need "
+                              f"them (or set them in sites.{sname}.devices.{tname}.override)",
+                              "sites", sname, "devices", tname)
 
 
 def scenario_from_data(

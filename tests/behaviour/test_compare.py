@@ -87,3 +87,37 @@ def test_compare_cli_writes_each_layout_and_the_table(tmp_path, capsys) -> None:
     util = table[(table["layout"] == "more") & (table["kpi"] == "utilisation.device.central_factory.clinimacs_prodigy")]
     assert util["diff_mean"].iloc[0] < 0 and util["diff_ci_high"].iloc[0] < 0
     assert pytest.approx(0) == table[(table["layout"] == "centralised")]["diff_mean"].dropna().abs().max()
+
+
+LAYOUTS = [SCENARIOS / "layouts" / f"{n}.yaml" for n in ("centralised", "point_of_care", "hybrid")]
+
+
+def test_costs_add_up_and_labour_is_paid_hours_times_rates() -> None:
+    from twin.scenario import load_scenario
+
+    loaded = load_scenario(LAYOUTS[2])
+    res = run_scenario(loaded, replications=2)
+    sc = loaded.scenario
+    years = (sc.horizon_days - sc.warmup_days) / 365
+    paid = sum(n * sc.costs.paid_hours_per_fte_year * sc.costs.labour_per_h[r] * years
+               for site in sc.sites.values() for r, n in site.staff.items())
+    for rep in (0, 1):
+        k = res.kpis[res.kpis["replication"] == rep].set_index("kpi")["value"]
+        parts = k[[f"cost.{c}" for c in ("capital", "cleanroom", "labour", "consumables", "qc", "courier", "overhead")]]
+        assert parts.sum() == pytest.approx(k["cost.total"])
+        assert k["cost.labour"] == pytest.approx(paid)
+        assert k["cost_per_dose"] == pytest.approx(k["cost.total"] / (k["throughput_per_year"] * years))
+        # courier: one shipment each way per batch that travelled in the window
+        assert k["cost.courier"] % sc.costs.per_shipment == 0 and k["cost.courier"] > 0
+
+
+def test_bundled_layouts_share_their_patients() -> None:
+    from twin.scenario import load_scenario
+
+    res = compare([load_scenario(p) for p in LAYOUTS], replications=2)
+    referred = res.table[res.table["kpi"] == "referred"]
+    assert (referred["diff_mean"] == 0).all() and referred["mean"].nunique() == 1
+    poc = res.table[(res.table["layout"] == "point_of_care") & (res.table["kpi"] == "cost.courier")]
+    assert poc["mean"].iloc[0] == 0  # no couriers at the point of care
+    hospitals = {tuple(sorted(r.batches["hospital"].unique())) for r in res.runs}
+    assert hospitals == {("city_hospital", "coast_hospital", "north_hospital")}

@@ -34,6 +34,7 @@ class RawRun:
         warmup_h: start of the measurement window (hours).
         steps: every journey step in order (the batch table has a start and end column for each,
             whether or not any batch reached it).
+        cost_inputs: plain cost parameters (see LoadedScenario.cost_inputs), or None.
     """
 
     replication: int
@@ -43,6 +44,7 @@ class RawRun:
     horizon_h: float
     warmup_h: float
     steps: list[str]
+    cost_inputs: dict | None = None
 
 
 class World:
@@ -202,6 +204,7 @@ def simulate(loaded: LoadedScenario, replication: int = 0) -> RawRun:
         horizon_h=world.sc.horizon_h,
         warmup_h=world.sc.warmup_h,
         steps=journey_steps(world.sc),
+        cost_inputs=loaded.cost_inputs(),
     )
 
 

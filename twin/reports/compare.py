@@ -64,6 +64,24 @@ def fig_differences(table: pd.DataFrame, kpis: tuple[str, ...] = SIDE_BY_SIDE):
     return fig
 
 
+def fig_cost_breakdown(table: pd.DataFrame):
+    """Stacked bars: cost per dose by category for each layout (mean over replications)."""
+    import plotly.graph_objects as go
+
+    from twin.results import COST_CATEGORIES
+
+    layouts = list(dict.fromkeys(table["layout"]))
+    wide = table.pivot_table(index="layout", columns="kpi", values="mean", aggfunc="first").reindex(layouts)
+    fig = go.Figure()
+    for cat in COST_CATEGORIES:
+        share = wide[f"cost.{cat}"] / wide["cost.total"] * wide["cost_per_dose"]
+        fig.add_bar(x=layouts, y=share, name=cat)
+    fig.update_layout(barmode="stack", height=420, margin=dict(l=10, r=10, t=30, b=40), legend_title_text="category")
+    fig.update_xaxes(title="layout")
+    fig.update_yaxes(title="cost per dose (currency of the scenario)")
+    return fig
+
+
 def compare_report(folder: Path) -> str:
     """The comparison report page for a ``twin compare`` folder (HTML string)."""
     table = pd.read_parquet(folder / "comparison.parquet")
@@ -84,10 +102,17 @@ def compare_report(folder: Path) -> str:
                 "percentage of that layout's mean; the whiskers are the 95% interval of the paired difference. A "
                 "whisker that does not cross the dotted zero line is a difference the replications support.",
                 figure=fig_differences(table)),
-        Section("Cost breakdown",
-                "Cost of goods per dose, by category, arrives with the cost model of the layouts work.",
-                html="<p class='note'>No cost model in this release.</p>"),
     ]
+    if "cost_per_dose" in set(table["kpi"]):
+        sections.append(Section(
+            "Cost of goods per dose",
+            "Cost over the measurement window divided by the doses infused in it, split by category: capital "
+            "(device depreciation), cleanroom area, labour (paid hours, idle ones included), consumables, QC "
+            "tests, courier shipments and site overhead. Fixed costs spread over fewer doses cost more per dose.",
+            figure=fig_cost_breakdown(table)))
+    else:
+        sections.append(Section("Cost of goods per dose", "Add a costs section to the scenarios to see this.",
+                                html="<p class='note'>These scenarios have no costs section.</p>"))
     title = f"celltwin comparison: {' vs '.join(layouts)}"
     subtitle = f"{len(layouts)} layouts, {n} replications each, common random numbers"
     footer = " · ".join(f"{k}: scenario hash {v['scenario_hash'][:12]}, seed {v['root_seed']}" for k, v in provs.items())
