@@ -144,10 +144,13 @@ class QCTest(_Model):
 
 
 class QCPanel(_Model):
-    """Release tests on every batch, run by ``role`` analysts at the factory."""
+    """Release tests on every batch, run by ``role`` analysts at the manufacturing site, or at a
+    central QC ``lab`` (a site name) that samples reach by courier (transit and delays as the
+    lane says; sample losses are not modelled)."""
 
     role: Name
     tests: list[QCTest] = Field(min_length=1, max_length=100)
+    lab: Name | None = None
 
     @model_validator(mode="after")
     def _unique(self) -> "QCPanel":
@@ -158,11 +161,13 @@ class QCPanel(_Model):
 
 
 class Release(_Model):
-    """QP certification once every QC result is in; ``role`` held for ``hands_on_h``."""
+    """QP certification once every QC result is in; ``role`` held for ``hands_on_h``, on site or
+    by a remote QP at ``site`` (reviewing the batch record; the product stays where it is)."""
 
     role: Name
     duration_h: Distribution
     hands_on_h: Hours = 0.0
+    site: Name | None = None
 
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -332,8 +337,10 @@ class Scenario(_Model):
     def roles_needed(self) -> list[str]:
         """Staff roles a manufacturing site must have."""
         roles = [s.role for s in (self.receipt, *self.recipe, self.cryopreservation) if s.role and s.hands_on_h > 0]
-        roles += [self.qc.role] if any(t.hands_on_h > 0 for t in self.qc.tests) else []
-        roles += [self.release.role] if self.release.hands_on_h > 0 else []
+        if self.qc.lab is None and any(t.hands_on_h > 0 for t in self.qc.tests):
+            roles.append(self.qc.role)
+        if self.release.site is None and self.release.hands_on_h > 0:
+            roles.append(self.release.role)
         return list(dict.fromkeys(roles))
 
     def can_manufacture(self, site: str) -> bool:
@@ -511,6 +518,20 @@ def _check_references(sc: Scenario, types: dict[str, DeviceType], marks: Marks, 
         elif not sc.route_candidates(h):
             raise err(f"hospital {h!r}: no site that can make batches is linked to it by courier lanes "
                       "both ways", "routing", "policy")
+    makers = {t for h in sc.hospital_shares() for t in sc.route_candidates(h)}
+    if sc.qc.lab is not None:
+        if sc.qc.lab not in sc.sites:
+            raise err(f"unknown site {sc.qc.lab!r}; sites are {sorted(sc.sites)}", "qc", "lab")
+        if any(t.hands_on_h > 0 for t in sc.qc.tests) and sc.sites[sc.qc.lab].staff.get(sc.qc.role, 0) < 1:
+            raise err(f"role {sc.qc.role!r} has no staff at the QC lab {sc.qc.lab!r}", "qc", "role")
+        for m in sorted(makers):
+            if m != sc.qc.lab and not sc.has_lane(m, sc.qc.lab):
+                raise err(f"no courier lane from {m!r} to the QC lab {sc.qc.lab!r} for samples", "qc", "lab")
+    if sc.release.site is not None:
+        if sc.release.site not in sc.sites:
+            raise err(f"unknown site {sc.release.site!r}; sites are {sorted(sc.sites)}", "release", "site")
+        if sc.release.hands_on_h > 0 and sc.sites[sc.release.site].staff.get(sc.release.role, 0) < 1:
+            raise err(f"role {sc.release.role!r} has no staff at {sc.release.site!r}", "release", "role")
     if sc.costs is not None:
         roles = {r for site in sc.sites.values() for r in site.staff}
         for r in sorted(roles):

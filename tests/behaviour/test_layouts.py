@@ -150,3 +150,30 @@ def test_lost_shipments_and_warm_shippers_lose_the_batch() -> None:
     lost = b[b["outcome"] == "lost"]
     assert len(lost) > 100 and set(lost["cause"]) == {"ship_to_factory:shipper_hold_exceeded"}
     assert np.allclose(lost["outcome_h"] - lost["ship_to_factory_start_h"], 24)
+
+
+def test_central_qc_lab_and_remote_qp() -> None:
+    """With a central QC lab, samples travel there by courier and the lab's analysts run the
+    tests; a remote QP certifies from another site; the factory needs neither role."""
+    d = multisite_data()
+    d["routing"]["assign"] = {"north": "hub", "south": "hub", "west": "central_factory"}
+    d["qc"]["lab"] = "central_factory"
+    d["release"]["site"] = "central_factory"
+    for role in ("qc_analyst", "qualified_person"):
+        d["sites"]["hub"]["staff"].pop(role)
+    d["couriers"].append({"from": "hub", "to": "central_factory", "transit_h": 10})
+    res = run_scenario(build(d), replications=1)
+    e = res.events
+    hub_batches = set(res.batches.loc[res.batches["made_at"] == "hub", "patient"])
+    tests = e[(e["kind"] == "step_start") & e["step"].astype(str).str.startswith("qc:")]
+    assert set(tests["site"].astype(str)) == {"central_factory"}
+    samples = res.batches.loc[res.batches["patient"].isin(hub_batches)].dropna(subset=["ship_samples_end_h"])
+    assert len(samples) > 20
+    assert np.allclose(samples["ship_samples_end_h"] - samples["ship_samples_start_h"], 10)
+    assert (samples["qc:sterility_start_h"] >= samples["ship_samples_end_h"]).all()
+    release = e[(e["kind"] == "step_start") & (e["step"] == "release")]
+    assert set(release["site"].astype(str)) == {"central_factory"}
+    # Without the hub -> lab lane, the scenario is refused with a clear message.
+    d["couriers"].pop()
+    with pytest.raises(ScenarioError, match="no courier lane from 'hub' to the QC lab"):
+        build(d)

@@ -212,5 +212,5 @@ def journey_steps(sc: Scenario) -> list[str]:
     """The step names of the journey, in order (see :mod:`twin.model.journey`)."""
     return [
         "apheresis", "freezing", "ship_to_factory", "receipt", *(s.name for s in sc.recipe), "cryopreservation",
-        "storage", "qc", *(f"qc:{t.name}" for t in sc.qc.tests), "release", "ship_to_hospital", "infusion",
+        "storage", "qc", "ship_samples", *(f"qc:{t.name}" for t in sc.qc.tests), "release", "ship_to_hospital", "infusion",
     ]

@@ -10,9 +10,10 @@ Order (every arrow is a boundary where a patient who has dropped out leaves the 
          ships; no courier when the hospital's own point-of-care cell makes it)
       -> receipt (chain of identity) -> recipe steps (device unit held for the step; consecutive steps on the same device
          type keep the unit) -> cryopreservation (freezer) -> LN2 storage position held
-      -> QC panel (tests in parallel, analyst hands-on at each test's start; the batch is
-         rejected at the first failing result)
-      -> QP release -> storage released, courier back to the hospital -> infusion (slot + role)
+      -> QC panel (samples by courier to a central lab if the panel names one; tests in
+         parallel, analyst hands-on at each test's start; the batch is rejected at the first
+         failing result)
+      -> QP release (on site or by a remote QP) -> storage released, courier back to the hospital -> infusion (slot + role)
 
 A step holds its device unit for its whole duration and its role's staff only for the first
 ``hands_on_h`` hours; a step lasts ``max(duration, hands_on_h)``. A patient drops out at a time
@@ -143,7 +144,7 @@ class Journey:
         self.release(held, step)
         return ok and not self.p.dropped
 
-    def transit(self, origin: str, destination: str, step: str, frozen: bool) -> Proc:
+    def transit(self, origin: str, destination: str, step: str, frozen: bool, losable: bool = True) -> Proc:
         """Courier shipment along the lane ``origin -> destination``: wait for the pickup, then
         transit (plus a delay, sometimes). Returns False when the batch is lost: the shipment
         is lost, or frozen material outlives the dry shipper's hold time."""
@@ -154,7 +155,7 @@ class Journey:
         hours = lane.transit_h.ppf(w.u(f"transit:{name}", pid))
         if w.u(f"delay:{name}", pid) < lane.delay_probability:
             hours += lane.delay_h.ppf(w.u(f"delay_h:{name}", pid))
-        lost = w.u(f"loss:{name}", pid) < lane.loss_probability
+        lost = losable and w.u(f"loss:{name}", pid) < lane.loss_probability
         self.log(origin, step, name, -1, "step_start")
         hold = w.sc.shipper_hold_h
         if frozen and hold is not None and hours > hold:  # the shipper warms up on the way
@@ -168,14 +169,14 @@ class Journey:
         self.log(destination, step, name, -1, "step_end")
         return True
 
-    def qc_test(self, test: Any, results: dict[str, bool], failed_ev: simpy.Event) -> Proc:
-        """One QC test: analyst hands-on at the start, result after ``duration_h``; a failing
-        result triggers ``failed_ev`` (the first one to fail names the cause)."""
+    def qc_test(self, lab: str, test: Any, results: dict[str, bool], failed_ev: simpy.Event) -> Proc:
+        """One QC test at ``lab``: analyst hands-on at the start, result after ``duration_h``; a
+        failing result triggers ``failed_ev`` (the first one to fail names the cause)."""
         step = f"qc:{test.name}"
-        yield from self.work(self.factory, step, self.w.qc_steps[test.name], None, renege=False)
+        yield from self.work(lab, step, self.w.qc_steps[test.name], None, renege=False)
         failed = self.w.u(step, self.p.pid) < test.fail_probability
         results[test.name] = not failed
-        self.log(self.factory, step, "", -1, "qc_result", "fail" if failed else "pass")
+        self.log(lab, step, "", -1, "qc_result", "fail" if failed else "pass")
         if failed and not failed_ev.triggered:
             failed_ev.succeed(step)
 
@@ -235,7 +236,10 @@ class Journey:
             results: dict[str, bool] = {}
             env = self.w.env
             failed_ev = env.event()
-            tests = [env.process(self.qc_test(t, results, failed_ev)) for t in sc.qc.tests]
+            lab = sc.qc.lab or f
+            if lab != f:  # samples travel to the central QC lab
+                yield from self.transit(f, lab, "ship_samples", frozen=False, losable=False)
+            tests = [env.process(self.qc_test(lab, t, results, failed_ev)) for t in sc.qc.tests]
             # The panel ends when every result is in, or at the first failing result: the batch
             # is rejected then (the lab still completes the other tests).
             yield env.all_of(tests) | failed_ev
@@ -245,7 +249,7 @@ class Journey:
             if failed_ev.triggered:
                 self.finish("failed", failed_ev.value, f)
                 return
-            if not (yield from self.work(f, "release", sc.release, None)) or self.p.dropped:
+            if not (yield from self.work(sc.release.site or f, "release", sc.release, None)) or self.p.dropped:
                 return
         finally:
             self.log(f, "storage", sc.storage.device, storage.unit, "step_end")
