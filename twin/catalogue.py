@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from twin.errors import LocatedValueError, ScenarioError
-from twin.validation import field_names, located_error, raise_validation_error
+from twin.validation import located_error, validate_document
 from twin.yamlio import load_yaml
 
 Category = Literal[
@@ -92,19 +92,11 @@ class DeviceType(BaseModel):
         return DeviceType.model_validate(data)
 
 
-_KNOWN = field_names(DeviceType)
-
 
 def load_device_type(path: Path) -> DeviceType:
     """Load and validate one catalogue file (errors name the file and line)."""
     data, marks = load_yaml(path)
-    if not isinstance(data, dict):
-        raise ScenarioError("a catalogue entry must be a mapping of fields", file=str(path), line=1)
-    try:
-        dt = DeviceType.model_validate(data)
-    except ValidationError as exc:
-        raise_validation_error(exc, marks, str(path), _KNOWN)
-        raise  # unreachable
+    dt = validate_document(DeviceType, data, marks, str(path), "a catalogue entry")
     if dt.name != path.stem:
         raise located_error(
             f"name {dt.name!r} must match the file name {path.stem!r}", ("name",), marks, str(path)

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from twin.catalogue import DeviceType, bundled_dir, load_catalogue
 from twin.distributions import Distribution, Fixed
 from twin.errors import LocatedValueError, ScenarioError
-from twin.validation import field_names, located_error, raise_validation_error
+from twin.validation import field_names, located_error, require_mapping, validate_document
 from twin.yamlio import Marks, load_yaml, parse_yaml
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=64)]
@@ -565,13 +565,7 @@ def scenario_from_data(
 ) -> LoadedScenario:
     """Validate plain data (as loaded from YAML) into a :class:`LoadedScenario`."""
     marks = marks or Marks()
-    if not isinstance(data, dict):
-        raise ScenarioError("a scenario must be a mapping of fields", file=source, line=1)
-    try:
-        sc = Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise_validation_error(exc, marks, source, KNOWN_FIELDS)
-        raise  # unreachable
+    sc = validate_document(Scenario, data, marks, source, "a scenario")
     if sc.catalogue is not None:
         cat_dir = Path(sc.catalogue)
         if not cat_dir.is_absolute():
@@ -626,9 +620,7 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Loade
     from twin.overrides import apply_overrides, split_path
     from twin.validation import dotted
 
-    if not isinstance(data, dict):
-        raise ScenarioError("a scenario must be a mapping of fields", file=str(path), line=1)
-    data = apply_overrides(data, overrides)
+    data = apply_overrides(require_mapping(data, str(path), "a scenario"), overrides)
     try:
         loaded = scenario_from_data(data, marks, str(path), base_dir=p.parent, file_sha256=sha)
         loaded.overrides = list(overrides)

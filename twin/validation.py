@@ -108,3 +108,20 @@ def located_error(message: str, path: tuple[str | int, ...], marks: Marks, sourc
         field=dotted(path) or None,
     )
 
+
+
+def require_mapping(data: Any, source: str, what: str) -> dict:
+    """``data`` if it is a mapping of fields, else a located error naming ``what`` it should be."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{what} must be a mapping of fields", file=source, line=1)
+    return data
+
+
+def validate_document(model: type[BaseModel], data: Any, marks: Marks, source: str, what: str) -> Any:
+    """Validate a loaded YAML document against ``model``; the first problem becomes one
+    ``file:line:col: field: message`` error (with a did-you-mean for unknown keys)."""
+    require_mapping(data, source, what)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise_validation_error(exc, marks, source, field_names(model))

@@ -166,6 +166,10 @@ def fig_outcomes(batches: pd.DataFrame):
     return fig
 
 
+def _num(v: float | None) -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.1f}"
+
+
 def kpi_table_html(summary: dict[str, Any]) -> str:
     """The headline KPIs as an HTML table (mean and 95% CI)."""
     kp = summary["kpis"]
@@ -174,10 +178,9 @@ def kpi_table_html(summary: dict[str, Any]) -> str:
         if key not in kp:
             continue
         k = kp[key]
-        fmt = (lambda v: "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.1f}")
-        ci = f"[{fmt(k['ci_low'])}, {fmt(k['ci_high'])}]" if k.get("ci_low") is not None else "–"
+        ci = f"[{_num(k['ci_low'])}, {_num(k['ci_high'])}]" if k.get("ci_low") is not None else "–"
         lab = f"{label} ({unit})" if unit else label
-        rows.append(f"<tr><td>{html.escape(lab)}</td><td>{fmt(k['mean'])}</td><td>{ci}</td></tr>")
+        rows.append(f"<tr><td>{html.escape(lab)}</td><td>{_num(k['mean'])}</td><td>{ci}</td></tr>")
     rows.append("</table>")
     return "".join(rows)
 

@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from twin import __version__
 from twin.errors import LocatedValueError, ScenarioError
 from twin.overrides import set_path, split_path
 from twin.scenario import LoadedScenario, scenario_from_data
-from twin.validation import field_names, located_error, raise_validation_error
+from twin.validation import located_error, require_mapping, validate_document
 from twin.yamlio import Marks, load_yaml
 
 Number = Annotated[float, Field(allow_inf_nan=False)]
@@ -212,13 +212,7 @@ def load_sweep(path: str | Path) -> Plan:
     """
     p = Path(path)
     raw, marks = load_yaml(p)
-    if not isinstance(raw, dict):
-        raise ScenarioError("a sweep file must be a mapping of fields", file=str(p), line=1)
-    try:
-        spec = SweepSpec.model_validate(raw)
-    except ValidationError as exc:
-        raise_validation_error(exc, marks, str(p), field_names(SweepSpec))
-        raise
+    spec = validate_document(SweepSpec, raw, marks, str(p), "a sweep file")
     for key in [*spec.set, *spec.axes]:
         try:
             split_path(key)
@@ -228,8 +222,7 @@ def load_sweep(path: str | Path) -> Plan:
 
     base_path = (p.parent / spec.base).resolve()
     base_data, base_marks = load_yaml(base_path)
-    if not isinstance(base_data, dict):
-        raise ScenarioError("a scenario must be a mapping of fields", file=str(base_path), line=1)
+    require_mapping(base_data, str(base_path), "a scenario")
     fixed = _apply(base_data, spec.set)
     base_loaded = _validate(fixed, base_marks, base_path, p, marks, ("set",), "")
 
