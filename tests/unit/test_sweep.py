@@ -241,3 +241,38 @@ def test_a_task_that_kills_its_worker_is_recorded_and_the_sweep_finishes(tmp_pat
     failed = set(got.loc[got["status"] == "failed", "scenario_id"])
     assert poison.scenario_id in failed
     assert got.loc[got["scenario_id"] == poison.scenario_id, "error"].iloc[0].startswith("worker process died")
+
+
+def test_answer_by_cost_kpi_picks_the_lowest_cost_per_dose_meeting_targets(tmp_path) -> None:
+    text = f"""
+name: cost_sweep
+base: {SCENARIOS / 'layouts' / 'centralised.yaml'}
+set: {{horizon_days: 200, warmup_days: 40}}
+axes:
+  referrals.rate_per_week: [4, 6]
+  sites.central_factory.devices.clinimacs_prodigy.count: [8, 12, 16]
+replications: 1
+targets:
+  vein_to_vein_p90_days: {{max: 40}}
+answer:
+  demand: referrals.rate_per_week
+  cost_kpi: cost_per_dose
+"""
+    plan = load_sweep(write(tmp_path, text))
+    store = run(plan, tmp_path / "s", workers=2)
+    summary = point_summary(plan, store.read())
+    answer = planners_answer(plan, summary)
+    w = wide(summary, plan, ["vein_to_vein_p90_days", "cost_per_dose"])
+    for level, grp in w.groupby("referrals.rate_per_week"):
+        ok = grp[grp["vein_to_vein_p90_days"] <= 40]
+        got = answer[answer["referrals.rate_per_week"] == level].iloc[0]
+        assert got["met"] == (not ok.empty)
+        if not ok.empty:
+            assert got["cost"] == pytest.approx(ok["cost_per_dose"].min())
+
+
+def test_answer_needs_exactly_one_cost(tmp_path, capsys) -> None:
+    text = SWEEP.replace("  cost_per_unit:\n    sites.central_factory.devices.clinimacs_prodigy.count: 100\n",
+                         "  cost_kpi: cost_per_dose\n  cost_per_unit:\n    sites.central_factory.devices.clinimacs_prodigy.count: 100\n")
+    assert main(["sweep", str(write(tmp_path, text)), "--out", str(tmp_path / "o")]) == 2
+    assert "exactly one of cost_kpi or cost_per_unit" in capsys.readouterr().err

@@ -140,7 +140,7 @@ def sweep_report(sweep_dir: Path) -> str:
     if answer_path.exists() and spec.get("answer"):
         answer = pd.read_csv(answer_path)
         demand = spec["answer"]["demand"]
-        caps = [a for a in spec["answer"]["cost_per_unit"] if a != demand]
+        caps = [a for a in (spec["answer"].get("cost_per_unit") or axes) if a != demand]
         targets = ", ".join(f"{k} {'≤' if v.get('max') is not None else '≥'} "
                             f"{v.get('max') if v.get('max') is not None else v.get('min')}"
                             for k, v in spec.get("targets", {}).items())

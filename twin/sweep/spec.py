@@ -95,12 +95,21 @@ class Target(BaseModel):
 
 
 class Answer(BaseModel):
-    """How to read the planner's answer: the demand axis, and the cost of one unit of each cost
-    axis (currency per unit of the axis value, e.g. per Prodigy or per operator)."""
+    """How to read the planner's answer: the demand axis, and what "cheapest" means: either a
+    ``cost_kpi`` (a KPI the runs compute, e.g. ``cost_per_dose`` when the scenario has a costs
+    section; its mean over replications), or ``cost_per_unit``, the cost of one unit of each cost
+    axis (e.g. per Prodigy or per operator)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
     demand: str
-    cost_per_unit: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(min_length=1)
+    cost_kpi: str | None = None
+    cost_per_unit: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_cost(self) -> "Answer":
+        if (self.cost_kpi is None) == (not self.cost_per_unit):
+            raise ValueError("give exactly one of cost_kpi or cost_per_unit")
+        return self
 
 
 class SweepSpec(BaseModel):

@@ -40,7 +40,8 @@ def wide(summary: pd.DataFrame, plan: Plan, kpis: list[str]) -> pd.DataFrame:
 def planners_answer(plan: Plan, summary: pd.DataFrame) -> pd.DataFrame:
     """Per demand level: the cheapest point that meets every target (means over replications).
 
-    Cost = sum over cost axes of axis value x unit cost. Columns: the demand axis, ``met``
+    Cost = the mean of ``cost_kpi``, or the sum over cost axes of axis value x unit cost (a
+    point whose cost is unknown never wins). Columns: the demand axis, ``met``
     (whether any point meets the targets), the chosen point's axis values, ``cost``, and the
     target KPIs' means. Empty when the sweep file has no ``answer``.
     """
@@ -49,18 +50,22 @@ def planners_answer(plan: Plan, summary: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     axes = list(spec.axes)
     kpis = list(spec.targets)
-    w = wide(summary, plan, kpis)
-    for k in kpis:
+    cost_kpi = spec.answer.cost_kpi
+    w = wide(summary, plan, kpis + ([cost_kpi] if cost_kpi and cost_kpi not in kpis else []))
+    for k in [*kpis, *([cost_kpi] if cost_kpi else [])]:
         if k not in w:
             w[k] = math.nan
-    w["cost"] = sum(w[a].astype(float) * c for a, c in spec.answer.cost_per_unit.items())
+    if cost_kpi:
+        w["cost"] = w[cost_kpi]
+    else:
+        w["cost"] = sum(w[a].astype(float) * c for a, c in spec.answer.cost_per_unit.items())
     w["met"] = True
     for k, target in spec.targets.items():
         w["met"] &= w[k].map(target.met)
     rows: list[dict[str, Any]] = []
     demand = spec.answer.demand
     for level, grp in w.groupby(demand, sort=True):
-        good = grp[grp["met"]].sort_values(["cost", *axes])
+        good = grp[grp["met"] & grp["cost"].notna()].sort_values(["cost", *axes])
         if good.empty:
             rows.append({demand: level, "met": False})
         else:
