@@ -8,8 +8,8 @@ distinct scenario id) are run through ``twin.sweep.execute`` into a fresh store:
 * ``split``: the same tasks cut in two halves up front, each half run by one process with no
   store and no scheduling (the best a static split can do: target sweep >= 0.85 x split);
 * ``dask``: a ``LocalCluster`` with the same number of single-threaded worker processes and
-  the workers' statistical profiler off, as README recommends (target: at most 10% slower than
-  ``local``; ``--profile-workers`` measures Dask's default).
+  Dask's profiler and monitors turned down as README recommends (target: at most 10% slower than
+  ``local``; ``--profile-workers`` measures Dask's defaults).
 
     python benchmarks/bench_sweep.py [--n 100] [--workers 2] [--json benchmarks/results/sweep.json]
 
@@ -83,7 +83,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-dask", action="store_true")
     ap.add_argument("--profile-workers", action="store_true",
-                    help="leave the Dask workers' statistical profiler on (Dask's default)")
+                    help="leave Dask's profiler and monitors at their defaults")
     ap.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "sweep.json"))
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="celltwin-bench-"))
@@ -100,9 +100,14 @@ def main() -> None:
             from dask.distributed import Client, LocalCluster
 
             if not args.profile_workers:
-                # The workers' statistical profiler samples every thread every 10 ms; on two
-                # busy cores that time comes out of the simulations.
-                dask.config.set({"distributed.worker.profile.enabled": False})
+                # The workers' profiler samples every thread every 10 ms and the monitors wake
+                # every 1-500 ms; on two busy cores that time comes out of the simulations.
+                dask.config.set({
+                    "distributed.worker.profile.enabled": False,
+                    "distributed.worker.memory.monitor-interval": "1s",
+                    "distributed.admin.system-monitor.interval": "2s",
+                    "distributed.admin.system-monitor.gil.enabled": False,
+                })
 
             with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                               dashboard_address=None) as cluster, Client(cluster) as client:

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from twin.catalogue import DeviceType, bundled_dir, load_catalogue
 from twin.distributions import Distribution, Fixed
 from twin.errors import LocatedValueError, ScenarioError
-from twin.validation import field_names, located_error, require_mapping, validate_document
+from twin.validation import located_error, require_mapping, validate_document
 from twin.yamlio import Marks, load_yaml, parse_yaml
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=64)]
@@ -378,9 +378,6 @@ class Scenario(_Model):
         raise KeyError(f"no courier lane {origin} -> {destination}")
 
 
-KNOWN_FIELDS = field_names(Scenario)
-
-
 @dataclass
 class LoadedScenario:
     """A validated scenario ready to simulate, with its provenance.
@@ -392,6 +389,7 @@ class LoadedScenario:
         file_sha256: SHA-256 of the file bytes ("" when built from data).
         scenario_hash: SHA-256 of the canonical JSON of the scenario and the device types it
             uses, so two files that mean the same thing hash the same.
+        overrides: the ``FIELD=VALUE`` assignments applied on top of the file, if any.
     """
 
     scenario: Scenario
