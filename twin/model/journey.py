@@ -182,28 +182,39 @@ class Journey:
 
     # -- the journey ---------------------------------------------------------------------
     def run(self) -> Proc:
-        """The whole journey; ends with exactly one outcome unless the horizon comes first."""
-        sc, h = self.w.sc, self.hospital
-        self.log(h, "referral", "", -1, "referral")
+        """The whole journey; ends with exactly one outcome unless the horizon comes first.
 
+        Each phase returns False when the journey stops (drop-out, loss, QC failure); between
+        phases a patient who has dropped out leaves."""
+        self.log(self.hospital, "referral", "", -1, "referral")
+        for phase in (self.collect, self.manufacture, self.test_and_release, self.deliver):
+            if not (yield from phase()) or self.p.dropped:
+                return
+
+    def collect(self) -> Proc:
+        """Apheresis at the hospital, freezing if the starting material travels frozen, routing,
+        the courier to the manufacturing site, and receipt there."""
+        sc, h, w = self.w.sc, self.hospital, self.w
         if not (yield from self.place_step(h, CHAIRS, "apheresis", sc.apheresis)):
-            return
+            return False
         material = sc.starting_material
         frozen = material.form == "cryopreserved"
         if frozen and not (yield from self.work(h, "freezing", material.freezing, None)):
-            return
-        collected = self.w.env.now
-        f = self.factory = self.w.route(h)
+            return False
+        collected = w.env.now
+        f = self.factory = w.route(h)
         if f != h and not (yield from self.transit(h, f, "ship_to_factory", frozen)):
-            return
+            return False
         if self.p.dropped:
-            return
-        if not frozen and material.viability_h is not None and self.w.env.now - collected > material.viability_h:
+            return False
+        if not frozen and material.viability_h is not None and w.env.now - collected > material.viability_h:
             self.finish("lost", "starting_material_expired", f)
-            return
-        if not (yield from self.work(f, "receipt", sc.receipt, None)) or self.p.dropped:
-            return
+            return False
+        return (yield from self.work(f, "receipt", sc.receipt, None))
 
+    def manufacture(self) -> Proc:
+        """The recipe on the manufacturing site's devices, then cryopreservation."""
+        sc, f = self.w.sc, self.factory
         held: Held | None = None
         held_by = ""  # the step that seized `held` (its release is logged under that step)
         try:
@@ -214,27 +225,27 @@ class Journey:
                 if step.device is not None and held is None:
                     held = yield from self.acquire(self.w.pool(f, step.device), step.name)
                     if held is None:
-                        return
+                        return False
                     held_by = step.name
                 ok = yield from self.work(f, step.name, step, held, detail=step.processing)
                 if not ok or self.p.dropped:
-                    return
+                    return False
         finally:
             if held is not None:
                 self.release(held, held_by)
-
         cryo = sc.cryopreservation
-        if not (yield from self.place_step(f, cryo.device, "cryopreservation", cryo)):
-            return
+        return (yield from self.place_step(f, cryo.device, "cryopreservation", cryo))
 
+    def test_and_release(self) -> Proc:
+        """LN2 storage while the QC panel runs (locally or at a central lab), then QP release."""
+        sc, f, env = self.w.sc, self.factory, self.w.env
         storage = yield from self.acquire(self.w.pool(f, sc.storage.device), "storage")
         if storage is None:
-            return
+            return False
         self.log(f, "storage", sc.storage.device, storage.unit, "step_start")
         try:
             self.log(f, "qc", "", -1, "step_start")
             results: dict[str, bool] = {}
-            env = self.w.env
             failed_ev = env.event()
             lab = sc.qc.lab or f
             if lab != f:  # samples travel to the central QC lab
@@ -245,27 +256,30 @@ class Journey:
             yield env.all_of(tests) | failed_ev
             self.log(f, "qc", "", -1, "step_end")
             if self.p.dropped:
-                return
+                return False
             if failed_ev.triggered:
                 self.finish("failed", failed_ev.value, f)
-                return
-            if not (yield from self.work(sc.release.site or f, "release", sc.release, None)) or self.p.dropped:
-                return
+                return False
+            return (yield from self.work(sc.release.site or f, "release", sc.release, None))
         finally:
             self.log(f, "storage", sc.storage.device, storage.unit, "step_end")
             self.release(storage, "storage")
 
+    def deliver(self) -> Proc:
+        """The courier back to the hospital, then infusion."""
+        sc, f, h = self.w.sc, self.factory, self.hospital
         if f != h and not (yield from self.transit(f, h, "ship_to_hospital", frozen=True)):
-            return
+            return False
         if self.p.dropped:
-            return
+            return False
         slot = yield from self.acquire(self.w.pool(h, SLOTS), "infusion")
         if slot is None:
-            return
+            return False
         self.p.waiting = False  # infusion starts: the wait (and the drop-out hazard) is over
         yield from self.work(h, "infusion", sc.infusion, slot, renege=False)
         self.release(slot, "infusion")
         self.finish("infused", "infusion", h)
+        return True
 
 
 def _on_dropout(world: World, patient: Patient, site: str) -> Any:
