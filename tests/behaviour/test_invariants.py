@@ -92,3 +92,71 @@ def test_invariants_hold_for_random_scenarios(data: dict) -> None:
     failed = b[b["outcome"] == "failed"]
     assert failed["cause"].str.startswith("qc:").all()
     assert failed["release_start_h"].isna().all()
+
+
+@st.composite
+def layouts(draw) -> dict:
+    """Random multi-site layouts: routing policy, couriers with pickups, delays and losses,
+    fresh or frozen starting material, a central QC lab or not."""
+    from conftest import multisite_data
+
+    d = multisite_data(draw(st.sampled_from(["nearest", "least_expected_v2v"])))
+    d["horizon_days"] = 120
+    d["warmup_days"] = 20
+    d["seed"] = draw(st.integers(0, 2**32))
+    d["sites"]["hub"]["devices"]["clinimacs_prodigy"]["count"] = draw(st.integers(1, 4))
+    for lane in d["couriers"]:
+        lane["loss_probability"] = draw(st.floats(0, 0.2))
+        lane["delay_probability"] = draw(st.floats(0, 0.5))
+        lane["delay_h"] = {"dist": "exponential", "mean": draw(st.floats(1, 48))}
+        if draw(st.booleans()):
+            lane["pickup_h"] = draw(st.floats(0, 23.9))
+            lane["pickup_days"] = draw(st.lists(st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]),
+                                                min_size=1, max_size=7, unique=True))
+    if draw(st.booleans()):
+        d["starting_material"] = {"form": "cryopreserved",
+                                  "freezing": {"duration_h": 2, "role": "apheresis_nurse", "hands_on_h": 1}}
+        d["shipper_hold_h"] = draw(st.floats(20, 200))
+    else:
+        d["starting_material"] = {"form": "fresh", "viability_h": draw(st.floats(10, 100))}
+    if draw(st.booleans()):
+        d["qc"]["lab"] = "central_factory"
+        d["couriers"].append({"from": "hub", "to": "central_factory", "transit_h": 8})
+    d["dropout"]["hazard_per_day"] = draw(st.floats(0, 0.03))
+    return d
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(layouts())
+def test_invariants_hold_for_random_layouts(data: dict) -> None:
+    raw = simulate(build(data), 0)
+    t = replication_tables(raw)
+    e, b = t.events, t.batches
+    # Conservation and one outcome each.
+    assert len(b) == raw.n_patients and e.loc[e["kind"] == "outcome", "patient"].is_unique
+    # Lost batches say why; infused ones were made somewhere that can make them.
+    lost = b[b["outcome"] == "lost"]
+    assert lost["cause"].str.contains("shipment_lost|shipper_hold_exceeded|starting_material_expired").all()
+    made = set(b["made_at"].dropna())
+    assert made <= {"hub", "central_factory"}
+    assert set(b.loc[b["hospital"] == "west", "made_at"].dropna()) <= {"central_factory"}
+    # Shipments never arrive before they were handed over (pickup waits included).
+    ship = b.dropna(subset=["ship_to_factory_start_h", "ship_to_factory_end_h"])
+    assert (ship["ship_to_factory_end_h"] >= ship["ship_to_factory_start_h"]).all()
+    # Milestones in journey order for every batch.
+    order = ["referral_h", "apheresis_start_h", "apheresis_end_h", "freezing_start_h", "freezing_end_h",
+             "ship_to_factory_start_h", "ship_to_factory_end_h", "receipt_start_h", "receipt_end_h",
+             "expansion_end_h", "cryopreservation_end_h", "qc_start_h", "ship_samples_start_h",
+             "ship_samples_end_h", "qc_end_h", "release_start_h", "release_end_h",
+             "ship_to_hospital_start_h", "ship_to_hospital_end_h", "infusion_start_h", "infusion_end_h"]
+    times = b[order].to_numpy()
+    for row in times:
+        seen = row[~np.isnan(row)]
+        assert (np.diff(seen) >= -1e-9).all()
+    # No unit over capacity anywhere.
+    held = held_intervals(e, raw.horizon_h)
+    cap = {(r.site, r.name): r.capacity for r in t.resources.itertuples()}
+    for (site, resource), g in held.groupby(["site", "resource"]):
+        tt = np.concatenate([g["start_h"], g["end_h"]])
+        dd = np.concatenate([np.ones(len(g)), -np.ones(len(g))])
+        assert np.cumsum(dd[np.lexsort((dd, tt))]).max() <= cap[(site, resource)]
