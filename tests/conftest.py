@@ -81,3 +81,13 @@ def multisite_data(policy: str = "fixed") -> dict[str, Any]:
     d["couriers"] = lanes
     d["routing"] = {"policy": policy}
     return d
+
+
+def max_concurrent(held) -> int:
+    """Most holdings open at once in a table of (start_h, end_h) holdings; a release and a
+    seize at the same instant do not overlap."""
+    import numpy as np
+
+    t = np.concatenate([held["start_h"].to_numpy(), held["end_h"].to_numpy()])
+    d = np.concatenate([np.ones(len(held)), -np.ones(len(held))])
+    return int(np.cumsum(d[np.lexsort((d, t))]).max()) if len(held) else 0

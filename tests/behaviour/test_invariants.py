@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import build, tiny_data
+from conftest import build, max_concurrent, tiny_data
 from twin.model import simulate
 from twin.results import held_intervals, replication_tables
 
@@ -61,13 +61,9 @@ def test_invariants_hold_for_random_scenarios(data: dict) -> None:
     cap = {(r.site, r.name): (r.slots_per_unit, r.capacity) for r in res.itertuples()}
     for (site, resource), grp in held.groupby(["site", "resource"]):
         slots, capacity = cap[(site, resource)]
-        for level, key in ((capacity, None), (slots, "unit")):
-            groups = [grp] if key is None else [g for _, g in grp.groupby(key)]
-            for g in groups:
-                t = np.concatenate([g["start_h"], g["end_h"]])
-                d = np.concatenate([np.ones(len(g)), -np.ones(len(g))])
-                order = np.lexsort((d, t))
-                assert np.cumsum(d[order]).max() <= level, (site, resource)
+        assert max_concurrent(grp) <= capacity, (site, resource)
+        for _, g in grp.groupby("unit"):
+            assert max_concurrent(g) <= slots, (site, resource)
 
     # Every step the journey logs has its columns in the batch table, reached or not.
     logged = set(e.loc[e["kind"].isin(["step_start", "step_end"]), "step"].astype(str))
@@ -157,6 +153,4 @@ def test_invariants_hold_for_random_layouts(data: dict) -> None:
     held = held_intervals(e, raw.horizon_h)
     cap = {(r.site, r.name): r.capacity for r in t.resources.itertuples()}
     for (site, resource), g in held.groupby(["site", "resource"]):
-        tt = np.concatenate([g["start_h"], g["end_h"]])
-        dd = np.concatenate([np.ones(len(g)), -np.ones(len(g))])
-        assert np.cumsum(dd[np.lexsort((dd, tt))]).max() <= cap[(site, resource)]
+        assert max_concurrent(g) <= cap[(site, resource)]

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import build, centralised_data, tiny_data
+from conftest import build, centralised_data, max_concurrent, tiny_data
 from twin.model import simulate
 from twin.results import events_table, held_intervals, replication_tables
 from twin.run import run_scenario
@@ -58,10 +58,7 @@ def _busy_overlaps(e: pd.DataFrame, horizon: float, resources: pd.DataFrame) -> 
     slots = {(r.site, r.name): r.slots_per_unit for r in resources.itertuples()}
     bad = []
     for (site, res, unit), grp in held.groupby(["site", "resource", "unit"]):
-        t = np.concatenate([grp["start_h"].to_numpy(), grp["end_h"].to_numpy()])
-        d = np.concatenate([np.ones(len(grp)), -np.ones(len(grp))])
-        order = np.lexsort((d, t))  # releases before seizes at equal times
-        if np.cumsum(d[order]).max() > slots[(site, res)]:
+        if max_concurrent(grp) > slots[(site, res)]:
             bad.append(f"{site}/{res}#{unit}")
     return bad
 
