@@ -6,8 +6,8 @@ import json
 
 import pandas as pd
 import pytest
-
 from conftest import SCENARIOS
+
 from twin import __version__
 from twin.cli import main
 

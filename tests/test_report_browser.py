@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import SCENARIOS
+
 from twin.cli import main
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

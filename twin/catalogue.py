@@ -63,7 +63,7 @@ class DeviceType(BaseModel):
         return {"batches_per_unit", "price", "depreciation_years", "footprint_m2"}
 
     @model_validator(mode="after")
-    def _every_number_sourced(self) -> "DeviceType":
+    def _every_number_sourced(self) -> DeviceType:
         for fname in type(self).model_fields:
             value = getattr(self, fname)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -78,7 +78,7 @@ class DeviceType(BaseModel):
                 raise LocatedValueError(f"'sources' names an unknown field {fname!r}", ("sources", fname))
         return self
 
-    def with_overrides(self, override: dict[str, Any]) -> "DeviceType":
+    def with_overrides(self, override: dict[str, Any]) -> DeviceType:
         """A copy with scenario overrides applied and re-validated.
 
         An overridden number is sourced by the scenario, so its catalogue source is replaced by

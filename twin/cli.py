@@ -14,8 +14,8 @@ import datetime as dt
 import math
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from twin import __version__
 

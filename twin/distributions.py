@@ -11,6 +11,7 @@ fixed      value                        value                        0
 exponential mean                        mean                         mean**2
 triangular low <= mode <= high          (low+mode+high)/3            (a²+b²+c²-ab-ac-bc)/18
 lognormal  mean > 0, sd >= 0 (of X)     mean                         sd**2
+weibull    shape k > 0, scale > 0       scale Γ(1+1/k)               scale² (Γ(1+2/k) - Γ(1+1/k)²)
 empirical  values, weights (optional)   sum(w v)                     sum(w (v-mean)**2)
 ========== ============================ ============================ ===========================
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -118,7 +119,7 @@ class Triangular(_Dist):
     high: Param
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Triangular":
+    def _ordered(self) -> Triangular:
         if not (self.low <= self.mode <= self.high):
             raise ValueError(f"need low <= mode <= high, got {self.low}, {self.mode}, {self.high}")
         return self
@@ -192,6 +193,31 @@ class Lognormal(_Dist):
         return np.exp(self.mu + self.sigma * ndtri(u))
 
 
+class Weibull(_Dist):
+    """Weibull with ``shape`` k and ``scale`` (in the field's unit); k < 1 gives early failures,
+    k = 1 is exponential, k > 1 wear-out (times between device failures)."""
+
+    dist: Literal["weibull"] = "weibull"
+    shape: Annotated[float, Field(gt=0.05, le=100, allow_inf_nan=False)]
+    scale: Annotated[float, Field(gt=0, le=MAX_PARAM, allow_inf_nan=False)]
+
+    @property
+    def mean(self) -> float:
+        return self.scale * math.gamma(1.0 + 1.0 / self.shape)
+
+    @property
+    def variance(self) -> float:
+        g1 = math.gamma(1.0 + 1.0 / self.shape)
+        return self.scale**2 * (math.gamma(1.0 + 2.0 / self.shape) - g1 * g1)
+
+    def ppf(self, u: float) -> float:
+        return self.scale * (-math.log1p(-min(u, 1.0 - _U_MIN))) ** (1.0 / self.shape)
+
+    def ppf_array(self, u: np.ndarray) -> np.ndarray:
+        u = np.minimum(np.asarray(u, dtype=float), 1.0 - _U_MIN)
+        return self.scale * (-np.log1p(-u)) ** (1.0 / self.shape)
+
+
 class Empirical(_Dist):
     """Draws one of ``values`` (with ``weights``, normalised, if given; else equally likely)."""
 
@@ -200,7 +226,7 @@ class Empirical(_Dist):
     weights: list[Param] | None = None
 
     @model_validator(mode="after")
-    def _weights(self) -> "Empirical":
+    def _weights(self) -> Empirical:
         if self.weights is not None:
             if len(self.weights) != len(self.values):
                 raise ValueError(
@@ -242,16 +268,16 @@ def _bare_number_is_fixed(v: Any) -> Any:
     if isinstance(v, dict) and "dist" not in v:
         raise ValueError(
             "a distribution needs 'dist' (one of: fixed, exponential, triangular, lognormal, "
-            "empirical) or is a plain number"
+            "weibull, empirical) or is a plain number"
         )
     return v
 
 
 Distribution = Annotated[
-    Union[Fixed, Exponential, Triangular, Lognormal, Empirical],
+    Fixed | Exponential | Triangular | Lognormal | Weibull | Empirical,
     Field(discriminator="dist"),
     BeforeValidator(_bare_number_is_fixed),
 ]
 """A duration or quantity distribution field; see the module docstring for the vocabulary."""
 
-DIST_NAMES = ("fixed", "exponential", "triangular", "lognormal", "empirical")
+DIST_NAMES = ("fixed", "exponential", "triangular", "lognormal", "weibull", "empirical")

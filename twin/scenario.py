@@ -64,7 +64,7 @@ class Site(_Model):
     staff: dict[Name, Count] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _kind_fields(self) -> "Site":
+    def _kind_fields(self) -> Site:
         if self.kind == "hospital":
             if self.apheresis_chairs < 1 or self.infusion_slots < 1:
                 raise ValueError("a hospital needs apheresis_chairs >= 1 and infusion_slots >= 1")
@@ -84,7 +84,7 @@ class Referrals(_Model):
     hospitals: dict[Name, Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]] | None = None
 
     @model_validator(mode="after")
-    def _one_source(self) -> "Referrals":
+    def _one_source(self) -> Referrals:
         if (self.rate_per_week is None) == (self.times_h is None):
             raise ValueError("give exactly one of rate_per_week or times_h")
         return self
@@ -101,7 +101,7 @@ class ClinicalStep(_Model):
     hands_on_h: Hours = 0.0
 
     @model_validator(mode="after")
-    def _role_for_hands_on(self) -> "ClinicalStep":
+    def _role_for_hands_on(self) -> ClinicalStep:
         if self.hands_on_h > 0 and self.role is None:
             raise ValueError("hands_on_h > 0 needs a role")
         return self
@@ -153,7 +153,7 @@ class QCPanel(_Model):
     lab: Name | None = None
 
     @model_validator(mode="after")
-    def _unique(self) -> "QCPanel":
+    def _unique(self) -> QCPanel:
         names = [t.name for t in self.tests]
         if len(set(names)) != len(names):
             raise ValueError(f"QC test names must be unique, got {names}")
@@ -206,7 +206,7 @@ class StartingMaterial(_Model):
     freezing: ClinicalStep | None = None
 
     @model_validator(mode="after")
-    def _form_fields(self) -> "StartingMaterial":
+    def _form_fields(self) -> StartingMaterial:
         if self.form == "cryopreserved" and self.freezing is None:
             raise LocatedValueError("cryopreserved starting material needs a freezing step", ("freezing",))
         if self.form == "fresh" and self.freezing is not None:
@@ -296,7 +296,7 @@ class Scenario(_Model):
     costs: Costs | None = None
 
     @model_validator(mode="after")
-    def _warmup(self) -> "Scenario":
+    def _warmup(self) -> Scenario:
         if self.warmup_days >= self.horizon_days:
             raise LocatedValueError(
                 f"warmup_days ({self.warmup_days:g}) must be less than horizon_days "

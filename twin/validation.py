@@ -60,8 +60,7 @@ def _describe(err: dict[str, Any], known: set[str]) -> str:
     if kind == "missing":
         return "required field is missing"
     msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
+    msg = msg.removeprefix("Value error, ")
     if "input" in err and kind not in ("union_tag_invalid", "model_type", "dict_type"):
         inp = err["input"]
         if not isinstance(inp, (dict, list)):

@@ -12,8 +12,8 @@ validation errors can name the line. The loader
 
 from __future__ import annotations
 
-from pathlib import Path
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import SCENARIOS, build, centralised_data
+
 from twin.cli import main
 from twin.compare import compare
 from twin.run import run_scenario

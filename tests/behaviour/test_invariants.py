@@ -5,10 +5,10 @@ every batch's milestones happen in journey order."""
 from __future__ import annotations
 
 import numpy as np
+from conftest import build, max_concurrent, tiny_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import build, max_concurrent, tiny_data
 from twin.model import simulate
 from twin.results import held_intervals, replication_tables
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import build, centralised_data, max_concurrent, tiny_data
+
 from twin.model import simulate
 from twin.results import events_table, held_intervals, replication_tables
 from twin.run import run_scenario

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import build, centralised_data, multisite_data
+
 from twin.errors import ScenarioError
 from twin.run import run_scenario
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import SCENARIOS
+
 from twin.cli import main
 from twin.errors import InputError
 from twin.overrides import apply_overrides, split_path

@@ -11,9 +11,17 @@ import pytest
 
 pytest.importorskip("plotly")
 
-from twin.reports.run import fig_gantt, fig_outcomes, fig_utilisation, fig_vein_to_vein, fig_wip  # noqa: E402
-from twin.reports.run import outcome_table, step_segments, wip_series  # noqa: E402
-from twin.reports.sweep import fig_frontier, fig_heatmap, fig_tornado, tornado_table  # noqa: E402
+from twin.reports.run import (
+    fig_gantt,
+    fig_outcomes,
+    fig_utilisation,
+    fig_vein_to_vein,
+    fig_wip,
+    outcome_table,
+    step_segments,
+    wip_series,
+)
+from twin.reports.sweep import fig_frontier, fig_heatmap, fig_tornado, tornado_table
 
 
 def ev(rows):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+from conftest import SCENARIOS, build, tiny_data
 
 import twin.model
-from conftest import SCENARIOS, build, tiny_data
 from twin.cli import main
 from twin.run import run_scenario, write_run
 from twin.scenario import load_scenario

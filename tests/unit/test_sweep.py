@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SCENARIOS
 
 import twin.model
-from conftest import SCENARIOS
 from twin.cli import main
 from twin.errors import InputError
 from twin.sweep.execute import execute

@@ -33,6 +33,7 @@ from twin.distributions import (
     Fixed,
     Lognormal,
     Triangular,
+    Weibull,
 )
 
 N = 200_000
@@ -60,6 +61,9 @@ CASES = {
     "lognormal-10-5": {"dist": "lognormal", "mean": 10, "sd": 5},
     "lognormal-cv1": {"dist": "lognormal", "mean": 4, "sd": 4},
     "lognormal-sd0": {"dist": "lognormal", "mean": 3, "sd": 0},
+    "weibull-wearout": {"dist": "weibull", "shape": 2.0, "scale": 1000},
+    "weibull-infant": {"dist": "weibull", "shape": 0.7, "scale": 50},
+    "weibull-exponential": {"dist": "weibull", "shape": 1.0, "scale": 8},
     "empirical-equal": {"dist": "empirical", "values": [1, 2, 3, 10]},
     "empirical-weighted": {"dist": "empirical", "values": [0, 10, 100], "weights": [5, 3, 2]},
     "empirical-zero-weight": {"dist": "empirical", "values": [1, 2, 3], "weights": [1, 0, 3]},
@@ -79,6 +83,11 @@ def fourth_central_moment(d) -> float:
     if isinstance(d, Lognormal):
         s2 = d.sigma**2
         return var**2 * (math.exp(4 * s2) + 2 * math.exp(3 * s2) + 3 * math.exp(2 * s2) - 3)
+    if isinstance(d, Weibull):
+        # Raw moments E[X^r] = scale^r G(1 + r/k); mu4 from raw moments.
+        m = [d.scale**r * math.gamma(1 + r / d.shape) for r in range(5)]
+        mu = m[1]
+        return m[4] - 4 * mu * m[3] + 6 * mu**2 * m[2] - 3 * mu**4
     if isinstance(d, Empirical):
         p = d._p()
         v = np.asarray(d.values, dtype=float)

@@ -11,8 +11,8 @@ edge effect is about 2%, so the stated tolerance is 4%.
 from __future__ import annotations
 
 import pytest
-
 from conftest import build, centralised_data
+
 from twin.run import run_scenario
 
 

@@ -20,8 +20,8 @@ import math
 
 import numpy as np
 import pytest
-
 from conftest import build
+
 from twin.model import simulate
 from twin.results import events_table, replication_tables, t_quantile_975
 

@@ -39,7 +39,7 @@ Proc = Generator[simpy.Event, Any, Any]
 class Patient:
     """A patient and their batch (one id for both; chain of identity)."""
 
-    __slots__ = ("pid", "hospital", "dropped", "dropped_ev", "done", "waiting")
+    __slots__ = ("done", "dropped", "dropped_ev", "hospital", "pid", "waiting")
 
     def __init__(self, pid: int, hospital: str, dropped_ev: simpy.Event) -> None:
         self.pid = pid

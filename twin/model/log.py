@@ -25,7 +25,7 @@ from twin.vocab import KINDS, OUTCOMES  # noqa: F401  (re-exported)
 class EventLog:
     """Append-only column store of events."""
 
-    __slots__ = ("time_h", "patient", "site", "step", "resource", "unit", "kind", "detail")
+    __slots__ = ("detail", "kind", "patient", "resource", "site", "step", "time_h", "unit")
 
     def __init__(self) -> None:
         for col in self.__slots__:

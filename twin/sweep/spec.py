@@ -43,7 +43,7 @@ class Range(BaseModel):
     range: list[Number] = Field(min_length=2, max_length=3)
 
     @model_validator(mode="after")
-    def _ok(self) -> "Range":
+    def _ok(self) -> Range:
         lo, hi = self.range[0], self.range[1]
         if hi < lo:
             raise ValueError(f"range stop {hi:g} is below start {lo:g}")
@@ -83,7 +83,7 @@ class Target(BaseModel):
     min: Number | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "Target":
+    def _one(self) -> Target:
         if self.max is None and self.min is None:
             raise ValueError("a target needs max or min")
         return self
@@ -106,7 +106,7 @@ class Answer(BaseModel):
     cost_per_unit: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _one_cost(self) -> "Answer":
+    def _one_cost(self) -> Answer:
         if (self.cost_kpi is None) == (not self.cost_per_unit):
             raise ValueError("give exactly one of cost_kpi or cost_per_unit")
         return self
@@ -129,7 +129,7 @@ class SweepSpec(BaseModel):
     answer: Answer | None = None
 
     @model_validator(mode="after")
-    def _consistent(self) -> "SweepSpec":
+    def _consistent(self) -> SweepSpec:
         for path, axis in self.axes.items():
             if isinstance(axis, list) and not axis:
                 raise LocatedValueError(f"axis {path!r} has no values", ("axes", path))
