@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from bench_scale import scaled  # noqa: E402
+
 from twin import __version__  # noqa: E402
 from twin.sweep.execute import execute, run_task  # noqa: E402
 from twin.sweep.spec import load_sweep  # noqa: E402
