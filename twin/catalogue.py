@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from twin.distributions import Distribution
 from twin.errors import LocatedValueError, ScenarioError
 from twin.validation import located_error, validate_document
 from twin.yamlio import load_yaml
@@ -28,6 +29,42 @@ Category = Literal[
 ]
 
 
+Utility = Literal["power", "co2", "o2", "compressed_air", "ln2"]
+"""Utilities a device may draw (see :class:`twin.operations.SiteUtilities`)."""
+
+_Hours = Annotated[float, Field(ge=0, le=1.0e5, allow_inf_nan=False)]
+
+
+class DeviceFailure(BaseModel):
+    """Breakdowns of each unit: it runs ``time_between_h`` calendar hours after its last repair
+    (or the start), then breaks; the repair takes ``repair_h`` hours once a ``repair_role``
+    person (e.g. an engineer) is free and on shift (no one needed when None).
+
+    What the breakdown does to the batches inside (``on_failure``): ``pause`` (the step stops
+    and resumes after the repair), ``abort`` (the batches are lost) or ``rescue`` (after
+    ``rescue_delay_h`` hours the batches move to another free unit of the pool and go on; they
+    wait for one if none is free)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    time_between_h: Distribution
+    repair_h: Distribution
+    repair_role: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=64)
+    on_failure: Literal["pause", "abort", "rescue"] = "pause"
+    rescue_delay_h: _Hours = 0.0
+
+
+class Maintenance(BaseModel):
+    """Preventive maintenance: each unit every ``every_days`` days (units staggered evenly over
+    the period), ``duration_h`` hours out of service. A unit due while a batch is inside goes
+    into maintenance as soon as it is empty (no new batch starts on it meanwhile)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    every_days: Annotated[float, Field(gt=0, le=3650, allow_inf_nan=False)]
+    duration_h: Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)]
+
+
 class DeviceType(BaseModel):
     """One catalogue entry.
 
@@ -41,6 +78,21 @@ class DeviceType(BaseModel):
         price: purchase price of one unit (currency of the scenario's costs).
         depreciation_years: straight-line depreciation period of one unit (years).
         footprint_m2: cleanroom floor taken by one unit (m²).
+        utilities: what each unit draws; losing one stops the unit (power, compressed air,
+            LN2) or degrades the culture inside it (CO2, O2: the culture kernel's conditions).
+        network: what the unit does while the site's IT/MES network is down (``continue`` or
+            ``stop``).
+        on_stop: what a stop (power, network, breakdown with ``pause``) does to the batch inside:
+            ``pause`` (resumes where it was) or ``abort`` (the batch is lost).
+        stop_tolerance_h: a batch inside a stopped unit longer than this (hours, in one stop) is
+            lost (e.g. product in LN2 storage warming up); None: any stop is tolerated.
+        changeover_h: cleaning and line clearance after a unit empties (hours) before the next
+            batch may start on it.
+        failure: breakdowns and repairs (None: never breaks).
+        maintenance: preventive maintenance calendar (None: none).
+        co2_l_per_h: CO2 drawn by one unit (litres/hour), sizing the backup bottle bank.
+        ln2_l_per_day: LN2 drawn by one unit (litres/day: boil-off, freezing runs), sizing the
+            site's tank.
         sources: field name -> published source, or text starting "assumption".
     """
 
@@ -55,24 +107,37 @@ class DeviceType(BaseModel):
     price: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] | None = None
     depreciation_years: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] | None = None
     footprint_m2: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] | None = None
+    utilities: list[Utility] = Field(default_factory=lambda: ["power"], max_length=5)
+    network: Literal["continue", "stop"] = "continue"
+    on_stop: Literal["pause", "abort"] = "pause"
+    stop_tolerance_h: _Hours | None = None
+    changeover_h: _Hours | None = None
+    failure: DeviceFailure | None = None
+    maintenance: Maintenance | None = None
+    co2_l_per_h: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] | None = None
+    ln2_l_per_day: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] | None = None
     sources: dict[str, Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]]
 
     @classmethod
     def overridable(cls) -> set[str]:
-        """Fields a scenario may override: the numbers (not what the device *is*)."""
-        return {"batches_per_unit", "price", "depreciation_years", "footprint_m2"}
+        """Fields a scenario may override: the numbers and behaviours (not what the device *is*)."""
+        return {
+            "batches_per_unit", "price", "depreciation_years", "footprint_m2", "utilities", "network", "on_stop",
+            "stop_tolerance_h", "changeover_h", "failure", "maintenance", "co2_l_per_h", "ln2_l_per_day",
+        }
 
     @model_validator(mode="after")
     def _every_number_sourced(self) -> DeviceType:
         for fname in type(self).model_fields:
             value = getattr(self, fname)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                if fname not in self.sources:
-                    raise LocatedValueError(
-                        f"field {fname!r} has no entry in 'sources' (give the published "
-                        "source, or 'assumption: <why>')",
-                        (fname,),
-                    )
+            numeric = isinstance(value, (int, float, BaseModel)) and not isinstance(value, bool)
+            given = fname in self.model_fields_set or fname == "batches_per_unit"
+            if numeric and given and fname not in self.sources:
+                raise LocatedValueError(
+                    f"field {fname!r} has no entry in 'sources' (give the published "
+                    "source, or 'assumption: <why>'; a nested entry such as 'failure' needs one too)",
+                    (fname,),
+                )
         for fname in self.sources:
             if fname not in type(self).model_fields:
                 raise LocatedValueError(f"'sources' names an unknown field {fname!r}", ("sources", fname))

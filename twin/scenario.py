@@ -23,11 +23,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from twin.catalogue import DeviceType, bundled_dir, load_catalogue
 from twin.distributions import Distribution, Fixed
 from twin.errors import LocatedValueError, ScenarioError
+from twin.operations import (
+    WEEKDAYS,
+    Connection,
+    ConnectionType,
+    Outage,
+    ShiftBlock,
+    SiteUtilities,
+    StaffRole,
+    Weekday,
+    default_connections,
+)
 from twin.validation import located_error, require_mapping, validate_document
 from twin.yamlio import Marks, load_yaml, parse_yaml
 
@@ -52,16 +63,28 @@ class Site(_Model):
     """A hospital (apheresis chairs, infusion slots; optionally a point-of-care manufacturing
     cell: devices and staff) or a factory (a central plant or a regional hub: devices).
 
-    Both kinds hold staff: role name -> headcount (people, on duty around the clock until shift
-    calendars arrive). A site makes batches when it has every device type and role the recipe,
-    cryopreservation, storage, QC and release need.
+    Both kinds hold staff: role name -> headcount (on duty around the clock) or a
+    :class:`twin.operations.StaffRole` (count, shift calendar, skills, absence, turnover); and
+    utilities with their backups. A site makes batches when it has every device type and role the
+    recipe, cryopreservation, storage, QC and release need.
     """
 
     kind: Literal["hospital", "factory"]
     apheresis_chairs: Count = 0
     infusion_slots: Count = 0
     devices: dict[Name, DevicePool] = Field(default_factory=dict)
-    staff: dict[Name, Count] = Field(default_factory=dict)
+    staff: dict[Name, Count | StaffRole] = Field(default_factory=dict)
+    utilities: SiteUtilities = Field(default_factory=SiteUtilities)
+
+    @field_validator("staff", mode="after")
+    @classmethod
+    def _long_form(cls, v: dict[str, int | StaffRole]) -> dict[str, StaffRole]:
+        return {r: StaffRole(count=x) if isinstance(x, int) else x for r, x in v.items()}
+
+    def headcount(self, role: str) -> int:
+        """People of ``role`` at this site (0 if none)."""
+        r = self.staff.get(role)
+        return 0 if r is None else r.count  # type: ignore[union-attr]
 
     @model_validator(mode="after")
     def _kind_fields(self) -> Site:
@@ -112,12 +135,18 @@ class Step(ClinicalStep):
 
     Consecutive steps on the same device type keep the same unit (e.g. a Prodigy run from
     selection to harvest). ``processing`` says whether the product is exposed (open, in a
-    biosafety cabinet) or stays in a closed system.
+    biosafety cabinet: it needs the cleanroom in grade) or stays in a closed system.
+    ``transfer``: how material comes in (a connection type in the scenario's ``connections``),
+    made at the step's start. ``staff_wait_limit_h``: a step that cannot wait (e.g. harvest at
+    the biological end point) fails the batch if no qualified person is free and on shift within
+    this many hours of it being due (None: it waits as long as it takes).
     """
 
     name: Name
     device: Name | None = None
     processing: Literal["open", "closed"] = "closed"
+    transfer: ConnectionType | None = None
+    staff_wait_limit_h: Hours | None = None
 
 
 class Cryopreservation(ClinicalStep):
@@ -168,10 +197,6 @@ class Release(_Model):
     duration_h: Distribution
     hands_on_h: Hours = 0.0
     site: Name | None = None
-
-
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class CourierLane(_Model):
@@ -294,6 +319,24 @@ class Scenario(_Model):
     routing: Routing = Field(default_factory=Routing)
     dropout: Dropout = Field(default_factory=Dropout)
     costs: Costs | None = None
+    shifts: dict[Name, list[ShiftBlock]] = Field(
+        default_factory=dict, description="named shift calendars that staff roles refer to",
+    )
+    connections: dict[ConnectionType, Connection] = Field(
+        default_factory=default_connections,
+        description="tubing connection types; a type you list is merged over its default",
+    )
+    outages: list[Outage] = Field(default_factory=list, max_length=10_000)
+
+    @field_validator("connections", mode="before")
+    @classmethod
+    def _merge_connection_defaults(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        merged: dict[str, Any] = {k: c.model_dump() for k, c in default_connections().items()}
+        for k, given in v.items():
+            merged[k] = {**merged[k], **given} if k in merged and isinstance(given, dict) else given
+        return merged
 
     @model_validator(mode="after")
     def _warmup(self) -> Scenario:
@@ -347,7 +390,7 @@ class Scenario(_Model):
         """Whether ``site`` has every device type and role manufacturing needs."""
         s = self.sites[site]
         return all(s.devices.get(t) is not None and s.devices[t].count > 0 for t in self.device_types_needed()) and \
-            all(s.staff.get(r, 0) > 0 for r in self.roles_needed())
+            all(s.headcount(r) > 0 for r in self.roles_needed())
 
     def transit_mean_h(self, origin: str, destination: str) -> float:
         """Mean courier transit (hours); 0 within a site."""
@@ -365,6 +408,50 @@ class Scenario(_Model):
         makers = [n for n in self.sites if self.can_manufacture(n) and (n == hospital or (
             self.has_lane(hospital, n) and self.has_lane(n, hospital)))]
         return sorted(makers, key=lambda n: (self.transit_mean_h(hospital, n), n))
+
+    def skill_names(self, types: dict[str, DeviceType] | None = None) -> list[str]:
+        """Names a role's ``skills`` may list: the hands-on steps, QC tests as ``qc:NAME``, and
+        device repairs as ``repair:TYPE``."""
+        names = ["apheresis", "freezing", "receipt", *(s.name for s in self.recipe), "cryopreservation",
+                 *(f"qc:{t.name}" for t in self.qc.tests), "release", "infusion"]
+        names += [f"repair:{t}" for t in sorted({t for site in self.sites.values() for t in site.devices})]
+        return names
+
+    def step_roles(self, device_types: dict[tuple[str, str], DeviceType]) -> dict[str, str]:
+        """Step (skill name) -> the role it names, for every step that has one: people of that
+        role are qualified for it (others only through their ``skills``)."""
+        out: dict[str, str] = {}
+        freezing = self.starting_material.freezing
+        for name, spec in (("apheresis", self.apheresis), ("freezing", freezing), ("receipt", self.receipt),
+                           *((st.name, st) for st in self.recipe), ("cryopreservation", self.cryopreservation),
+                           ("release", self.release), ("infusion", self.infusion)):
+            if spec is not None and spec.role is not None:
+                out[name] = spec.role
+        for t in self.qc.tests:
+            out[f"qc:{t.name}"] = self.qc.role
+        for (_, tname), dtype in sorted(device_types.items()):
+            if dtype.failure is not None and dtype.failure.repair_role is not None:
+                out[f"repair:{tname}"] = dtype.failure.repair_role
+        return out
+
+    def qualified_roles(self, site: str, step: str, role: str | None) -> list[str]:
+        """Roles at ``site`` with people qualified for ``step``: ``role`` itself (the role the
+        step names) and every role that lists ``step`` in its skills."""
+        staff = self.sites[site].staff
+        return [r for r, spec in staff.items() if spec.count > 0 and (r == role or step in spec.skills)]
+
+    def longest_shift_h(self, role_at_site: str) -> float:
+        """Longest unbroken block (hours) a role's calendar offers (inf around the clock); the
+        longest over the sites where the role exists."""
+        best = 0.0
+        for site in self.sites.values():
+            spec = site.staff.get(role_at_site)
+            if spec is None:
+                continue
+            if spec.shift is None:
+                return float("inf")
+            best = max(best, max((b.length_h for b in self.shifts[spec.shift]), default=0.0))
+        return best
 
     def has_lane(self, origin: str, destination: str) -> bool:
         """Whether a courier lane runs from ``origin`` to ``destination``."""
@@ -484,13 +571,13 @@ def _check_references(sc: Scenario, types: dict[str, DeviceType], marks: Marks, 
         roles += [(sc.receipt.role, ("receipt", "role")), (sc.cryopreservation.role, ("cryopreservation", "role")),
                   (sc.qc.role, ("qc", "role")), (sc.release.role, ("release", "role"))]
         for role, path in roles:
-            if role is not None and role in sc.roles_needed() and s.staff.get(role, 0) < 1:
+            if role is not None and role in sc.roles_needed() and s.headcount(role) < 1:
                 return f"role {role!r} has no staff at {site!r} (add sites.{site}.staff.{role})", path
         return None
 
     for h in sc.hospital_shares():
         for role, step in ((sc.apheresis.role, "apheresis"), (sc.infusion.role, "infusion")):
-            if role is not None and sc.sites[h].staff.get(role, 0) < 1:
+            if role is not None and sc.sites[h].headcount(role) < 1:
                 raise err(f"role {role!r} has no staff at {h!r} (add sites.{h}.staff.{role})", step, "role")
         if sc.routing.policy == "fixed":
             target = sc.routing.assign.get(h)
@@ -520,7 +607,7 @@ def _check_references(sc: Scenario, types: dict[str, DeviceType], marks: Marks, 
     if sc.qc.lab is not None:
         if sc.qc.lab not in sc.sites:
             raise err(f"unknown site {sc.qc.lab!r}; sites are {sorted(sc.sites)}", "qc", "lab")
-        if any(t.hands_on_h > 0 for t in sc.qc.tests) and sc.sites[sc.qc.lab].staff.get(sc.qc.role, 0) < 1:
+        if any(t.hands_on_h > 0 for t in sc.qc.tests) and sc.sites[sc.qc.lab].headcount(sc.qc.role) < 1:
             raise err(f"role {sc.qc.role!r} has no staff at the QC lab {sc.qc.lab!r}", "qc", "role")
         for m in sorted(makers):
             if m != sc.qc.lab and not sc.has_lane(m, sc.qc.lab):
@@ -528,7 +615,7 @@ def _check_references(sc: Scenario, types: dict[str, DeviceType], marks: Marks, 
     if sc.release.site is not None:
         if sc.release.site not in sc.sites:
             raise err(f"unknown site {sc.release.site!r}; sites are {sorted(sc.sites)}", "release", "site")
-        if sc.release.hands_on_h > 0 and sc.sites[sc.release.site].staff.get(sc.release.role, 0) < 1:
+        if sc.release.hands_on_h > 0 and sc.sites[sc.release.site].headcount(sc.release.role) < 1:
             raise err(f"role {sc.release.role!r} has no staff at {sc.release.site!r}", "release", "role")
     if sc.costs is not None:
         roles = {r for site in sc.sites.values() for r in site.staff}
@@ -555,6 +642,86 @@ def _check_references(sc: Scenario, types: dict[str, DeviceType], marks: Marks, 
                     raise err(f"device type {tname!r} has no {', '.join(missing)} in the catalogue; costs need "
                               f"them (or set them in sites.{sname}.devices.{tname}.override)",
                               "sites", sname, "devices", tname)
+
+
+def _check_operations(sc: Scenario, types: dict[str, DeviceType], resolved: dict[tuple[str, str], DeviceType],
+                      marks: Marks, src: str) -> None:
+    """Shifts, skills, repairs, connections, utilities and outages refer to things that exist
+    (``resolved``: each pool's device type with the scenario's overrides)."""
+    def err(msg: str, *path: str | int) -> ScenarioError:
+        return located_error(msg, tuple(path), marks, src)
+
+    makers = {t for h in sc.hospital_shares() for t in sc.route_candidates(h)}
+    skills = set(sc.skill_names(types))
+    for sname, site in sc.sites.items():
+        for role, r in site.staff.items():
+            if r.shift is not None and r.shift not in sc.shifts:
+                raise err(f"unknown shift {r.shift!r}; shifts are {sorted(sc.shifts)}",
+                          "sites", sname, "staff", role, "shift")
+            for i, sk in enumerate(r.skills):
+                if sk not in skills:
+                    raise err(f"unknown skill {sk!r}; skills are step names: {sorted(skills)}",
+                              "sites", sname, "staff", role, "skills", i)
+        for tname, pool in site.devices.items():
+            f = resolved[(sname, tname)].failure
+            if pool.count > 0 and f is not None and f.repair_role is not None:
+                if not sc.qualified_roles(sname, f"repair:{tname}", f.repair_role):
+                    raise err(f"device type {tname!r} needs a {f.repair_role!r} for repairs; {sname!r} has none "
+                              f"(add sites.{sname}.staff.{f.repair_role})", "sites", sname, "devices", tname)
+        ln2 = site.utilities.ln2
+        if ln2 is not None:
+            per_day = sum(p.count * (resolved[(sname, t)].ln2_l_per_day or 0.0) for t, p in site.devices.items())
+            if per_day * ln2.delivery_every_days > ln2.tank_l:
+                raise err(f"the LN2 tank ({ln2.tank_l:g} L) runs dry between deliveries: the site's units draw "
+                          f"{per_day:g} L/day for {ln2.delivery_every_days:g} days", "sites", sname, "utilities", "ln2")
+    # Every hands-on task fits in the longest shift of some role qualified for it.
+    tasks: list[tuple[str, float, str | None, tuple[str | int, ...]]] = [
+        ("apheresis", sc.apheresis.hands_on_h, sc.apheresis.role, ("apheresis", "hands_on_h")),
+        ("receipt", sc.receipt.hands_on_h, sc.receipt.role, ("receipt", "hands_on_h")),
+        ("cryopreservation", sc.cryopreservation.hands_on_h, sc.cryopreservation.role,
+         ("cryopreservation", "hands_on_h")),
+        ("release", sc.release.hands_on_h, sc.release.role, ("release", "hands_on_h")),
+        ("infusion", sc.infusion.hands_on_h, sc.infusion.role, ("infusion", "hands_on_h")),
+    ]
+    tasks += [(st.name, st.hands_on_h, st.role, ("recipe", i, "hands_on_h")) for i, st in enumerate(sc.recipe)]
+    tasks += [(f"qc:{t.name}", t.hands_on_h, sc.qc.role, ("qc", "tests", i, "hands_on_h"))
+              for i, t in enumerate(sc.qc.tests)]
+    for step, hours, role, path in tasks:
+        if hours <= 0 or role is None:
+            continue
+        longest = max((sc.longest_shift_h(r) for sname in sc.sites for r in sc.qualified_roles(sname, step, role)),
+                      default=0.0)
+        if longest < hours:
+            raise err(f"{hours:g} hands-on hours do not fit in any shift of a role qualified for {step!r} "
+                      f"(longest: {longest:g} h)", *path)
+    for i, st in enumerate(sc.recipe):
+        if st.transfer is not None:
+            conn = sc.connections[st.transfer]
+            if conn.hands_on_h > 0 and st.role is None:
+                raise err(f"a {st.transfer} transfer has {conn.hands_on_h:g} hands-on hours and needs the step's role",
+                          "recipe", i, "role")
+            if conn.device is not None:
+                if conn.device not in types:
+                    raise err(f"unknown device type {conn.device!r}; the catalogue has {sorted(types)}",
+                              "connections", st.transfer, "device")
+                for m in sorted(makers):
+                    if sc.sites[m].devices.get(conn.device) is None or sc.sites[m].devices[conn.device].count < 1:
+                        raise err(f"a {st.transfer} transfer needs a {conn.device!r} at {m!r} "
+                                  f"(add sites.{m}.devices.{conn.device}.count)", "recipe", i, "transfer")
+    for i, o in enumerate(sc.outages):
+        if o.site is not None and o.site not in sc.sites:
+            raise err(f"unknown site {o.site!r}; sites are {sorted(sc.sites)}", "outages", i, "site")
+        where = [o.site] if o.site is not None else list(sc.sites)
+        if o.pool is not None and not any(o.pool in sc.sites[w].devices for w in where):
+            raise err(f"no {o.pool!r} units at {o.site or 'any site'}", "outages", i, "pool")
+        if o.role is not None and not any(sc.sites[w].headcount(o.role) > 0 for w in where):
+            raise err(f"no {o.role!r} staff at {o.site or 'any site'}", "outages", i, "role")
+        if o.what == "ln2" and not any(sc.sites[w].utilities.ln2 is not None for w in where):
+            raise err("an ln2 outage needs a site with an LN2 supply (sites.NAME.utilities.ln2)", "outages", i, "what")
+    names = [o.label(i) for i, o in enumerate(sc.outages)]
+    for i, n in enumerate(names):
+        if names.index(n) != i:
+            raise err(f"outage names must be unique; {n!r} is repeated", "outages", i, "name")
 
 
 def scenario_from_data(
@@ -592,6 +759,7 @@ def scenario_from_data(
                     f"bad override: {'.'.join(map(str, e['loc']))}: {e['msg']}",
                     ("sites", sname, "devices", tname, "override"), marks, source,
                 ) from None
+    _check_operations(sc, types, device_types, marks, source)
     loaded = LoadedScenario(sc, device_types, source, file_sha256)
     blob = json.dumps(loaded.canonical(), sort_keys=True, separators=(",", ":"))
     loaded.scenario_hash = hashlib.sha256(blob.encode()).hexdigest()

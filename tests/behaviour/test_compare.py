@@ -100,7 +100,7 @@ def test_costs_add_up_and_labour_is_paid_hours_times_rates() -> None:
     sc = loaded.scenario
     years = (sc.horizon_days - sc.warmup_days) / 365
     paid = sum(n * sc.costs.paid_hours_per_fte_year * sc.costs.labour_per_h[r] * years
-               for site in sc.sites.values() for r, n in site.staff.items())
+               for site in sc.sites.values() for r, n in ((r, s.count) for r, s in site.staff.items()))
     for rep in (0, 1):
         k = res.kpis[res.kpis["replication"] == rep].set_index("kpi")["value"]
         parts = k[[f"cost.{c}" for c in ("capital", "cleanroom", "labour", "consumables", "qc", "courier", "overhead")]]

@@ -20,9 +20,11 @@ def _events(data: dict, replication: int = 0) -> tuple[pd.DataFrame, object]:
 
 def test_tiny_scenario_exact_event_list() -> None:
     """Two patients, one chair, one Prodigy, one operator, all durations fixed: the step
-    (patient, step, kind, time) list derived by hand. Patient 1 waits for the chair until 4 h,
-    for the Prodigy until patient 0's expansion ends at 115 h, and then for the operator, who is
-    doing patient 0's cryopreservation hands-on until 116 h."""
+    (patient, step, kind, time) list derived by hand. A step starts when its work begins (its
+    hands-on person is there). Patient 1 waits for the chair until 4 h and for the Prodigy until
+    patient 0's expansion ends at 115 h; it gets the Prodigy at that instant and asks for the
+    operator before patient 0's cryopreservation does (first come, first served), so patient 0's
+    cryopreservation starts when the operator is free at 117 h."""
     e, _ = _events(tiny_data())
     got = [
         (int(r.patient), str(r.step), str(r.kind), float(r.time_h))
@@ -32,13 +34,13 @@ def test_tiny_scenario_exact_event_list() -> None:
     expected = []
     for pid, plan in (
         (0, [("apheresis", 0, 4), ("ship_to_factory", 4, 14), ("receipt", 14, 15),
-             ("expansion", 15, 115), ("cryopreservation", 115, 118), ("storage", 118, 168),
-             ("qc", 118, 166), ("release", 166, 168), ("ship_to_hospital", 168, 178),
-             ("infusion", 178, 179)]),
+             ("expansion", 15, 115), ("cryopreservation", 117, 120), ("storage", 120, 170),
+             ("qc", 120, 168), ("release", 168, 170), ("ship_to_hospital", 170, 180),
+             ("infusion", 180, 181)]),
         (1, [("apheresis", 4, 8), ("ship_to_factory", 8, 18), ("receipt", 18, 19),
-             ("expansion", 116, 216), ("cryopreservation", 216, 219), ("storage", 219, 269),
-             ("qc", 219, 267), ("release", 267, 269), ("ship_to_hospital", 269, 279),
-             ("infusion", 279, 280)]),
+             ("expansion", 115, 215), ("cryopreservation", 215, 218), ("storage", 218, 268),
+             ("qc", 218, 266), ("release", 266, 268), ("ship_to_hospital", 268, 278),
+             ("infusion", 278, 279)]),
     ):
         for step, start, end in plan:
             expected.append((pid, step, "step_start", float(start)))
@@ -48,7 +50,7 @@ def test_tiny_scenario_exact_event_list() -> None:
     # The Prodigy was seized by patient 1 the moment patient 0 released it.
     prodigy = e[(e["resource"] == "clinimacs_prodigy") & e["kind"].isin(["seize", "release"])]
     assert [(int(r.patient), str(r.kind), r.time_h) for r in prodigy.itertuples()] == [
-        (0, "seize", 15.0), (0, "release", 115.0), (1, "seize", 115.0), (1, "release", 216.0)
+        (0, "seize", 15.0), (0, "release", 115.0), (1, "seize", 115.0), (1, "release", 215.0)
     ]
 
 

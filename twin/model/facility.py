@@ -11,14 +11,20 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
+from twin.model.conditions import Condition
 from twin.model.log import EventLog
-from twin.model.pools import Pool, PoolSpec
+from twin.model.pools import PoolSpec, Unit, UnitPool
 from twin.scenario import WEEKDAYS, ClinicalStep, LoadedScenario, Scenario
 from twin.streams import Streams
 
 #: Pool names used for hospital places (device pools use the catalogue type name).
 CHAIRS = "apheresis_chair"
 SLOTS = "infusion_slot"
+
+#: Site conditions: utilities, the IT/MES system, cleanroom air handling and grade.
+SITE_CONDITIONS = ("power", "co2", "o2", "compressed_air", "ln2", "it", "air", "grade")
+#: Utilities whose loss stops a unit that draws them (CO2 and O2 only degrade the culture inside).
+STOPPING_UTILITIES = ("power", "compressed_air", "ln2")
 
 
 @dataclass
@@ -60,16 +66,33 @@ class World:
         self.n_patients = 0  # set once the referral times are drawn
         self.first_weekday = self.sc.start_date.weekday()  # 0 = Monday, for pickup calendars
         self._quantiles: dict[str, tuple[list[float], bytearray]] = {}
-        self.pools: dict[tuple[str, str], Pool] = {}
+        self.cond: dict[tuple[str, str], Condition] = {
+            (sname, what): Condition(self.env, f"{sname}/{what}") for sname in self.sc.sites for what in SITE_CONDITIONS
+        }
+        self.pools: dict[tuple[str, str], UnitPool] = {}
+        self.specs: list[PoolSpec] = []
+        self.desk: dict[str, UnitPool] = {}  # the people of each site, all roles
+        self.device_gates: dict[tuple[str, str], list[Condition]] = {}
+        self.step_role = self.sc.step_roles(loaded.device_types)
         for sname, site in self.sc.sites.items():
             if site.kind == "hospital":
                 self._add(PoolSpec(sname, CHAIRS, "chair", site.apheresis_chairs))
                 self._add(PoolSpec(sname, SLOTS, "slot", site.infusion_slots))
             for tname, pool in site.devices.items():
                 dtype = loaded.device_types[(sname, tname)]
-                self._add(PoolSpec(sname, tname, "device", pool.count, dtype.batches_per_unit))
-            for role, headcount in site.staff.items():
-                self._add(PoolSpec(sname, role, "staff", headcount))
+                draws = [self.cond[(sname, u)] for u in dtype.utilities]
+                if dtype.network == "stop":
+                    draws.append(self.cond[(sname, "it")])
+                self.device_gates[(sname, tname)] = [self.cond[(sname, u)] for u in dtype.utilities
+                                                     if u in STOPPING_UTILITIES] + (
+                    [self.cond[(sname, "it")]] if dtype.network == "stop" else [])
+                self._add(PoolSpec(sname, tname, "device", pool.count, dtype.batches_per_unit), draws, running=True)
+            people: list[Unit] = []
+            for role, spec in site.staff.items():
+                self.specs.append(PoolSpec(sname, role, "staff", spec.count))
+                skills = frozenset({st for st, r in self.step_role.items() if r == role} | set(spec.skills))
+                people += [Unit(role, i, 1, None, skills) for i in range(spec.count)]
+            self.desk[sname] = UnitPool(self.env, people, self._unit_logger(sname))
         # Routing: candidate sites per hospital (nearest first) and, per site, the mean hours a
         # batch holds the first recipe device (for least_expected_v2v).
         self.candidates = {h: self.sc.route_candidates(h) for h in self.sc.hospital_shares()}
@@ -125,14 +148,14 @@ class World:
             return cands[0]
         if policy == "nearest":
             for site in cands:
-                res = self.pools[(site, self.first_device)].resource
-                if res.count < res.capacity:
+                if any(u.available() for u in self.pools[(site, self.first_device)].units):
                     return site
             return cands[0]
         best, best_h = cands[0], float("inf")
         for site in cands:  # least expected vein-to-vein: transit both ways + expected wait
-            res = self.pools[(site, self.first_device)].resource
-            wait = len(res.queue) * self.first_hold_h / res.capacity
+            pool = self.pools[(site, self.first_device)]
+            capacity = sum(u.slots for u in pool.units)
+            wait = len(pool.queue) * self.first_hold_h / max(capacity, 1)
             h = self.sc.transit_mean_h(hospital, site) + self.sc.transit_mean_h(site, hospital) + wait
             if h < best_h:
                 best, best_h = site, h
@@ -151,10 +174,25 @@ class World:
                 return t - now_h
         raise AssertionError("a lane has at least one pickup day")  # pragma: no cover
 
-    def _add(self, spec: PoolSpec) -> None:
-        self.pools[(spec.site, spec.name)] = Pool(self.env, spec)
+    def _unit_logger(self, site: str):
+        log = self.log
 
-    def pool(self, site: str, name: str) -> Pool:
+        def fn(u: Unit, kind: str, reason: str) -> None:
+            if not self.closed:
+                log.add(self.env.now, -1, site, "", u.name, u.index, kind, reason)
+
+        return fn
+
+    def _add(self, spec: PoolSpec, conditions: list[Condition] | None = None, running: bool = False) -> None:
+        units = [
+            Unit(spec.name, i, spec.slots_per_unit,
+                 Condition(self.env, f"{spec.site}/{spec.name}#{i}") if running else None)
+            for i in range(spec.units)
+        ]
+        self.specs.append(spec)
+        self.pools[(spec.site, spec.name)] = UnitPool(self.env, units, self._unit_logger(spec.site), conditions)
+
+    def pool(self, site: str, name: str) -> UnitPool:
         """The pool ``name`` at ``site``."""
         return self.pools[(site, name)]
 
@@ -190,16 +228,19 @@ def simulate(loaded: LoadedScenario, replication: int = 0) -> RawRun:
     """
     from twin.model.journey import referral_process
 
+    from twin.model.operations import start_operations
+
     world = World(loaded, replication)
     times = world.referral_times()
     world.n_patients = len(times)
+    start_operations(world)
     world.env.process(referral_process(world, times))
     world.env.run(until=world.sc.horizon_h)
     world.closed = True
     return RawRun(
         replication=replication,
         events=world.log.columns(),
-        pools=[p.spec for p in world.pools.values()],
+        pools=world.specs,
         n_patients=len(times),
         horizon_h=world.sc.horizon_h,
         warmup_h=world.sc.warmup_h,

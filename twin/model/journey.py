@@ -29,17 +29,25 @@ from typing import Any
 import numpy as np
 import simpy
 
+from twin.model.conditions import Condition, first_down
 from twin.model.facility import CHAIRS, SLOTS, World
-from twin.model.pools import Pool
-from twin.scenario import ClinicalStep
+from twin.model.pools import Request, Unit, UnitPool
+from twin.scenario import ClinicalStep, Step
 
 Proc = Generator[simpy.Event, Any, Any]
 
 
-class Patient:
-    """A patient and their batch (one id for both; chain of identity)."""
+EPS = 1e-9
 
-    __slots__ = ("done", "dropped", "dropped_ev", "hospital", "pid", "waiting")
+
+class Patient:
+    """A patient and their batch (one id for both; chain of identity).
+
+    ``contam_cfu``: contaminants in the batch (colony-forming units; 0 = sterile).
+    ``cells``: fraction of the batch's cells kept through connections and leaks (1 = none lost).
+    """
+
+    __slots__ = ("cells", "contam_cfu", "done", "dropped", "dropped_ev", "hospital", "pid", "waiting")
 
     def __init__(self, pid: int, hospital: str, dropped_ev: simpy.Event) -> None:
         self.pid = pid
@@ -48,6 +56,8 @@ class Patient:
         self.dropped_ev = dropped_ev
         self.done = False
         self.waiting = True  # drop-out can happen until infusion starts
+        self.contam_cfu = 0.0
+        self.cells = 1.0
 
 
 class Held:
@@ -55,7 +65,7 @@ class Held:
 
     __slots__ = ("pool", "req", "unit")
 
-    def __init__(self, pool: Pool, req: simpy.Event, unit: int) -> None:
+    def __init__(self, pool: UnitPool, req: Request, unit: Unit) -> None:
         self.pool, self.req, self.unit = pool, req, unit
 
 
@@ -81,30 +91,174 @@ class Journey:
             self.log(site, cause, "", -1, "outcome", outcome)
 
     # -- resources -----------------------------------------------------------------------
-    def acquire(self, pool: Pool, step: str, renege: bool = True) -> Proc:
-        """Wait for a unit of ``pool``; returns a :class:`Held`, or None if the patient
-        dropped out while waiting (the request is withdrawn)."""
-        site, name = pool.spec.site, pool.spec.name
-        req = pool.request()
+    def acquire(
+        self, pool: UnitPool, site: str, step: str, name: str, renege: bool = True, skill: str | None = None,
+        need_h: float = 0.0, limit_h: float | None = None,
+    ) -> Proc:
+        """Wait for a unit of ``pool`` (``name``: the pool or role, for the log; ``skill`` and
+        ``need_h``: for people, the step they must be qualified for and the hours the shift must
+        still cover). Returns a :class:`Held`, or None when the patient dropped out while waiting
+        (the request is withdrawn) or no one came within ``limit_h`` (the batch fails)."""
+        env = self.w.env
+        req = pool.request(skill, need_h)
         self.log(site, step, name, -1, "queue")
+        waits: list[simpy.Event] = [req]
         if renege:
-            yield req | self.p.dropped_ev
-            if not req.triggered:
-                req.cancel()
-                self.log(site, step, name, -1, "renege")
-                return None
+            waits.append(self.p.dropped_ev)
+        if limit_h is not None:
+            waits.append(env.timeout(limit_h))
+        if len(waits) > 1:
+            yield simpy.AnyOf(env, waits)
         else:
             yield req
-        unit = pool.take()
-        self.log(site, step, name, unit, "seize")
+        if not req.triggered:
+            pool.cancel(req)
+            self.log(site, step, name, -1, "renege")
+            if not self.p.dropped:
+                self.finish("failed", f"{step}:no_qualified_staff", site)
+            return None
+        unit = req.unit
+        assert unit is not None
+        self.log(site, step, unit.name, unit.index, "seize")
         return Held(pool, req, unit)
 
-    def release(self, held: Held, step: str) -> None:
+    def release(self, held: Held, step: str, site: str) -> None:
         """Let go of a held unit."""
         if self.w.closed:
             return
-        held.pool.give_back(held.req, held.unit)
-        self.log(held.pool.spec.site, step, held.pool.spec.name, held.unit, "release")
+        held.pool.release(held.req)
+        self.log(site, step, held.unit.name, held.unit.index, "release")
+
+    def place(self, site: str, pool_name: str, step: str) -> Proc:
+        """Wait for a unit of the place or device pool ``pool_name`` at ``site``."""
+        return (yield from self.acquire(self.w.pool(site, pool_name), site, step, pool_name))
+
+    # -- running a step ------------------------------------------------------------------
+    def gates(self, site: str, place: Held | None, extra: tuple[str, ...] = ()) -> list[Condition]:
+        """What must be up for the step to progress: the held device unit running (not broken,
+        no device outage), the site utilities it cannot run without, and ``extra`` site
+        conditions (``grade`` for open work, ``it`` for batch records)."""
+        out: list[Condition] = []
+        if place is not None and place.unit.running is not None:
+            out.append(place.unit.running)
+            out += self.w.device_gates[(site, place.unit.name)]
+        out += [self.w.cond[(site, x)] for x in extra]
+        return out
+
+    def stop_policy(self, site: str, down: Condition, place: Held | None) -> str:
+        """What a stop of ``down`` does to this batch: pause, abort or rescue."""
+        if down is self.w.cond[(site, "grade")]:
+            return "abort"  # product exposed in a room out of grade
+        if place is None or place.unit.running is None:
+            return "pause"
+        dtype = self.w.loaded.device_types[(site, place.unit.name)]
+        if down is place.unit.running and "broken" in down.reasons and dtype.failure is not None:
+            return dtype.failure.on_failure
+        return dtype.on_stop
+
+    def hold_until_running(self, site: str, step: str, place: Held | None, extra: tuple[str, ...]) -> Proc:
+        """If something the step needs is down: stop (pause), lose the batch (abort), or after
+        the rescue delay move it to another unit (rescue). Returns False if the batch is lost."""
+        env = self.w.env
+        gates = self.gates(site, place, extra)
+        down = first_down(gates)
+        if down is None:
+            return True
+        cause = down.cause()
+        policy = self.stop_policy(site, down, place)
+        if policy == "abort":
+            self.finish("lost", f"{step}:{_short(cause)}", site)
+            return False
+        self.log(site, step, "", -1, "pause", cause)
+        t0 = env.now
+        dtype = self.w.loaded.device_types.get((site, place.unit.name)) if place is not None else None
+        tolerance = dtype.stop_tolerance_h if dtype is not None else None
+        while down is not None:
+            waits: list[simpy.Event] = [down.when_up()]
+            if tolerance is not None:
+                waits.append(env.timeout(max(t0 + tolerance - env.now, 0.0)))
+            rescue_at = None
+            if policy == "rescue" and place is not None and down is place.unit.running and dtype and dtype.failure:
+                rescue_at = t0 + dtype.failure.rescue_delay_h
+                waits.append(env.timeout(max(rescue_at - env.now, 0.0)))
+            yield simpy.AnyOf(env, waits)
+            gates = self.gates(site, place, extra)
+            down = first_down(gates)
+            if down is None:
+                break
+            if tolerance is not None and env.now >= t0 + tolerance - EPS:
+                self.finish("lost", f"{step}:stopped_{_short(cause)}", site)
+                return False
+            if rescue_at is not None and env.now >= rescue_at - EPS and down is place.unit.running:
+                ok = yield from self.rescue(site, step, place)
+                if not ok:
+                    return False
+                policy = "pause"
+                gates = self.gates(site, place, extra)
+                down = first_down(gates)
+        self.log(site, step, "", -1, "resume", cause)
+        return True
+
+    def rescue(self, site: str, step: str, place: Held) -> Proc:
+        """Move the batch from its broken unit to another unit of the same pool (waiting for one)."""
+        pool, old = place.pool, place.unit
+        req = pool.request()
+        self.log(site, step, old.name, -1, "queue", "rescue")
+        yield req
+        self.release(Held(pool, place.req, old), step, site)
+        place.req, place.unit = req, req.unit
+        self.log(site, step, place.unit.name, place.unit.index, "seize", "rescue")
+        return True
+
+    def advance(self, hours: float, gates: list[Condition]) -> Proc:
+        """Run for ``hours`` or until a gate goes down; returns the hours run."""
+        env = self.w.env
+        t0 = env.now
+        timer = env.timeout(hours)
+        if gates:
+            yield simpy.AnyOf(env, [timer, *(g.when_down() for g in gates)])
+        else:
+            yield timer
+        return hours if timer.processed or env.now - t0 >= hours - EPS else env.now - t0
+
+    def progress(
+        self, site: str, step: str, total_h: float, hands_on_h: float, role: str | None, place: Held | None,
+        extra: tuple[str, ...] = (), renege: bool = True, skill: str | None = None, limit_h: float | None = None,
+        start_detail: str | None = None,
+    ) -> Proc:
+        """Progress ``total_h`` hours of work, the first ``hands_on_h`` of them with a qualified
+        person of ``role`` on shift (``skill``: the step they must be qualified for, default
+        ``step``), only while every gate is up (see :meth:`gates`). A stop releases the person;
+        the rest of the hands-on time is done by whoever is free after it. Returns False when
+        the batch is lost, fails, or the patient dropped out waiting for staff. ``step_start``
+        (with ``start_detail``) is logged when the work first begins."""
+        remaining = total_h
+        started = start_detail is None
+        attended = hands_on_h if role is not None else 0.0
+        while remaining > EPS:
+            if not (yield from self.hold_until_running(site, step, place, extra)):
+                return False
+            staff = None
+            if attended > EPS:
+                staff = yield from self.acquire(self.w.desk[site], site, step, role or "", renege,
+                                                skill or step, attended, limit_h)
+                if staff is None:
+                    return False
+                if first_down(self.gates(site, place, extra)) is not None:
+                    self.release(staff, step, site)
+                    continue
+            if not started:
+                started = True
+                self.log(site, step, "", -1, "step_start", start_detail or "")
+            seg = attended if staff is not None else remaining
+            ran = yield from self.advance(seg, self.gates(site, place, extra))
+            remaining -= ran
+            if staff is not None:
+                attended -= ran
+                self.release(staff, step, site)
+        if not started:  # a step of no duration
+            self.log(site, step, "", -1, "step_start", start_detail or "")
+        return True
 
     def work(
         self,
@@ -114,35 +268,62 @@ class Journey:
         place: Held | None,
         renege: bool = True,
         detail: str = "",
+        extra: tuple[str, ...] = (),
+        limit_h: float | None = None,
     ) -> Proc:
-        """Run one step while holding ``place`` (if any): get the role's staff for the hands-on
-        hours, and last ``max(duration, hands_on_h)`` hours. Returns False if the patient
-        dropped out while waiting for staff (nothing is left held but ``place``)."""
-        staff = None
-        if spec.role is not None and spec.hands_on_h > 0:
-            staff = yield from self.acquire(self.w.pool(site, spec.role), step, renege)
-            if staff is None:
-                return False
+        """Run one step while holding ``place`` (if any): the role's staff for the hands-on
+        hours, ``max(duration, hands_on_h)`` hours of progress in all. Returns False if the
+        journey stops (drop-out while waiting for staff, batch lost or failed)."""
         duration = spec.duration_h.ppf(self.w.u(f"duration:{step}", self.p.pid))
-        total = max(duration, spec.hands_on_h)
-        self.log(site, step, "", -1, "step_start", detail)
-        if staff is not None:
-            yield self.w.env.timeout(spec.hands_on_h)
-            self.release(staff, step)
-            total -= spec.hands_on_h
-        if total > 0:
-            yield self.w.env.timeout(total)
-        self.log(site, step, "", -1, "step_end", detail)
-        return True
+        ok = yield from self.progress(site, step, max(duration, spec.hands_on_h), spec.hands_on_h, spec.role, place,
+                                      extra, renege, limit_h=limit_h, start_detail=detail)
+        if ok:
+            self.log(site, step, "", -1, "step_end", detail)
+        return ok
 
     def place_step(self, site: str, pool_name: str, step: str, spec: ClinicalStep) -> Proc:
         """A step that holds one unit of ``pool_name`` for its duration. False on drop-out."""
-        held = yield from self.acquire(self.w.pool(site, pool_name), step)
+        held = yield from self.place(site, pool_name, step)
         if held is None:
             return False
         ok = yield from self.work(site, step, spec, held)
-        self.release(held, step)
+        self.release(held, step, site)
         return ok and not self.p.dropped
+
+    def transfer(self, site: str, step: Step, held: Held | None) -> Proc:
+        """Bring the material into ``step`` through its connection: the connection's time and
+        hands-on (the step's role), an open transfer in a cabinet with the room in grade; then
+        contamination, a leak and cell loss as the connection type says."""
+        assert step.transfer is not None
+        w, pid = self.w, self.p.pid
+        conn = w.sc.connections[step.transfer]
+        name = f"transfer:{step.name}"
+        cabinet = None
+        if conn.device is not None:
+            cabinet = yield from self.place(site, conn.device, name)
+            if cabinet is None:
+                return False
+        extra = ("grade",) if step.transfer == "open" else ()
+        duration = conn.duration_h.ppf(w.u(f"duration:{name}", pid))
+        ok = yield from self.progress(site, name, max(duration, conn.hands_on_h), conn.hands_on_h, step.role, held,
+                                      extra, skill=step.name, limit_h=step.staff_wait_limit_h,
+                                      start_detail=step.transfer)
+        if cabinet is not None:
+            self.release(cabinet, name, site)
+        if not ok:
+            return False
+        self.log(site, name, "", -1, "step_end", step.transfer)
+        if w.u(f"contamination:{name}", pid) < conn.contamination_probability:
+            self.p.contam_cfu += conn.inoculum_cfu
+            self.log(site, name, "", -1, "damage", "contamination")
+        if w.u(f"leak:{name}", pid) < conn.leak_probability:
+            if conn.leak_effect == "lost":
+                self.finish("lost", f"{name}:leak", site)
+                return False
+            self.p.cells *= 1.0 - conn.leak_volume_fraction
+            self.log(site, name, "", -1, "damage", "leak")
+        self.p.cells *= 1.0 - conn.cell_loss_fraction
+        return True
 
     def transit(self, origin: str, destination: str, step: str, frozen: bool, losable: bool = True) -> Proc:
         """Courier shipment along the lane ``origin -> destination``: wait for the pickup, then
@@ -173,12 +354,39 @@ class Journey:
         """One QC test at ``lab``: analyst hands-on at the start, result after ``duration_h``; a
         failing result triggers ``failed_ev`` (the first one to fail names the cause)."""
         step = f"qc:{test.name}"
-        yield from self.work(lab, step, self.w.qc_steps[test.name], None, renege=False)
+        ok = yield from self.work(lab, step, self.w.qc_steps[test.name], None, renege=False)
+        if not ok:
+            return
         failed = self.w.u(step, self.p.pid) < test.fail_probability
         results[test.name] = not failed
         self.log(lab, step, "", -1, "qc_result", "fail" if failed else "pass")
         if failed and not failed_ev.triggered:
-            failed_ev.succeed(step)
+            failed_ev.succeed(("failed", step))
+
+    def watch_storage(self, site: str, held: Held, leaving: simpy.Event, failed_ev: simpy.Event) -> Proc:
+        """While the batch is in storage: a stop of the storage unit longer than its tolerance
+        (e.g. LN2 gone for longer than the freezer holds temperature) loses the batch."""
+        env = self.w.env
+        dtype = self.w.loaded.device_types[(site, held.unit.name)]
+        tol = dtype.stop_tolerance_h
+        while not leaving.triggered:
+            gates = self.gates(site, held)
+            down = first_down(gates)
+            if down is None:
+                yield simpy.AnyOf(env, [leaving, *(g.when_down() for g in gates)])
+                continue
+            cause = down.cause()
+            if tol is None:
+                yield simpy.AnyOf(env, [leaving, down.when_up()])
+                continue
+            t0 = env.now
+            while first_down(self.gates(site, held)) is not None and not leaving.triggered:
+                left = t0 + tol - env.now
+                if left <= EPS:
+                    if not failed_ev.triggered:
+                        failed_ev.succeed(("lost", f"storage:stopped_{_short(cause)}"))
+                    return
+                yield simpy.AnyOf(env, [leaving, first_down(self.gates(site, held)).when_up(), env.timeout(left)])
 
     # -- the journey ---------------------------------------------------------------------
     def run(self) -> Proc:
@@ -210,7 +418,7 @@ class Journey:
         if not frozen and material.viability_h is not None and w.env.now - collected > material.viability_h:
             self.finish("lost", "starting_material_expired", f)
             return False
-        return (yield from self.work(f, "receipt", sc.receipt, None))
+        return (yield from self.work(f, "receipt", sc.receipt, None, extra=("it",)))
 
     def manufacture(self) -> Proc:
         """The recipe on the manufacturing site's devices, then cryopreservation."""
@@ -219,51 +427,62 @@ class Journey:
         held_by = ""  # the step that seized `held` (its release is logged under that step)
         try:
             for step in sc.recipe:
-                if held is not None and step.device != held.pool.spec.name:
-                    self.release(held, held_by)
+                if held is not None and step.device != held.unit.name:
+                    self.release(held, held_by, f)
                     held = None
                 if step.device is not None and held is None:
-                    held = yield from self.acquire(self.w.pool(f, step.device), step.name)
+                    held = yield from self.place(f, step.device, step.name)
                     if held is None:
                         return False
                     held_by = step.name
-                ok = yield from self.work(f, step.name, step, held, detail=step.processing)
+                if step.transfer is not None and not (yield from self.transfer(f, step, held)):
+                    return False
+                extra = ("grade",) if step.processing == "open" else ()
+                ok = yield from self.work(f, step.name, step, held, detail=step.processing, extra=extra,
+                                          limit_h=step.staff_wait_limit_h)
                 if not ok or self.p.dropped:
                     return False
         finally:
             if held is not None:
-                self.release(held, held_by)
+                self.release(held, held_by, f)
         cryo = sc.cryopreservation
         return (yield from self.place_step(f, cryo.device, "cryopreservation", cryo))
 
     def test_and_release(self) -> Proc:
-        """LN2 storage while the QC panel runs (locally or at a central lab), then QP release."""
+        """LN2 storage while the QC panel runs (locally or at a central lab), then QP release
+        (it needs the IT/MES system up)."""
         sc, f, env = self.w.sc, self.factory, self.w.env
-        storage = yield from self.acquire(self.w.pool(f, sc.storage.device), "storage")
+        storage = yield from self.place(f, sc.storage.device, "storage")
         if storage is None:
             return False
-        self.log(f, "storage", sc.storage.device, storage.unit, "step_start")
+        self.log(f, "storage", sc.storage.device, storage.unit.index, "step_start")
+        leaving = env.event()
+        failed_ev = env.event()
+        env.process(self.watch_storage(f, storage, leaving, failed_ev))
         try:
             self.log(f, "qc", "", -1, "step_start")
             results: dict[str, bool] = {}
-            failed_ev = env.event()
             lab = sc.qc.lab or f
             if lab != f:  # samples travel to the central QC lab
                 yield from self.transit(f, lab, "ship_samples", frozen=False, losable=False)
             tests = [env.process(self.qc_test(lab, t, results, failed_ev)) for t in sc.qc.tests]
             # The panel ends when every result is in, or at the first failing result: the batch
-            # is rejected then (the lab still completes the other tests).
+            # is rejected then (the lab still completes the other tests); or when the batch is
+            # lost in storage.
             yield env.all_of(tests) | failed_ev
             self.log(f, "qc", "", -1, "step_end")
             if self.p.dropped:
                 return False
             if failed_ev.triggered:
-                self.finish("failed", failed_ev.value, f)
+                outcome, cause = failed_ev.value
+                self.finish(outcome, cause, f)
                 return False
-            return (yield from self.work(sc.release.site or f, "release", sc.release, None))
+            site = sc.release.site or f
+            return (yield from self.work(site, "release", sc.release, None, extra=("it",)))
         finally:
-            self.log(f, "storage", sc.storage.device, storage.unit, "step_end")
-            self.release(storage, "storage")
+            leaving.succeed()
+            self.log(f, "storage", sc.storage.device, storage.unit.index, "step_end")
+            self.release(storage, "storage", f)
 
     def deliver(self) -> Proc:
         """The courier back to the hospital, then infusion."""
@@ -272,12 +491,12 @@ class Journey:
             return False
         if self.p.dropped:
             return False
-        slot = yield from self.acquire(self.w.pool(h, SLOTS), "infusion")
+        slot = yield from self.place(h, SLOTS, "infusion")
         if slot is None:
             return False
         self.p.waiting = False  # infusion starts: the wait (and the drop-out hazard) is over
         yield from self.work(h, "infusion", sc.infusion, slot, renege=False)
-        self.release(slot, "infusion")
+        self.release(slot, "infusion", h)
         self.finish("infused", "infusion", h)
         return True
 
@@ -316,3 +535,8 @@ def referral_process(world: World, times: np.ndarray) -> Proc:
         else:
             patient = Patient(pid, hospital, env.event())
         env.process(Journey(world, patient).run())
+
+
+def _short(cause: str) -> str:
+    """A stop's cause for an outcome name: ``outage:LABEL`` -> ``LABEL``."""
+    return cause.split(":", 1)[1] if cause.startswith("outage:") else cause

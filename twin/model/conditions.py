@@ -1,0 +1,92 @@
+"""A condition: something that is up or down for reasons (a site's power, a unit's running state).
+
+Several reasons may hold a condition down at once (two overlapping outages); it is up when none
+does. Processes wait on :meth:`Condition.when_up` / :meth:`Condition.when_down`; pools register
+callbacks to re-dispatch when a condition comes back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import simpy
+
+
+class Condition:
+    """Up unless some reason holds it down (reasons are reference-counted)."""
+
+    __slots__ = ("_down_ev", "_up_ev", "env", "name", "on_change", "reasons", "since")
+
+    def __init__(self, env: simpy.Environment, name: str) -> None:
+        self.env = env
+        self.name = name
+        self.reasons: dict[str, int] = {}
+        self._up_ev: simpy.Event | None = None
+        self._down_ev: simpy.Event | None = None
+        self.on_change: list[Callable[[bool], None]] = []  # called with the new state (True = up)
+        self.since = 0.0  # when the state last changed (hours)
+
+    @property
+    def up(self) -> bool:
+        """True when no reason holds the condition down."""
+        return not self.reasons
+
+    def cause(self) -> str:
+        """The reason holding it down (the first one, by insertion), or ""."""
+        return next(iter(self.reasons), "")
+
+    def down(self, reason: str) -> None:
+        """Add ``reason``; the condition goes down if it was up."""
+        was_up = not self.reasons
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        if was_up:
+            self.since = self.env.now
+            ev, self._down_ev = self._down_ev, None
+            if ev is not None:
+                ev.succeed(reason)
+            for fn in list(self.on_change):
+                fn(False)
+
+    def clear(self, reason: str) -> None:
+        """Remove one hold of ``reason``; the condition comes up when none is left."""
+        n = self.reasons.get(reason, 0)
+        if n <= 1:
+            self.reasons.pop(reason, None)
+        else:
+            self.reasons[reason] = n - 1
+        if n and not self.reasons:
+            self.since = self.env.now
+            ev, self._up_ev = self._up_ev, None
+            if ev is not None:
+                ev.succeed()
+            for fn in list(self.on_change):
+                fn(True)
+
+    def when_up(self) -> simpy.Event:
+        """An event that fires when the condition next comes up (at once if it is up)."""
+        if not self.reasons:
+            ev = self.env.event()
+            ev.succeed()
+            return ev
+        if self._up_ev is None:
+            self._up_ev = self.env.event()
+        return self._up_ev
+
+    def when_down(self) -> simpy.Event:
+        """An event that fires when the condition next goes down (value: the reason)."""
+        if self._down_ev is None:
+            self._down_ev = self.env.event()
+        return self._down_ev
+
+
+def all_up(conds: list[Condition]) -> bool:
+    """Whether every condition in ``conds`` is up."""
+    return all(not c.reasons for c in conds)
+
+
+def first_down(conds: list[Condition]) -> Condition | None:
+    """The first condition in ``conds`` that is down, or None."""
+    for c in conds:
+        if c.reasons:
+            return c
+    return None
