@@ -147,7 +147,6 @@ import heapq
 import math
 from dataclasses import astuple, dataclass, fields
 
-import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
@@ -179,6 +178,9 @@ FLAG_CONTAMINATED = 4
 
 BLOCK = 1024
 """Cultures per cache block in the numba kernels."""
+
+PARALLEL_MIN = 2048
+"""Below this many cultures :func:`advance_parallel` runs serially (thread start-up would dominate)."""
 
 MAX_SUBSTEPS = 1e9
 """Most sub-steps one call may take (more is surely a unit mistake, and would overflow nothing
@@ -353,19 +355,24 @@ def _check_njit(hours, cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu
     if hours / params_vec[_DT] > MAX_SUBSTEPS:
         return 5
     inf = np.inf
-    ok_state = True
-    ok_env = True
-    ok_growth = True
-    ok_cap = True
-    ok_dbl = True
-    for i in range(n):  # branch-free reductions: vectorised, ~0.3 ns per culture
-        ok_state &= ((cells[i] >= 0.0) & (cells[i] < inf) & (dead[i] >= 0.0) & (dead[i] < inf)
-                     & (contam[i] >= 0.0) & (contam[i] < inf) & (stress_h[i] >= 0.0) & (stress_h[i] < inf))
-        ok_env &= ((age_h[i] >= 0.0) & (age_h[i] < inf) & (co2_pct[i] >= 0.0) & (co2_pct[i] < inf)
-                   & (abs(temp_c[i]) < inf))
-        ok_growth &= (mu_per_h[i] >= 0.0) & (mu_per_h[i] < inf) & (lag_h[i] >= 0.0)
-        ok_cap &= (capacity_cells[i] > 0.0) & (capacity_cells[i] < inf)
-        ok_dbl &= doubling_contam_h[i] > 0.0
+    n_state = 0
+    n_env = 0
+    n_growth = 0
+    n_cap = 0
+    n_dbl = 0
+    for i in range(n):  # branch-free counts: LLVM vectorises them
+        n_state += (((cells[i] >= 0.0) & (cells[i] < inf)) & ((dead[i] >= 0.0) & (dead[i] < inf))
+                    & ((contam[i] >= 0.0) & (contam[i] < inf)) & ((stress_h[i] >= 0.0) & (stress_h[i] < inf)))
+        n_env += (((age_h[i] >= 0.0) & (age_h[i] < inf)) & ((co2_pct[i] >= 0.0) & (co2_pct[i] < inf))
+                  & (abs(temp_c[i]) < inf))
+        n_growth += ((mu_per_h[i] >= 0.0) & (mu_per_h[i] < inf)) & (lag_h[i] >= 0.0)
+        n_cap += (capacity_cells[i] > 0.0) & (capacity_cells[i] < inf)
+        n_dbl += doubling_contam_h[i] > 0.0
+    ok_state = n_state == n
+    ok_env = n_env == n
+    ok_growth = n_growth == n
+    ok_cap = n_cap == n
+    ok_dbl = n_dbl == n
     if not ok_state:
         return 6
     if not ok_env:
@@ -469,6 +476,7 @@ _SHIFT = 6755399441055744.0  # 1.5 * 2**52: adding it rounds to the nearest inte
 _INVLN2 = 1.4426950408889634
 _LN2HI = 6.93147180369123816490e-01  # fdlibm split of ln 2: hi has trailing zero bits, so k*hi is exact
 _LN2LO = 1.90821492927058770002e-10
+_LN2 = 0.6931471805599453
 _EXP_LOW = -708.0  # below this exp(y) < 3.3e-308: return 0 (libm would give a subnormal < 2.3e-308)
 _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13 = (1.0 / math.factorial(i) for i in range(2, 14))
 
@@ -590,20 +598,23 @@ def _advance_block(nfull, rem, cells, dead, age_h, temp_c, co2_pct, stress_h, mu
                  co2_supply, perfused, p, xs, es)
 
 
-@njit(cache=True, error_model="numpy")
-def _grow_contam(lo, hi, nfull, rem, contam, doubling_contam_h, p):
-    """Contamination, scalar side loop (it does not interact with the cells and is almost always 0)."""
-    cmax = p[_CMAX]
-    dt = p[_DT]
-    for i in range(lo, hi):
+@njit(cache=True, error_model="numpy", fastmath=_FM)
+def _grow_contam(hours, contam, doubling_contam_h, cmax):
+    """Contamination for a whole call in closed form, branch-free (vectorised).
+
+    Iterating ``c = min(cmax, c * 2**(dt/doubling))`` over sub-steps that add up to ``hours`` equals
+    ``min(cmax, c * 2**(hours/doubling))`` (the cap is absorbing and the factor >= 1), so the load
+    does not depend on dt and needs one exponential per culture per call. 2**y is taken as
+    ``exp(y ln2 / 2)**2`` so that loads far past the cap saturate instead of overflowing the exp.
+    """
+    for i in range(contam.size):
         c = contam[i]
-        if c > 0.0:
-            f = 2.0 ** (dt / doubling_contam_h[i])
-            for _ in range(nfull):
-                c = min(cmax, c * f)
-            if rem > 0.0:
-                c = min(cmax, c * 2.0 ** (rem / doubling_contam_h[i]))
-            contam[i] = c
+        y = hours * _LN2 / doubling_contam_h[i]
+        y = y if y < 1416.0 else 1416.0
+        half = _vexp(0.5 * y)
+        g = (c * half) * half
+        g = g if g < cmax else cmax
+        contam[i] = g if c > 0.0 else c
 
 
 @njit(cache=True, error_model="numpy")
@@ -611,6 +622,22 @@ def _steps(hours, dt):
     nfull = int(hours // dt)
     rem = hours - nfull * dt
     return nfull, (rem if rem > 0.0 else 0.0)
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FM)
+def _advance_serial(hours, cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h, capacity_cells,
+                    doubling_contam_h, powered, co2_supply, perfused, params_vec):
+    n = cells.size
+    nfull, rem = _steps(hours, params_vec[_DT])
+    m = min(n, BLOCK)
+    xs = np.empty(m)
+    es = np.empty(m)
+    for lo in range(0, n, BLOCK):
+        hi = min(n, lo + BLOCK)
+        _advance_block(nfull, rem, cells[lo:hi], dead[lo:hi], age_h[lo:hi], temp_c[lo:hi], co2_pct[lo:hi],
+                       stress_h[lo:hi], mu_per_h[lo:hi], lag_h[lo:hi], capacity_cells[lo:hi], powered[lo:hi],
+                       co2_supply[lo:hi], perfused[lo:hi], params_vec, xs, es)
+    _grow_contam(hours, contam, doubling_contam_h, params_vec[_CMAX])
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FM)
@@ -644,17 +671,8 @@ def advance(
                        doubling_contam_h, powered, co2_supply, perfused, params_vec)
     if code != 0:
         _raise(code)
-    n = cells.size
-    nfull, rem = _steps(hours, params_vec[_DT])
-    m = min(n, BLOCK)
-    xs = np.empty(m)
-    es = np.empty(m)
-    for lo in range(0, n, BLOCK):
-        hi = min(n, lo + BLOCK)
-        _advance_block(nfull, rem, cells[lo:hi], dead[lo:hi], age_h[lo:hi], temp_c[lo:hi], co2_pct[lo:hi],
-                       stress_h[lo:hi], mu_per_h[lo:hi], lag_h[lo:hi], capacity_cells[lo:hi], powered[lo:hi],
-                       co2_supply[lo:hi], perfused[lo:hi], params_vec, xs, es)
-    _grow_contam(0, n, nfull, rem, contam, doubling_contam_h, params_vec)
+    _advance_serial(hours, cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h, capacity_cells,
+                    doubling_contam_h, powered, co2_supply, perfused, params_vec)
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FM, parallel=True)
@@ -688,9 +706,12 @@ def advance_parallel(
     if code != 0:
         _raise(code)
     n = cells.size
+    if n < PARALLEL_MIN:  # threads would cost more than they save
+        _advance_serial(hours, cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h,
+                        capacity_cells, doubling_contam_h, powered, co2_supply, perfused, params_vec)
+        return
     nfull, rem = _steps(hours, params_vec[_DT])
-    threads = numba.get_num_threads()
-    blk = (n + threads - 1) // threads
+    blk = (n + 7) // 8  # at least 8 blocks when n >= 512 (numba.get_num_threads() would stop caching)
     blk = min(BLOCK, max(64, ((blk + 7) // 8) * 8))
     nblocks = (n + blk - 1) // blk
     for b in prange(nblocks):
@@ -701,7 +722,7 @@ def advance_parallel(
         _advance_block(nfull, rem, cells[lo:hi], dead[lo:hi], age_h[lo:hi], temp_c[lo:hi], co2_pct[lo:hi],
                        stress_h[lo:hi], mu_per_h[lo:hi], lag_h[lo:hi], capacity_cells[lo:hi], powered[lo:hi],
                        co2_supply[lo:hi], perfused[lo:hi], params_vec, xs, es)
-        _grow_contam(lo, hi, nfull, rem, contam, doubling_contam_h, params_vec)
+        _grow_contam(hours, contam[lo:hi], doubling_contam_h[lo:hi], params_vec[_CMAX])
 
 
 # ----------------------------------------------------------------------------------------------

@@ -8,7 +8,17 @@ Tables (one row per ...):
   ``<step>_end_h``, ``outcome`` (infused, failed, dropped_out, lost, in_progress), ``cause``,
   ``outcome_h``, ``vein_to_vein_days`` (apheresis start to infusion start), ``time_in_system_h``
   (referral to outcome, or to the horizon) and ``in_window`` (referred after warm-up).
-* ``resources``: pool per replication: site, name, kind, units, slots per unit, capacity.
+* ``resources``: pool per replication: site, name, kind, units, slots per unit, capacity,
+  ``on_duty_h`` (unit-hours in the window the units could work: not off shift, absent, vacant,
+  in training, broken, in maintenance or changeover, or out in an outage) and ``held_h``.
+* ``outages``: outage occurrence per replication: ``label``, ``site``, ``what`` (power, co2,
+  ..., a device pool or a staff role), ``start_h``, ``end_h``, ``backup`` (what carried the load,
+  e.g. ``ups+generator``), ``backup_h`` (hours the backups carried it), ``lost_h`` (hours the
+  site condition or the units were actually lost), ``batches_hit`` (patients paused, lost or
+  failed by it) and ``patients`` (their ids, comma separated).
+* ``impacts``: one row per effect on a batch: replication, patient, step, ``cause`` (an outage's
+  label, ``breakdown``, ``contamination``, ``leak``, ...), ``effect`` (``pause``, ``lost``,
+  ``failed``, ``damage``) and ``hours`` (pause length; 0 otherwise).
 * ``kpis``: (replication, kpi, value), long form.
 
 KPI names: referred, infused, failed, dropped_out, lost, in_progress (patients),
@@ -17,8 +27,8 @@ throughput_per_year, mean_wip, and utilisation.<kind>.<site>.<pool> (fraction).
 
 KPIs are measured over the window [warm-up, horizon): counts are of patients *referred* in the
 window; throughput counts infusions *in* the window; utilisation is held unit-hours in the
-window over capacity x window hours (all hours are on-duty hours until shift calendars exist);
-mean WIP is the time-average number of patients between referral and outcome.
+window over on-duty unit-hours (slots x hours a unit could work); mean WIP is the time-average
+number of patients between referral and outcome.
 """
 
 from __future__ import annotations
@@ -75,6 +85,62 @@ def resources_table(raw) -> pd.DataFrame:
     )
 
 
+def intervals(events: pd.DataFrame, start_kind: str, end_kind: str, keys: list[str], horizon_h: float) -> pd.DataFrame:
+    """Pair ``start_kind`` and ``end_kind`` events on ``keys`` (in order of occurrence) into
+    intervals with ``start_h`` and ``end_h`` (the horizon when still open)."""
+    a = events.loc[events["kind"] == start_kind, [*keys, "time_h"]].copy()
+    b = events.loc[events["kind"] == end_kind, [*keys, "time_h"]].copy()
+    for df in (a, b):
+        for k in keys:
+            if isinstance(df[k].dtype, pd.CategoricalDtype):
+                df[k] = df[k].astype(str)
+        df["k"] = df.groupby(keys, sort=False).cumcount()
+    out = a.merge(b, on=[*keys, "k"], how="left", suffixes=("_start", "_end"))
+    out = out.rename(columns={"time_h_start": "start_h", "time_h_end": "end_h"}).drop(columns="k")
+    out["end_h"] = out["end_h"].fillna(horizon_h)
+    return out
+
+
+def _union_hours(iv: pd.DataFrame, lo: float, hi: float) -> float:
+    """Hours of [lo, hi) covered by the union of intervals (start_h, end_h)."""
+    if iv.empty:
+        return 0.0
+    pts = sorted(zip(iv["start_h"].clip(lower=lo, upper=hi), iv["end_h"].clip(lower=lo, upper=hi)))
+    total, cur_a, cur_b = 0.0, None, None
+    for a, b in pts:
+        if cur_b is None or a > cur_b:
+            if cur_b is not None:
+                total += cur_b - cur_a
+            cur_a, cur_b = a, b
+        else:
+            cur_b = max(cur_b, b)
+    if cur_b is not None:
+        total += cur_b - cur_a
+    return float(total)
+
+
+def unit_down_intervals(events: pd.DataFrame, horizon_h: float) -> pd.DataFrame:
+    """When each unit was out of service and why: site, resource, unit, detail (reason),
+    start_h, end_h; from the ``down``/``up`` events of units (unit >= 0)."""
+    units = events[(events["unit"] >= 0) & events["kind"].isin(["down", "up"])]
+    return intervals(units, "down", "up", ["site", "resource", "unit", "detail"], horizon_h)
+
+
+def on_duty_hours(events: pd.DataFrame, resources: pd.DataFrame, horizon_h: float, warmup_h: float) -> dict:
+    """(site, pool) -> unit-hours in [warmup_h, horizon_h) during which its units could work."""
+    down = unit_down_intervals(events, horizon_h)
+    window = horizon_h - warmup_h
+    out: dict[tuple[str, str], float] = {}
+    by_unit = dict(iter(down.groupby(["site", "resource", "unit"]))) if len(down) else {}
+    for row in resources.itertuples(index=False):
+        total = 0.0
+        for unit in range(int(row.units)):
+            iv = by_unit.get((row.site, row.name, unit))
+            total += window - (_union_hours(iv, warmup_h, horizon_h) if iv is not None else 0.0)
+        out[(row.site, row.name)] = total
+    return out
+
+
 def batches_table(
     events: pd.DataFrame, n_patients: int, horizon_h: float, warmup_h: float, steps: list[str]
 ) -> pd.DataFrame:
@@ -85,6 +151,7 @@ def batches_table(
     columns whatever happened in the run."""
     rep = int(events["replication"].iloc[0]) if len(events) else 0
     out = pd.DataFrame({"replication": rep, "patient": np.arange(n_patients, dtype=np.int64)})
+    events = events[events["patient"] >= 0]
     kind = events["kind"]
 
     ref = events.loc[kind == "referral", ["patient", "time_h", "site"]].set_index("patient")
@@ -112,7 +179,82 @@ def batches_table(
     out["vein_to_vein_days"] = v2v.where(out["outcome"] == "infused")
     out["time_in_system_h"] = out["outcome_h"].fillna(horizon_h) - out["referral_h"]
     out["in_window"] = out["referral_h"] >= warmup_h
+    pauses = intervals(events, "pause", "resume", ["patient", "step"], horizon_h)
+    paused = (pauses["end_h"] - pauses["start_h"]).groupby(pauses["patient"]).sum()
+    out["paused_h"] = out["patient"].map(paused).fillna(0.0)
+    dmg = events.loc[kind == "damage", ["patient", "detail"]]
+    out["contaminated"] = out["patient"].isin(dmg.loc[dmg["detail"] == "contamination", "patient"])
     return out
+
+
+def _cause_name(cause: str) -> str:
+    """A stop's reason as a cause name: ``broken`` -> ``breakdown``, ``outage:X`` -> ``X``."""
+    if cause == "broken":
+        return "breakdown"
+    return cause.split(":", 1)[1] if cause.startswith("outage:") else cause
+
+
+def impacts_table(events: pd.DataFrame, batches: pd.DataFrame, horizon_h: float) -> pd.DataFrame:
+    """Every effect on a batch, one row each: patient, step, cause, effect, hours (see the
+    module docstring). Pauses come from pause/resume events, damage from damage events, and
+    lost/failed outcomes carry the cause named in their outcome (``STEP:CAUSE``)."""
+    rep = int(events["replication"].iloc[0]) if len(events) else 0
+    ev = events[events["patient"] >= 0]
+    p = intervals(ev[ev["kind"].isin(["pause", "resume"])], "pause", "resume", ["patient", "step", "detail"], horizon_h)
+    rows = [pd.DataFrame({"patient": p["patient"], "step": p["step"], "cause": p["detail"].map(_cause_name),
+                          "effect": "pause", "hours": p["end_h"] - p["start_h"]})]
+    d = ev[ev["kind"] == "damage"]
+    rows.append(pd.DataFrame({"patient": d["patient"], "step": d["step"].astype(str), "cause": d["detail"].astype(str),
+                              "effect": "damage", "hours": 0.0}))
+    o = batches[batches["outcome"].isin(["lost", "failed"])]
+    causes = o["cause"].astype(str)
+    rows.append(pd.DataFrame({"patient": o["patient"], "step": causes.str.split(":", n=1).str[0],
+                              "cause": [_cause_name(c.split(":", 1)[1]) if ":" in c else c for c in causes],
+                              "effect": o["outcome"].astype(str), "hours": 0.0}))
+    out = pd.concat([r for r in rows if len(r)], ignore_index=True) if any(len(r) for r in rows) else pd.DataFrame(
+        {"patient": pd.Series(dtype=np.int64), "step": pd.Series(dtype=str), "cause": pd.Series(dtype=str),
+         "effect": pd.Series(dtype=str), "hours": pd.Series(dtype=float)})
+    out.insert(0, "replication", rep)
+    return out
+
+
+def outages_table(events: pd.DataFrame, impacts: pd.DataFrame, horizon_h: float) -> pd.DataFrame:
+    """One row per outage occurrence (see the module docstring), from outage_start/outage_end,
+    backup_start/backup_end and down/up events that carry the outage's label."""
+    rep = int(events["replication"].iloc[0]) if len(events) else 0
+    site_ev = events[events["patient"] < 0]
+    occ = intervals(site_ev, "outage_start", "outage_end", ["site", "resource", "detail"], horizon_h)
+    cols = ["replication", "label", "site", "what", "start_h", "end_h", "backup", "backup_h", "lost_h",
+            "batches_hit", "patients"]
+    if occ.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object if c in ("label", "site", "what", "backup", "patients")
+                                          else float) for c in cols})
+    back = intervals(site_ev, "backup_start", "backup_end", ["site", "resource", "detail"], horizon_h)
+    cond = site_ev[site_ev["unit"] < 0]
+    lost = intervals(cond, "down", "up", ["site", "resource", "detail"], horizon_h)
+    units = unit_down_intervals(events, horizon_h)
+    units = units[units["detail"].str.startswith("outage:")].assign(detail=lambda d: d["detail"].str[7:])
+    failed_gen = site_ev[(site_ev["kind"] == "backup_failed")]
+    hit = impacts.groupby("cause")["patient"].apply(lambda x: sorted(set(int(v) for v in x))) if len(impacts) else {}
+    rows = []
+    for r in occ.itertuples(index=False):
+        def within(df: pd.DataFrame, r=r) -> pd.DataFrame:
+            return df[(df["site"] == r.site) & (df["detail"] == r.detail) & (df["start_h"] >= r.start_h - 1e-9)
+                      & (df["start_h"] <= r.end_h + 1e-9 + 24 * 60)]  # losses may outlast the outage (LN2)
+        b = within(back)
+        carriers = list(dict.fromkeys(b["resource"]))
+        gen_failed = failed_gen[(failed_gen["site"] == r.site) & (failed_gen["detail"] == r.detail)
+                                & (failed_gen["time_h"].between(r.start_h - 1e-9, r.end_h + 1e-9))]
+        if len(gen_failed):
+            carriers.append("generator failed to start")
+        lost_h = float((within(lost)["end_h"] - within(lost)["start_h"]).sum())
+        lost_h += float((within(units)["end_h"] - within(units)["start_h"]).sum())
+        patients = hit.get(r.detail, []) if len(impacts) else []
+        rows.append({"replication": rep, "label": r.detail, "site": r.site, "what": r.resource,
+                     "start_h": r.start_h, "end_h": r.end_h, "backup": "+".join(carriers),
+                     "backup_h": float((b["end_h"] - b["start_h"]).sum()), "lost_h": lost_h,
+                     "batches_hit": len(patients), "patients": ",".join(map(str, patients))})
+    return pd.DataFrame(rows, columns=cols)
 
 
 @dataclass
@@ -123,17 +265,22 @@ class ReplicationTables:
     batches: pd.DataFrame
     resources: pd.DataFrame
     kpis: dict[str, float]
+    outages: pd.DataFrame
+    impacts: pd.DataFrame
 
 
 def replication_tables(raw) -> ReplicationTables:  # raw: twin.model.RawRun
-    """Event log -> events, batches, resources tables and KPIs of one replication."""
+    """Event log -> events, batches, resources, outages and impacts tables and KPIs of one
+    replication."""
     e = events_table(raw)
     b = batches_table(e, raw.n_patients, raw.horizon_h, raw.warmup_h, raw.steps)
     r = resources_table(raw)
-    k = kpis(e, b, r, raw.horizon_h, raw.warmup_h)
+    imp = impacts_table(e, b, raw.horizon_h)
+    out = outages_table(e, imp, raw.horizon_h)
+    k = kpis(e, b, r, raw.horizon_h, raw.warmup_h, imp)
     if raw.cost_inputs is not None:
         k.update(cost_kpis(e, r, raw.cost_inputs, raw.horizon_h, raw.warmup_h, k["throughput_per_year"]))
-    return ReplicationTables(e, b, r, k)
+    return ReplicationTables(e, b, r, k, out, imp)
 
 
 COST_CATEGORIES = ("capital", "cleanroom", "labour", "consumables", "qc", "courier", "overhead")
@@ -195,6 +342,7 @@ def kpis(
     resources: pd.DataFrame,
     horizon_h: float,
     warmup_h: float,
+    impacts: pd.DataFrame | None = None,
 ) -> dict[str, float]:
     """KPIs of one replication over the window [warmup_h, horizon_h); see the module docstring."""
     window = horizon_h - warmup_h
@@ -223,10 +371,30 @@ def kpis(
     pairs = held_intervals(events, horizon_h)
     busy = (pairs["end_h"].clip(upper=horizon_h) - pairs["start_h"].clip(lower=warmup_h)).clip(lower=0)
     busy_by = busy.groupby([pairs["site"], pairs["resource"]]).sum()
+    duty = on_duty_hours(events, resources, horizon_h, warmup_h)
     for row in resources.itertuples(index=False):
         held = float(busy_by.get((row.site, row.name), 0.0))
-        cap = row.capacity * window
+        on = duty[(row.site, row.name)]
+        cap = row.slots_per_unit * on
         out[f"utilisation.{row.kind}.{row.site}.{row.name}"] = held / cap if cap > 0 else math.nan
+        if row.units:
+            out[f"availability.{row.kind}.{row.site}.{row.name}"] = on / (row.units * window)
+
+    cohort_ids = set(cohort["patient"])
+    for outcome in ("lost", "failed"):
+        sub = cohort[cohort["outcome"] == outcome]
+        for cause, n_ in sub["cause"].astype(str).str.split(":", n=1).str[-1].map(_cause_name).value_counts().items():
+            out[f"{outcome}_by_cause.{cause}"] = float(n_)
+    if impacts is not None and len(impacts):
+        pz = impacts[(impacts["effect"] == "pause") & impacts["patient"].isin(cohort_ids)]
+        for cause, h in pz.groupby("cause")["hours"].sum().items():
+            out[f"delay_h.{cause}"] = float(h)
+    site_ev = events[(events["patient"] < 0)]
+    if len(site_ev) and (site_ev["kind"] == "backup_start").any():
+        back = intervals(site_ev, "backup_start", "backup_end", ["site", "resource", "detail"], horizon_h)
+        back["h"] = (back["end_h"].clip(upper=horizon_h) - back["start_h"].clip(lower=warmup_h)).clip(lower=0)
+        for carrier, h in back.groupby("resource")["h"].sum().items():
+            out[f"backup_h.{carrier}"] = float(h)
     return out
 
 

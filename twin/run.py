@@ -1,7 +1,8 @@
 """Run a scenario's replications and write a run folder.
 
 ``run_scenario`` is the library entry point the CLI wraps; ``write_run`` stores the result as
-``events.parquet``, ``batches.parquet``, ``resources.parquet``, ``kpis.parquet``,
+``events.parquet``, ``batches.parquet``, ``resources.parquet``, ``outages.parquet``,
+``impacts.parquet`` (see :mod:`twin.results`), ``kpis.parquet``,
 ``summary.json`` and ``scenario.json`` (the experiment record: the validated scenario with its
 resolved device types). Every table row carries its provenance (scenario hash, seed, celltwin
 version, replication).
@@ -40,6 +41,8 @@ class RunResult:
     summary: pd.DataFrame
     provenance: dict[str, Any]
     failures: list[dict[str, Any]] = field(default_factory=list)
+    outages: pd.DataFrame = field(default_factory=pd.DataFrame)
+    impacts: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def kpi(self, name: str) -> float:
         """Mean of KPI ``name`` over replications."""
@@ -70,7 +73,7 @@ def run_scenario(
     sc = loaded.scenario
     n = replications or sc.replications
     started = time.perf_counter()
-    ev, ba, rs, kp, failures = [], [], [], [], []
+    ev, ba, rs, kp, failures, ou, im = [], [], [], [], [], [], []
     for rep in range(n):
         t0 = time.perf_counter()
         try:
@@ -83,6 +86,8 @@ def run_scenario(
         ev.append(t.events)
         ba.append(t.batches)
         rs.append(t.resources)
+        ou.append(t.outages)
+        im.append(t.impacts)
         kp.append((rep, t.kpis))
         if on_replication:
             on_replication(rep, time.perf_counter() - t0)
@@ -107,9 +112,12 @@ def run_scenario(
     }
 
     def cat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        full = [f for f in frames if len(f)]
+        if not full:
+            return frames[0] if frames else pd.DataFrame()
+        return pd.concat(full, ignore_index=True)
 
-    return RunResult(loaded, cat(ev), cat(ba), cat(rs), long, summary, provenance, failures)
+    return RunResult(loaded, cat(ev), cat(ba), cat(rs), long, summary, provenance, failures, cat(ou), cat(im))
 
 
 def _with_provenance(df: pd.DataFrame, prov: dict[str, Any]) -> pd.DataFrame:
@@ -169,7 +177,7 @@ def write_run(result: RunResult, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     prov = result.provenance
-    for name in ("events", "batches", "resources"):
+    for name in ("events", "batches", "resources", "outages", "impacts"):
         df = getattr(result, name)
         if len(df):
             _atomic_write(out / f"{name}.parquet", lambda p, df=df: _with_provenance(df, prov).to_parquet(p, index=False))
