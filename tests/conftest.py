@@ -45,9 +45,22 @@ def centralised_data() -> dict[str, Any]:
     return copy.deepcopy(yaml.safe_load((SCENARIOS / "centralised.yaml").read_text()))
 
 
+IDEAL = {"failure": None, "maintenance": None, "changeover_h": None}
+"""Device overrides for tests that need devices that never break, need no maintenance and no
+changeover (the bundled catalogue gives the Prodigy all three)."""
+
+
+def ideal_devices(data: dict[str, Any]) -> dict[str, Any]:
+    """Make every device pool of ``data`` ideal (see IDEAL); returns ``data``."""
+    for site in data["sites"].values():
+        for pool in site.get("devices", {}).values():
+            pool["override"] = {**pool.get("override", {}), **IDEAL}
+    return data
+
+
 def tiny_data() -> dict[str, Any]:
-    """The TINY scenario as plain data (a fresh copy each call)."""
-    return yaml.safe_load(TINY)
+    """The TINY scenario as plain data (a fresh copy each call), with ideal devices."""
+    return ideal_devices(yaml.safe_load(TINY))
 
 
 def build(data: dict[str, Any]) -> LoadedScenario:

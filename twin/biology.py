@@ -95,11 +95,20 @@ Index order of ``params_vec`` = field order (also in :data:`PARAM_NAMES`):
 
 No published source quantifies how CAR-T cultures tolerate loss of power, CO2 or temperature
 (parameters.md sections 1.6 and 3): every outage-impact default above is an **assumption** and
-must be presented as such in results. With the defaults, a culture in exponential growth
-(mu 0.0111 /h, far below capacity) that loses power (and so CO2 and feed) keeps about 99 % / 82 %
-/ 37 % of the viable cells it would otherwise have after a 1 h / 4 h / 12 h outage, and its
-viability drops from ~95 % to ~94 % / ~79 % / ~36 % at the end of the outage
-(``tests/validation/test_biology_theory.py`` recomputes these numbers).
+must be presented as such in results. What the defaults imply, for a culture in exponential growth
+(mu 0.0111 /h, far below capacity, viability 96 %): at the end of an outage it holds this share
+of the viable cells an undisturbed culture holds at the same time, at this viability
+(``tests/unit/test_biology.py`` recomputes the table):
+
+====================================  ===========  ===========  ===========
+outage                                1 h          4 h          12 h
+====================================  ===========  ===========  ===========
+power (so also CO2 and feed) lost     95 %, 92 %   64 %, 65 %   14 %, 16 %
+CO2 supply lost, power on             98 %, 95 %   88 %, 88 %   59 %, 64 %
+====================================  ===========  ===========  ===========
+
+That is harsh next to the one anecdote (an overnight CO2 loss did "no remarkable damage",
+section 1.6): calibrate ``death_stress_per_h`` and the tolerances before reading outage results.
 
 Equations, one sub-step of length dt (a call advances ``hours`` >= 0 in whole sub-steps of
 ``dt_h`` and one final partial sub-step)
@@ -287,6 +296,7 @@ _MESSAGES = (
     "mu_per_h must be finite and >= 0, lag_h >= 0 (inf allowed)",
     "capacity_cells must be finite and > 0",
     "doubling_contam_h must be > 0 (inf allowed: no growth)",
+    "state and per-culture parameter arrays must be float64, environment arrays uint8 or bool",
 )
 
 
@@ -298,6 +308,10 @@ def _check_numpy(hours, cells, dead, contam, age_h, temp_c, co2_pct, stress_h, m
     n = len(cells)
     if any(np.ndim(a) != 1 or len(a) != n for a in arrays):
         return 1
+    if any(np.asarray(a).dtype != np.float64 for a in arrays[:11]) or any(
+        np.asarray(a).dtype not in (np.uint8, np.bool_) for a in arrays[11:]
+    ):
+        return 11
     p = np.asarray(params_vec, dtype=np.float64)
     if p.shape != (_NPARAM,):
         return 2
@@ -607,6 +621,8 @@ def _grow_contam(hours, contam, doubling_contam_h, cmax):
     does not depend on dt and needs one exponential per culture per call. 2**y is taken as
     ``exp(y ln2 / 2)**2`` so that loads far past the cap saturate instead of overflowing the exp.
     """
+    if not hours > 0.0:  # no sub-step, no cap either (the reference caps once per sub-step)
+        return
     for i in range(contam.size):
         c = contam[i]
         y = hours * _LN2 / doubling_contam_h[i]

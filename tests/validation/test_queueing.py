@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import build
+from conftest import IDEAL, build
 
 from twin.model import simulate
 from twin.results import events_table, replication_tables, t_quantile_975
@@ -49,7 +49,8 @@ def mmc_scenario(c: int, mean_service_h: float, lam_per_h: float, days: float) -
             "f": {
                 "kind": "factory",
                 "devices": {
-                    "clinimacs_prodigy": {"count": c},
+                    # an ideal server: no changeover, breakdowns or maintenance
+                    "clinimacs_prodigy": {"count": c, "override": dict(IDEAL)},
                     "controlled_rate_freezer": {"count": 10_000},
                     "ln2_storage": {"count": 100},
                 },

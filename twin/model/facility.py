@@ -227,7 +227,6 @@ def simulate(loaded: LoadedScenario, replication: int = 0) -> RawRun:
         replication: index of the replication; selects independent random streams.
     """
     from twin.model.journey import referral_process
-
     from twin.model.operations import start_operations
 
     world = World(loaded, replication)
