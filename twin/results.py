@@ -14,7 +14,8 @@ Tables (one row per ...):
 * ``outages``: outage occurrence per replication: ``label``, ``site``, ``what`` (power, co2,
   ..., a device pool or a staff role), ``start_h``, ``end_h``, ``backup`` (what carried the load,
   e.g. ``ups+generator``), ``backup_h`` (hours the backups carried it), ``lost_h`` (hours the
-  site condition or the units were actually lost), ``batches_hit`` (patients paused, lost or
+  thing itself was actually lost; unit-hours for device and staff outages), ``knock_on`` (other
+  site conditions it took down, e.g. ``grade 26.8 h`` after a blackout), ``batches_hit`` (patients paused, lost or
   failed by it) and ``patients`` (their ids, comma separated).
 * ``impacts``: one row per effect on a batch: replication, patient, step, ``cause`` (an outage's
   label, ``breakdown``, ``contamination``, ``leak``, ...), ``effect`` (``pause``, ``lost``,
@@ -208,8 +209,8 @@ def impacts_table(events: pd.DataFrame, batches: pd.DataFrame, horizon_h: float)
                               "effect": "damage", "hours": 0.0}))
     o = batches[batches["outcome"].isin(["lost", "failed"])]
     causes = o["cause"].astype(str)
-    rows.append(pd.DataFrame({"patient": o["patient"], "step": causes.str.split(":", n=1).str[0],
-                              "cause": [_cause_name(c.split(":", 1)[1]) if ":" in c else c for c in causes],
+    rows.append(pd.DataFrame({"patient": o["patient"], "step": [c.rpartition(":")[0] or c for c in causes],
+                              "cause": [_cause_name(c.rpartition(":")[2]) for c in causes],
                               "effect": o["outcome"].astype(str), "hours": 0.0}))
     out = pd.concat([r for r in rows if len(r)], ignore_index=True) if any(len(r) for r in rows) else pd.DataFrame(
         {"patient": pd.Series(dtype=np.int64), "step": pd.Series(dtype=str), "cause": pd.Series(dtype=str),
@@ -225,9 +226,9 @@ def outages_table(events: pd.DataFrame, impacts: pd.DataFrame, horizon_h: float)
     site_ev = events[events["patient"] < 0]
     occ = intervals(site_ev, "outage_start", "outage_end", ["site", "resource", "detail"], horizon_h)
     cols = ["replication", "label", "site", "what", "start_h", "end_h", "backup", "backup_h", "lost_h",
-            "batches_hit", "patients"]
+            "knock_on", "batches_hit", "patients"]
     if occ.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object if c in ("label", "site", "what", "backup", "patients")
+        return pd.DataFrame({c: pd.Series(dtype=object if c in ("label", "site", "what", "backup", "knock_on", "patients")
                                           else float) for c in cols})
     back = intervals(site_ev, "backup_start", "backup_end", ["site", "resource", "detail"], horizon_h)
     cond = site_ev[site_ev["unit"] < 0]
@@ -247,12 +248,16 @@ def outages_table(events: pd.DataFrame, impacts: pd.DataFrame, horizon_h: float)
                                 & (failed_gen["time_h"].between(r.start_h - 1e-9, r.end_h + 1e-9))]
         if len(gen_failed):
             carriers.append("generator failed to start")
-        lost_h = float((within(lost)["end_h"] - within(lost)["start_h"]).sum())
+        own = within(lost)
+        own = own.assign(h=own["end_h"] - own["start_h"])
+        lost_h = float(own.loc[own["resource"] == r.resource, "h"].sum())
         lost_h += float((within(units)["end_h"] - within(units)["start_h"]).sum())
+        others = own[own["resource"] != r.resource].groupby("resource")["h"].sum()
+        knock_on = ", ".join(f"{k} {v:.1f} h" for k, v in others.items())
         patients = hit.get(r.detail, []) if len(impacts) else []
         rows.append({"replication": rep, "label": r.detail, "site": r.site, "what": r.resource,
                      "start_h": r.start_h, "end_h": r.end_h, "backup": "+".join(carriers),
-                     "backup_h": float((b["end_h"] - b["start_h"]).sum()), "lost_h": lost_h,
+                     "backup_h": float((b["end_h"] - b["start_h"]).sum()), "lost_h": lost_h, "knock_on": knock_on,
                      "batches_hit": len(patients), "patients": ",".join(map(str, patients))})
     return pd.DataFrame(rows, columns=cols)
 
@@ -383,7 +388,7 @@ def kpis(
     cohort_ids = set(cohort["patient"])
     for outcome in ("lost", "failed"):
         sub = cohort[cohort["outcome"] == outcome]
-        for cause, n_ in sub["cause"].astype(str).str.split(":", n=1).str[-1].map(_cause_name).value_counts().items():
+        for cause, n_ in sub["cause"].astype(str).str.rpartition(":")[2].map(_cause_name).value_counts().items():
             out[f"{outcome}_by_cause.{cause}"] = float(n_)
     if impacts is not None and len(impacts):
         pz = impacts[(impacts["effect"] == "pause") & impacts["patient"].isin(cohort_ids)]

@@ -299,7 +299,7 @@ class Journey:
         conn = w.sc.connections[step.transfer]
         name = f"transfer:{step.name}"
         cabinet = None
-        if conn.device is not None:
+        if conn.device is not None and (held is None or held.unit.name != conn.device):  # else: done in it
             cabinet = yield from self.place(site, conn.device, name)
             if cabinet is None:
                 return False
