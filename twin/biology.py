@@ -122,8 +122,8 @@ Equations, one sub-step of length dt (a call advances ``hours`` >= 0 in whole su
 3. Growth, only for the part of the sub-step past the lag: ``dt_g = clip(age + dt - lag, 0, dt)``;
    ``r = mu * exp(-growth_stress_k * x) * (1 if perfused else unfed_growth_factor)``; exact
    logistic step ``N <- K / (1 + (K/N - 1) exp(-r dt_g))``, evaluated in the stable form
-   ``N / (e + (N/K)(1 - e))`` with ``e = exp(-r dt_g)``, which is ``N exp(r dt_g)`` for K >> N;
-   N = 0 stays 0.
+   ``N / (e + (N/K)(1 - e))`` with ``e = exp(-r dt_g)`` and ``1 - e = -expm1(-r dt_g)`` (no
+   cancellation for small r dt_g), which is ``N exp(r dt_g)`` for K >> N; N = 0 stays 0.
 4. Death: ``d = death_base + death_plateau * max(0, N/K - plateau_fraction)/(1 - plateau_fraction)
    + death_stress_per_h * x``; ``lost = N * (-expm1(-d dt))``; ``N -= lost``; ``dead += lost``.
 5. Contamination: if contam > 0: ``contam = min(contam_max, contam * 2**(dt/doubling_contam_h))``.
@@ -264,7 +264,7 @@ def params_problem(p: np.ndarray) -> str:
         return f"expected {_NPARAM} parameters, got shape {p.shape}"
     named = dict(zip(PARAM_NAMES, (float(v) for v in p)))
     for name, v in named.items():
-        if not math.isfinite(v) and not (name == "contam_max_cfu" and v == math.inf):
+        if not math.isfinite(v):
             return f"{name} must be finite (got {v})"
     for name in ("temp_tau_off_h", "temp_tau_on_h", "co2_tau_off_h", "co2_tau_on_h", "temp_tol_c", "co2_tol_pct",
                  "contam_max_cfu", "dt_h"):
@@ -341,7 +341,7 @@ def _check_numpy(hours, cells, dead, contam, age_h, temp_c, co2_pct, stress_h, m
 def _params_ok(p):
     for j in range(_NPARAM):
         v = p[j]
-        if not (abs(v) < np.inf) and not (j == _CMAX and v == np.inf):
+        if not abs(v) < np.inf:
             return False
     for j in (_TTOFF, _TTON, _CTOFF, _CTON, _TTOL, _CTOL, _CMAX, _DT):
         if not p[j] > 0.0:
@@ -512,11 +512,11 @@ def _exp_parts(y):
 
 @njit(inline="always", error_model="numpy", fastmath={"contract"})
 def _vexp(y):
-    """exp(y) for y <= 709, branch-free; 0 below -708."""
+    """exp(y) for y <= 709, branch-free; 0 below -708 (where libm gives a subnormal < 3.3e-308)."""
     yc = y if y > _EXP_LOW else _EXP_LOW
     s, q = _exp_parts(yc)
     v = s * q + s
-    return v if y > _EXP_LOW else 0.0
+    return v if y >= _EXP_LOW else 0.0
 
 
 @njit(inline="always", error_model="numpy", fastmath={"contract"})
@@ -525,7 +525,7 @@ def _vexpm1(y):
     yc = y if y > _EXP_LOW else _EXP_LOW
     s, q = _exp_parts(yc)
     v = s * q + (s - 1.0)
-    return v if y > _EXP_LOW else -1.0
+    return v if y >= _EXP_LOW else -1.0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -583,13 +583,13 @@ def _substep(h, cells, dead, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h, 
         hg = hg if hg > 0.0 else 0.0
         age_h[i] = age + h
         r = mu_per_h[i] * (1.0 if perfused[i] != 0 else unfed) * es[i]
-        es[i] = _vexp(-r * hg)
+        es[i] = _vexpm1(-r * hg)  # e - 1, exact also when r * hg is tiny
     # loop 3: exact logistic step, then death
     for i in range(n):
         nv = cells[i]
         kc = capacity_cells[i]
-        e = es[i]
-        u = nv / (e * kc + nv * (1.0 - e))  # = N_new / K; N_new = N / (e + (N/K)(1 - e))
+        em1 = es[i]
+        u = nv / ((1.0 + em1) * kc - nv * em1)  # = N_new / K; N_new = N / (e + (N/K)(1 - e))
         u = u if nv > 0.0 else 0.0
         q = u - pf
         d = dbase + dplat_s * (q if q > 0.0 else 0.0) + dstress * xs[i]
@@ -619,17 +619,17 @@ def _grow_contam(hours, contam, doubling_contam_h, cmax):
     Iterating ``c = min(cmax, c * 2**(dt/doubling))`` over sub-steps that add up to ``hours`` equals
     ``min(cmax, c * 2**(hours/doubling))`` (the cap is absorbing and the factor >= 1), so the load
     does not depend on dt and needs one exponential per culture per call. 2**y is taken as
-    ``exp(y ln2 / 2)**2`` so that loads far past the cap saturate instead of overflowing the exp.
+    ``exp(y ln2 / 2)**2`` so that loads far past the (finite) cap saturate instead of overflowing.
     """
     if not hours > 0.0:  # no sub-step, no cap either (the reference caps once per sub-step)
         return
     for i in range(contam.size):
         c = contam[i]
         y = hours * _LN2 / doubling_contam_h[i]
-        y = y if y < 1416.0 else 1416.0
-        half = _vexp(0.5 * y)
+        half = _vexp(0.5 * (y if y < 1416.0 else 1416.0))
         g = (c * half) * half
         g = g if g < cmax else cmax
+        g = g if y < 1416.0 else cmax  # c * e**1416 > 1.8e308 for any c > 0: past any finite cap
         contam[i] = g if c > 0.0 else c
 
 
@@ -796,8 +796,8 @@ def advance_numpy(
             # 3. growth past the lag (exact logistic step, stable form)
             h_grow = np.minimum(h, np.maximum(0.0, age_h + h - lag_h))
             r = mu_per_h * np.exp(-p.growth_stress_k * x) * feed
-            e = np.exp(-r * h_grow)
-            grown = cells / (e + (cells / capacity_cells) * (1.0 - e))
+            one_minus_e = -np.expm1(-r * h_grow)  # 1 - e without cancellation when r * h_grow is tiny
+            grown = cells / ((1.0 - one_minus_e) + (cells / capacity_cells) * one_minus_e)
             cells[:] = np.where(cells > 0.0, grown, 0.0)
             # 4. death
             d = (p.death_base_per_h
@@ -862,8 +862,8 @@ def advance_python(
             h_grow = min(h, max(0.0, age + h - lag))
             if n > 0.0:
                 r = mu * math.exp(-p.growth_stress_k * x) * feed
-                e = math.exp(-r * h_grow)
-                n = n / (e + (n / cap) * (1.0 - e))
+                one_minus_e = -math.expm1(-r * h_grow)
+                n = n / ((1.0 - one_minus_e) + (n / cap) * one_minus_e)
             d = (p.death_base_per_h
                  + p.death_plateau_per_h * max(0.0, n / cap - p.plateau_fraction) / (1.0 - p.plateau_fraction)
                  + p.death_stress_per_h * x)

@@ -37,8 +37,9 @@ _Hours = Annotated[float, Field(ge=0, le=1.0e5, allow_inf_nan=False)]
 
 class DeviceFailure(BaseModel):
     """Breakdowns of each unit: it runs ``time_between_h`` calendar hours after its last repair
-    (or the start), then breaks; the repair takes ``repair_h`` hours once a ``repair_role``
-    person (e.g. an engineer) is free and on shift (no one needed when None).
+    (or the start), then breaks; the repair takes ``repair_h`` hours of work by a
+    ``repair_role`` person (e.g. an engineer), done only while one is free and on shift, handed
+    over at shift ends (no one needed when None: e.g. the vendor's field service).
 
     What the breakdown does to the batches inside (``on_failure``): ``pause`` (the step stops
     and resumes after the repair), ``abort`` (the batches are lost) or ``rescue`` (after

@@ -388,7 +388,8 @@ def kpis(
     cohort_ids = set(cohort["patient"])
     for outcome in ("lost", "failed"):
         sub = cohort[cohort["outcome"] == outcome]
-        for cause, n_ in sub["cause"].astype(str).str.rpartition(":")[2].map(_cause_name).value_counts().items():
+        names = pd.Series([_cause_name(c.rpartition(":")[2]) for c in sub["cause"].astype(str)], dtype=object)
+        for cause, n_ in names.value_counts().items():
             out[f"{outcome}_by_cause.{cause}"] = float(n_)
     if impacts is not None and len(impacts):
         pz = impacts[(impacts["effect"] == "pause") & impacts["patient"].isin(cohort_ids)]

@@ -251,6 +251,8 @@ def simulate(loaded: LoadedScenario, replication: int = 0) -> RawRun:
 def journey_steps(sc: Scenario) -> list[str]:
     """The step names of the journey, in order (see :mod:`twin.model.journey`)."""
     return [
-        "apheresis", "freezing", "ship_to_factory", "receipt", *(s.name for s in sc.recipe), "cryopreservation",
+        "apheresis", "freezing", "ship_to_factory", "receipt",
+        *(n for s in sc.recipe for n in ((f"transfer:{s.name}", s.name) if s.transfer else (s.name,))),
+        "cryopreservation",
         "storage", "qc", "ship_samples", *(f"qc:{t.name}" for t in sc.qc.tests), "release", "ship_to_hospital", "infusion",
     ]

@@ -156,16 +156,18 @@ class Journey:
             return dtype.failure.on_failure
         return dtype.on_stop
 
-    def hold_until_running(self, site: str, step: str, place: Held | None, extra: tuple[str, ...]) -> Proc:
+    def hold_until_running(self, site: str, step: str, place: Held | None, extra: tuple[str, ...],
+                           started: bool = True) -> Proc:
         """If something the step needs is down: stop (pause), lose the batch (abort), or after
-        the rescue delay move it to another unit (rescue). Returns False if the batch is lost."""
+        the rescue delay move it to another unit (rescue); a step not yet started just waits.
+        Returns False if the batch is lost."""
         env = self.w.env
         gates = self.gates(site, place, extra)
         down = first_down(gates)
         if down is None:
             return True
         cause = down.cause()
-        policy = self.stop_policy(site, down, place)
+        policy = self.stop_policy(site, down, place) if started else "pause"
         if policy == "abort":
             self.finish("lost", f"{step}:{_short(cause)}", site)
             return False
@@ -236,7 +238,7 @@ class Journey:
         started = start_detail is None
         attended = hands_on_h if role is not None else 0.0
         while remaining > EPS:
-            if not (yield from self.hold_until_running(site, step, place, extra)):
+            if not (yield from self.hold_until_running(site, step, place, extra, started)):
                 return False
             staff = None
             if attended > EPS:
@@ -538,5 +540,8 @@ def referral_process(world: World, times: np.ndarray) -> Proc:
 
 
 def _short(cause: str) -> str:
-    """A stop's cause for an outcome name: ``outage:LABEL`` -> ``LABEL``."""
+    """A stop's cause for an outcome name: ``outage:LABEL`` -> ``LABEL``, ``broken`` ->
+    ``breakdown``."""
+    if cause == "broken":
+        return "breakdown"
     return cause.split(":", 1)[1] if cause.startswith("outage:") else cause

@@ -182,8 +182,8 @@ def _start_devices(world: World, site: str, tname: str) -> None:
 
 
 def _breakdowns(world: World, site: str, tname: str, pool: UnitPool, u: Unit) -> Proc:
-    """Unit ``u`` breaks after each time between failures; the repair waits for a qualified
-    person on shift (if the catalogue names a repair role) and takes the repair time."""
+    """Unit ``u`` breaks after each time between failures; the repair takes the repair time,
+    worked only while a qualified person is on shift if the catalogue names a repair role."""
     env = world.env
     f = world.loaded.device_types[(site, tname)].failure
     assert f is not None
@@ -195,18 +195,30 @@ def _breakdowns(world: World, site: str, tname: str, pool: UnitPool, u: Unit) ->
         yield env.timeout(f.time_between_h.ppf(float(tbf.random())))
         pool.set_down(u, "broken", hard=True)
         hours = f.repair_h.ppf(float(rep.random()))
-        engineer = None
-        if f.repair_role is not None:
-            desk = world.desk[site]
-            req = desk.request(step, hours)
-            world.log.add(env.now, -1, site, step, f.repair_role, -1, "queue", tname)
-            engineer = yield req
-            world.log.add(env.now, -1, site, step, engineer.name, engineer.index, "seize", tname)
-        yield env.timeout(hours)
-        if engineer is not None and not world.closed:
-            world.desk[site].release(req)
-            world.log.add(env.now, -1, site, step, engineer.name, engineer.index, "release", tname)
+        if f.repair_role is None:
+            yield env.timeout(hours)
+        else:
+            yield from _repair_work(world, site, tname, step, hours)
         pool.set_up(u, "broken", hard=True)
+
+
+def _repair_work(world: World, site: str, tname: str, step: str, hours: float) -> Proc:
+    """``hours`` of repair by qualified people on shift: each works until the repair is done or
+    their shift ends, and the next one on duty carries on."""
+    env, desk, log = world.env, world.desk[site], world.log
+    remaining = hours
+    while remaining > 1e-9:
+        req = desk.request(step, min(remaining, 0.25))
+        log.add(env.now, -1, site, step, "", -1, "queue", tname)
+        person = yield req
+        log.add(env.now, -1, site, step, person.name, person.index, "seize", tname)
+        chunk = min(remaining, person.shift_end - env.now)
+        yield env.timeout(chunk)
+        remaining -= chunk
+        if world.closed:
+            return
+        desk.release(req)
+        log.add(env.now, -1, site, step, person.name, person.index, "release", tname)
 
 
 def _maintenance(world: World, pool: UnitPool, u: Unit, first_h: float, every_h: float, hours: float) -> Proc:
