@@ -58,6 +58,12 @@ def ideal_devices(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def no_leaks(data: dict[str, Any]) -> dict[str, Any]:
+    """Connections that never leak (for tests that count losses from one other cause)."""
+    data["connections"] = {k: {"leak_probability": 0.0} for k in ("sterile_weld", "aseptic_connector", "open")}
+    return data
+
+
 def tiny_data() -> dict[str, Any]:
     """The TINY scenario as plain data (a fresh copy each call), with ideal devices."""
     return ideal_devices(yaml.safe_load(TINY))

@@ -40,7 +40,8 @@ Per-culture parameters (float64 arrays, read only)
     Lag phase: no growth before ``age_h`` reaches it. Assumption (no source gives a lag for
     CAR-T expansion; activation takes one to three days in common protocols).
 ``capacity_cells`` (cells)
-    Carrying capacity of the device (finite, > 0; use e.g. 1e300 for "no limit").
+    Carrying capacity of the device (finite, > 0; use e.g. 1e300 for "no limit"). Assumption of
+    the simulation (device-specific: e.g. Prodigy TCT ~1.6e9 cells from 0.5e8, parameters.md 1.2).
 ``doubling_contam_h`` (h)
     Contaminant doubling time by organism class (> 0; ``inf`` = no growth). Assumption: bacteria
     in rich medium at 37 °C double in well under an hour to a few hours, yeasts and moulds slower.
@@ -51,8 +52,9 @@ Per-culture parameters (float64 arrays, read only)
 Environment per culture for one call (uint8 arrays, 0/1, constant during one call)
 ----------------------------------------------------------------------------------
 ``powered`` (the device has power), ``co2_supply`` (CO2 gas supply on), ``perfused`` (medium
-feed/perfusion running; the simulation sets 0 when power is off). ``bool`` arrays work too (numba
-then compiles a second specialisation).
+feed/perfusion running; the simulation sets 0 when power is off). ``bool`` arrays are accepted
+too (numba then compiles a second specialisation). Any other dtype, and state or parameters that
+are not float64, are refused at compile time (``TypingError``), never cast silently.
 
 Global parameters: :class:`KernelParams` (``params_vec = KernelParams().as_array()``)
 -------------------------------------------------------------------------------------
@@ -81,13 +83,13 @@ Index order of ``params_vec`` = field order (also in :data:`PARAM_NAMES`):
  10   growth_stress_k (-)      1.0      assumption: growth halves at excursion x ~ 0.7
  11   death_stress_per_h (1/h) 0.01     assumption: excursion x = 1 held for a day kills ~21 %
  12   death_base_per_h (1/h)   0.0005   assumption: ~1.2 %/day background death keeps viability
-                                        ~95 % during growth, inside release specs >= 70-80 % (1.3)
+                                        ~96 % during growth, inside release specs >= 70-80 % (1.3)
  13   death_plateau_per_h(1/h) 0.004    assumption: crowding near capacity raises death
  14   plateau_fraction (-)     0.9      assumption: crowding death starts at 90 % of capacity
  15   unfed_growth_factor (-)  0.5      assumption: without feed/perfusion medium depletes and
                                         growth roughly halves
  16   contam_max_cfu (CFU)     1e12     assumption: ~1e10 CFU/mL (a dense bacterial culture) in
-                                        ~100 mL of product
+                                        ~100 mL of product; must be finite
  17   dt_h (h)                 1.0      numerical: each sub-step is solved exactly, so dt only sets
                                         how often chamber, stress and growth are re-coupled; 1 h
                                         matches the simulation tick
@@ -109,6 +111,12 @@ CO2 supply lost, power on             98 %, 95 %   88 %, 88 %   59 %, 64 %
 
 That is harsh next to the one anecdote (an overnight CO2 loss did "no remarkable damage",
 section 1.6): calibrate ``death_stress_per_h`` and the tolerances before reading outage results.
+
+Order properties (``tests/validation/test_biology_theory.py``): a longer or colder outage never
+leaves more viable cells at the end (every step is increasing in N and decreasing in the
+excursion). It never leaves a higher viability either while the culture is far below capacity;
+near capacity it can, because a culture knocked back by the outage escapes crowding death and its
+dead cells are diluted by faster logistic regrowth.
 
 Equations, one sub-step of length dt (a call advances ``hours`` >= 0 in whole sub-steps of
 ``dt_h`` and one final partial sub-step)
@@ -132,7 +140,9 @@ Equations, one sub-step of length dt (a call advances ``hours`` >= 0 in whole su
 Implementations (same signature, same results within rounding)
 ---------------------------------------------------------------
 * :func:`advance` -- numba, serial; :func:`advance_parallel` -- numba, ``prange`` over blocks of
-  cultures (pays from a few thousand cultures on; set threads with ``numba.set_num_threads``).
+  cultures (pays from a few thousand cultures on, and only when the cores are otherwise idle; set
+  threads with ``numba.set_num_threads``). Both give bit-identical results, and a culture's
+  result is bit-identical whether it is advanced alone or among thousands.
 * :func:`advance_numpy` -- plain NumPy reference (array ops over cultures, Python loop over steps).
 * :func:`advance_python` -- pure Python loops with :mod:`math` (benchmarks, tiny test inputs).
 
@@ -143,8 +153,10 @@ factor, growth factor, logistic + death) so each loop holds one exponential on i
 chain and LLVM vectorises it. numba has no vector ``exp`` here (no SVML), so the kernel uses its
 own branch-free exp/expm1 (Cody-Waite reduction, degree-13 Taylor polynomial by Estrin's scheme,
 2**k by bit assembly), accurate to 2 ulp on the kernel's domain (arguments <= 0). The only
-fast-math flag is ``contract`` (fused multiply-add). Contamination is a scalar side loop: it does
-not interact with the cells and is almost always 0.
+fast-math flag is ``contract`` (fused multiply-add). Contamination does not interact with the
+cells, and the cap is absorbing, so the numba kernels apply step 5 for the whole call at once,
+``min(contam_max, contam * 2**(hours/doubling_contam_h))``, which equals the iterated step up to
+rounding (and does not depend on dt). Per-call input checks cost one extra pass over the arrays.
 
 Each numba function is compiled with ``cache=True`` (set ``NUMBA_CACHE_DIR`` to a writable folder
 when the package folder is not); call :func:`warm_up` before timing anything.
@@ -192,8 +204,7 @@ PARALLEL_MIN = 2048
 """Below this many cultures :func:`advance_parallel` runs serially (thread start-up would dominate)."""
 
 MAX_SUBSTEPS = 1e9
-"""Most sub-steps one call may take (more is surely a unit mistake, and would overflow nothing
-but the caller's patience)."""
+"""Most sub-steps one call may take; more is surely a unit mistake (1e9 h is 114,000 years)."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -536,9 +547,10 @@ _FM = {"contract"}  # fused multiply-add only; results stay within a few ulp of 
 
 
 @njit(inline="always", error_model="numpy", fastmath=_FM)
-def _substep(h, cells, dead, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h, capacity_cells, powered, co2_supply,
-             perfused, p, xs, es):
-    """One sub-step of length h for one block (arrays are views of the block); xs, es: scratch."""
+def _substep(h, a_t_on, a_t_off, a_c_on, a_c_off, cells, dead, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h,
+             capacity_cells, powered, co2_supply, perfused, p, xs, es):
+    """One sub-step of length h for one block (arrays are views of the block); xs, es: scratch;
+    a_*: chamber relaxation factors 1 - exp(-h/tau) for this h."""
     tset = p[_TSET]
     tamb = p[_TAMB]
     cset = p[_CSET]
@@ -553,10 +565,6 @@ def _substep(h, cells, dead, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h, 
     pf = p[_PF]
     dplat_s = p[_DPLAT] / (1.0 - pf)
     unfed = p[_UNFED]
-    a_t_on = -math.expm1(-h / p[_TTON])
-    a_t_off = -math.expm1(-h / p[_TTOFF])
-    a_c_on = -math.expm1(-h / p[_CTON])
-    a_c_off = -math.expm1(-h / p[_CTOFF])
     n = cells.size
     # loop 1: chamber relaxation, excursion, stress dose, stress factor of growth
     for i in range(n):
@@ -604,12 +612,16 @@ def _advance_block(nfull, rem, cells, dead, age_h, temp_c, co2_pct, stress_h, mu
                    powered, co2_supply, perfused, p, xs, es):
     """All sub-steps for one block of cultures (views), so the block stays in cache."""
     dt = p[_DT]
-    for _ in range(nfull):
-        _substep(dt, cells, dead, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h, capacity_cells, powered,
-                 co2_supply, perfused, p, xs, es)
-    if rem > 0.0:
-        _substep(rem, cells, dead, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h, capacity_cells, powered,
-                 co2_supply, perfused, p, xs, es)
+    for h, count in ((dt, nfull), (rem, 1 if rem > 0.0 else 0)):
+        if count == 0:
+            continue
+        a_t_on = -math.expm1(-h / p[_TTON])
+        a_t_off = -math.expm1(-h / p[_TTOFF])
+        a_c_on = -math.expm1(-h / p[_CTON])
+        a_c_off = -math.expm1(-h / p[_CTOFF])
+        for _ in range(count):
+            _substep(h, a_t_on, a_t_off, a_c_on, a_c_off, cells, dead, age_h, temp_c, co2_pct, stress_h, mu_per_h,
+                     lag_h, capacity_cells, powered, co2_supply, perfused, p, xs, es)
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FM)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from twin.errors import InputError
-from twin.results import summarise, t_quantile_975
+from twin.results import complete_kpis, summarise, t_quantile_975
 from twin.run import RunResult, run_scenario
 from twin.scenario import LoadedScenario
 
@@ -66,6 +66,8 @@ def paired_differences(kpis_a: pd.DataFrame, kpis_b: pd.DataFrame) -> pd.DataFra
     Args:
         kpis_a, kpis_b: long KPI tables (replication, kpi, value).
     """
+    names = set(kpis_a["kpi"]) | set(kpis_b["kpi"])
+    kpis_a, kpis_b = complete_kpis(kpis_a, names), complete_kpis(kpis_b, names)
     m = kpis_a.merge(kpis_b, on=["replication", "kpi"], suffixes=("_a", "_b"))
     m["diff"] = m["value_b"] - m["value_a"]
     rows = []
@@ -87,8 +89,9 @@ def compare(layouts: list[LoadedScenario], replications: int | None = None) -> C
     runs = [run_scenario(ld, replications=n) for ld in layouts]
     names = layout_names(layouts)
     parts = []
+    every = set().union(*(set(r.kpis["kpi"]) for r in runs if len(r.kpis)))
     for name, run in zip(names, runs):
-        s = summarise(run.kpis) if len(run.kpis) else pd.DataFrame(columns=["kpi"])
+        s = summarise(complete_kpis(run.kpis, every)) if len(run.kpis) else pd.DataFrame(columns=["kpi"])
         d = paired_differences(runs[0].kpis, run.kpis)
         parts.append(s.merge(d, on="kpi", how="left").assign(layout=name))
     table = pd.concat(parts, ignore_index=True)

@@ -449,8 +449,25 @@ def summarise(kpi_long: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: KPI families that exist only where something happened: absent means zero.
+ZERO_WHEN_ABSENT = ("lost_by_cause.", "failed_by_cause.", "delay_h.", "backup_h.")
+
+
+def complete_kpis(long: pd.DataFrame, names: Iterable[str] = ()) -> pd.DataFrame:
+    """Add a 0 for every replication that lacks a KPI of the :data:`ZERO_WHEN_ABSENT` families
+    (those in the table, plus ``names``), so means, intervals and paired differences count
+    the replications where nothing happened."""
+    if long.empty:
+        return long
+    reps = long["replication"].unique()
+    wanted = {k for k in set(long["kpi"]) | set(names) if k.startswith(ZERO_WHEN_ABSENT)}
+    have = set(zip(long["replication"], long["kpi"]))
+    extra = [{"replication": r, "kpi": k, "value": 0.0} for k in sorted(wanted) for r in reps if (r, k) not in have]
+    return pd.concat([long, pd.DataFrame(extra)], ignore_index=True) if extra else long
+
+
 def kpi_long(per_rep: Iterable[tuple[int, dict[str, float]]]) -> pd.DataFrame:
-    """Long KPI table from (replication, kpi dict) pairs."""
-    return pd.DataFrame(
+    """Long KPI table from (replication, kpi dict) pairs (see :func:`complete_kpis`)."""
+    return complete_kpis(pd.DataFrame(
         [{"replication": r, "kpi": k, "value": v} for r, d in per_rep for k, v in d.items()]
-    )
+    ))

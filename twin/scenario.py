@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from twin.catalogue import DeviceType, bundled_dir, load_catalogue
 from twin.distributions import Distribution, Fixed
@@ -59,6 +59,14 @@ class DevicePool(_Model):
     override: dict[str, Any] = Field(default_factory=dict)
 
 
+def _headcount_is_short_form(v: Any) -> Any:
+    """``role: 3`` means ``role: {count: 3}`` (on duty around the clock)."""
+    if isinstance(v, bool):
+        raise ValueError("expected a headcount (an integer) or a mapping with count, shift, skills, ...; "
+                         "got a yes/no value")
+    return {"count": v} if isinstance(v, int) else v
+
+
 class Site(_Model):
     """A hospital (apheresis chairs, infusion slots; optionally a point-of-care manufacturing
     cell: devices and staff) or a factory (a central plant or a regional hub: devices).
@@ -73,18 +81,13 @@ class Site(_Model):
     apheresis_chairs: Count = 0
     infusion_slots: Count = 0
     devices: dict[Name, DevicePool] = Field(default_factory=dict)
-    staff: dict[Name, Count | StaffRole] = Field(default_factory=dict)
+    staff: dict[Name, Annotated[StaffRole, BeforeValidator(_headcount_is_short_form)]] = Field(default_factory=dict)
     utilities: SiteUtilities = Field(default_factory=SiteUtilities)
-
-    @field_validator("staff", mode="after")
-    @classmethod
-    def _long_form(cls, v: dict[str, int | StaffRole]) -> dict[str, StaffRole]:
-        return {r: StaffRole(count=x) if isinstance(x, int) else x for r, x in v.items()}
 
     def headcount(self, role: str) -> int:
         """People of ``role`` at this site (0 if none)."""
         r = self.staff.get(role)
-        return 0 if r is None else r.count  # type: ignore[union-attr]
+        return 0 if r is None else r.count
 
     @model_validator(mode="after")
     def _kind_fields(self) -> Site:
@@ -664,10 +667,10 @@ def _check_operations(sc: Scenario, types: dict[str, DeviceType], resolved: dict
                               "sites", sname, "staff", role, "skills", i)
         for tname, pool in site.devices.items():
             f = resolved[(sname, tname)].failure
-            if pool.count > 0 and f is not None and f.repair_role is not None:
-                if not sc.qualified_roles(sname, f"repair:{tname}", f.repair_role):
-                    raise err(f"device type {tname!r} needs a {f.repair_role!r} for repairs; {sname!r} has none "
-                              f"(add sites.{sname}.staff.{f.repair_role})", "sites", sname, "devices", tname)
+            needs = pool.count > 0 and f is not None and f.repair_role is not None
+            if needs and not sc.qualified_roles(sname, f"repair:{tname}", f.repair_role):
+                raise err(f"device type {tname!r} needs a {f.repair_role!r} for repairs; {sname!r} has none "
+                          f"(add sites.{sname}.staff.{f.repair_role})", "sites", sname, "devices", tname)
         ln2 = site.utilities.ln2
         if ln2 is not None:
             per_day = sum(p.count * (resolved[(sname, t)].ln2_l_per_day or 0.0) for t, p in site.devices.items())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import build, centralised_data, ideal_devices, max_concurrent, tiny_data
+from conftest import build, centralised_data, ideal_devices, max_concurrent, no_leaks, tiny_data
 
 from twin.model import simulate
 from twin.results import events_table, held_intervals, replication_tables
@@ -188,7 +188,7 @@ def test_dropout_while_queued_leaves_the_queue_at_once() -> None:
 def test_qc_failure_fails_the_batch_and_frees_storage() -> None:
     """A batch that fails a QC test is never released or infused; its outcome is failed with
     the test as cause, and its LN2 position is freed."""
-    data = centralised_data()
+    data = no_leaks(centralised_data())
     for test in data["qc"]["tests"]:
         test["fail_probability"] = 0.0
     data["qc"]["tests"][1]["fail_probability"] = 1.0  # mycoplasma always positive
@@ -201,9 +201,10 @@ def test_qc_failure_fails_the_batch_and_frees_storage() -> None:
     assert set(done["cause"]) == {"qc:mycoplasma"}
     assert b["release_start_h"].isna().all()
     assert res.kpi("infused") == 0
-    # Rejected at the mycoplasma result, long before the 14-day sterility test would end.
+    # Rejected at the mycoplasma result (at most 2 days, plus a weekend waiting for an office-hours
+    # analyst to start it), long before the 14-day sterility test would end.
     qc_days = (done["outcome_h"] - done["qc_start_h"]) / 24
-    assert qc_days.max() < 3
+    assert qc_days.max() < 5
     e = res.events
     storage = e[e["resource"] == "ln2_storage"]
     assert (storage["kind"] == "seize").sum() == (storage["kind"] == "release").sum()

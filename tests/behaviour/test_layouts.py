@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import build, centralised_data, multisite_data
+from conftest import build, centralised_data, multisite_data, no_leaks
 
 from twin.errors import ScenarioError
 from twin.run import run_scenario
@@ -107,7 +107,7 @@ def _fixed_transit(d: dict, hours: float) -> dict:
 
 
 def test_fresh_product_past_its_viability_clock_is_lost_and_counted() -> None:
-    d = _fixed_transit(centralised_data(), 30)
+    d = _fixed_transit(no_leaks(centralised_data()), 30)
     d["starting_material"] = {"form": "fresh", "viability_h": 24}
     res = run_scenario(build(d), replications=1)
     b = res.batches
@@ -134,14 +134,14 @@ def test_pickups_leave_at_the_cut_off_on_pickup_days_only() -> None:
 
 
 def test_lost_shipments_and_warm_shippers_lose_the_batch() -> None:
-    d = centralised_data()
+    d = no_leaks(centralised_data())
     d["couriers"][1]["loss_probability"] = 1.0  # every product shipped back is lost
     res = run_scenario(build(d), replications=1)
     lost = res.batches[res.batches["outcome"] == "lost"]
     assert len(lost) > 100 and set(lost["cause"]) == {"ship_to_hospital:shipment_lost"}
     assert res.kpi("infused") == 0
 
-    d = _fixed_transit(centralised_data(), 30)
+    d = _fixed_transit(no_leaks(centralised_data()), 30)
     d["starting_material"] = {"form": "cryopreserved",
                               "freezing": {"duration_h": 3, "role": "apheresis_nurse", "hands_on_h": 1}}
     d["shipper_hold_h"] = 24

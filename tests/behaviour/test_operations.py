@@ -135,6 +135,7 @@ def test_device_outage_stops_only_the_named_units() -> None:
     ba, bb = a.batches.set_index("patient"), b.batches.set_index("patient")
     for p in in_named:
         assert bb.loc[p, "paused_h"] == pytest.approx(dur)
+        assert bb.loc[p, "expansion_end_h"] - ba.loc[p, "expansion_end_h"] == pytest.approx(dur)
     pa, pb = _patient_events(a.events, units=False), _patient_events(b.events, units=False)
     pd.testing.assert_frame_equal(pa[pa["patient"].isin(others)].reset_index(drop=True),
                                   pb[pb["patient"].isin(others)].reset_index(drop=True))

@@ -120,7 +120,7 @@ class Case:
 TRANSDUCTION = "duration_h: {dist: fixed, value: 48}"
 SELECTION_DEVICE = "    device: clinimacs_prodigy\n    duration_h: {dist: triangular, low: 20"
 PRODIGY_POOL = "clinimacs_prodigy: {count: 14}"
-QP_STAFF = "      qualified_person: 1     # assumption: one QP certifies all batches\n"
+QP_STAFF = "      qualified_person: {count: 1, shift: office, absence_per_day: 0.03}\n"
 
 CASES = [
     Case(
@@ -198,7 +198,7 @@ CASES = [
     ),
     Case(
         "role-with-zero-staff",
-        "      qc_analyst: 2 ", "      qc_analyst: 0 ", "  role: qc_analyst", "qc.role", ("no staff",),
+        "      qc_analyst: {count: 2,", "      qc_analyst: {count: 0,", "  role: qc_analyst", "qc.role", ("no staff",),
     ),
     Case(
         "bad-override",
@@ -213,12 +213,12 @@ CASES = [
     ),
     Case(
         "yaml11-staff-on",
-        "      qc_analyst: 2 ", "      qc_analyst: on ", "qc_analyst: on",
-        "sites.central_factory.staff.qc_analyst", ("integer",),
+        "      qc_analyst: {count: 2,", "      qc_analyst: {count: on,", "count: on",
+        "sites.central_factory.staff.qc_analyst.count", ("integer",),
     ),
     Case(
         "yaml11-processing-yes",
-        "processing: closed\n  - name: transduction", "processing: yes\n  - name: transduction",
+        "processing: closed\n    transfer: sterile_weld", "processing: yes\n    transfer: sterile_weld",
         "processing: yes", "recipe[0].processing", ("'open' or 'closed'",),
     ),
     Case(

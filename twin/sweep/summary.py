@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from twin.results import summarise
+from twin.results import complete_kpis, summarise
 from twin.sweep.spec import Plan
 
 
@@ -19,7 +19,7 @@ def point_summary(plan: Plan, runs: pd.DataFrame) -> pd.DataFrame:
     ok = runs[runs["status"] == "ok"]
     parts = []
     for pid, grp in ok.groupby("point_id", sort=False):
-        s = summarise(grp.rename(columns={})[["replication", "kpi", "value"]])
+        s = summarise(complete_kpis(grp[["replication", "kpi", "value"]]))
         s.insert(0, "point_id", pid)
         parts.append(s)
     summary = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
