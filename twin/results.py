@@ -19,7 +19,7 @@ Tables (one row per ...):
   failed by it) and ``patients`` (their ids, comma separated).
 * ``impacts``: one row per effect on a batch: replication, patient, step, ``cause`` (an outage's
   label, ``breakdown``, ``contamination``, ``leak``, ...), ``effect`` (``pause``, ``lost``,
-  ``failed``, ``damage``) and ``hours`` (pause length; 0 otherwise).
+  ``failed``, ``damage``), ``time_h`` (when it happened) and ``hours`` (pause length; else 0).
 * ``kpis``: (replication, kpi, value), long form.
 
 KPI names: referred, infused, failed, dropped_out, lost, in_progress (patients),
@@ -203,18 +203,18 @@ def impacts_table(events: pd.DataFrame, batches: pd.DataFrame, horizon_h: float)
     ev = events[events["patient"] >= 0]
     p = intervals(ev[ev["kind"].isin(["pause", "resume"])], "pause", "resume", ["patient", "step", "detail"], horizon_h)
     rows = [pd.DataFrame({"patient": p["patient"], "step": p["step"], "cause": p["detail"].map(_cause_name),
-                          "effect": "pause", "hours": p["end_h"] - p["start_h"]})]
+                          "effect": "pause", "time_h": p["start_h"], "hours": p["end_h"] - p["start_h"]})]
     d = ev[ev["kind"] == "damage"]
     rows.append(pd.DataFrame({"patient": d["patient"], "step": d["step"].astype(str), "cause": d["detail"].astype(str),
-                              "effect": "damage", "hours": 0.0}))
+                              "effect": "damage", "time_h": d["time_h"], "hours": 0.0}))
     o = batches[batches["outcome"].isin(["lost", "failed"])]
     causes = o["cause"].astype(str)
     rows.append(pd.DataFrame({"patient": o["patient"], "step": [c.rpartition(":")[0] or c for c in causes],
                               "cause": [_cause_name(c.rpartition(":")[2]) for c in causes],
-                              "effect": o["outcome"].astype(str), "hours": 0.0}))
+                              "effect": o["outcome"].astype(str), "time_h": o["outcome_h"], "hours": 0.0}))
     out = pd.concat([r for r in rows if len(r)], ignore_index=True) if any(len(r) for r in rows) else pd.DataFrame(
         {"patient": pd.Series(dtype=np.int64), "step": pd.Series(dtype=str), "cause": pd.Series(dtype=str),
-         "effect": pd.Series(dtype=str), "hours": pd.Series(dtype=float)})
+         "effect": pd.Series(dtype=str), "time_h": pd.Series(dtype=float), "hours": pd.Series(dtype=float)})
     out.insert(0, "replication", rep)
     return out
 
@@ -236,16 +236,20 @@ def outages_table(events: pd.DataFrame, impacts: pd.DataFrame, horizon_h: float)
     units = unit_down_intervals(events, horizon_h)
     units = units[units["detail"].str.startswith("outage:")].assign(detail=lambda d: d["detail"].str[7:])
     failed_gen = site_ev[(site_ev["kind"] == "backup_failed")]
-    hit = impacts.groupby("cause")["patient"].apply(lambda x: sorted(set(int(v) for v in x))) if len(impacts) else {}
     rows = []
+    occ = occ.sort_values(["site", "detail", "start_h"], kind="stable")
+    # An occurrence owns the backups and losses that start from its start until the next
+    # occurrence of the same outage (LN2 losses may outlast the supply outage by days).
+    occ["until_h"] = occ.groupby(["site", "detail"])["start_h"].shift(-1).fillna(np.inf)
+    occ = occ.sort_values("start_h", kind="stable")
     for r in occ.itertuples(index=False):
         def within(df: pd.DataFrame, r=r) -> pd.DataFrame:
             return df[(df["site"] == r.site) & (df["detail"] == r.detail) & (df["start_h"] >= r.start_h - 1e-9)
-                      & (df["start_h"] <= r.end_h + 1e-9 + 24 * 60)]  # losses may outlast the outage (LN2)
+                      & (df["start_h"] < r.until_h - 1e-9)]
         b = within(back)
         carriers = list(dict.fromkeys(b["resource"]))
         gen_failed = failed_gen[(failed_gen["site"] == r.site) & (failed_gen["detail"] == r.detail)
-                                & (failed_gen["time_h"].between(r.start_h - 1e-9, r.end_h + 1e-9))]
+                                & (failed_gen["time_h"] >= r.start_h - 1e-9) & (failed_gen["time_h"] < r.until_h - 1e-9)]
         if len(gen_failed):
             carriers.append("generator failed to start")
         own = within(lost)
@@ -254,7 +258,9 @@ def outages_table(events: pd.DataFrame, impacts: pd.DataFrame, horizon_h: float)
         lost_h += float((within(units)["end_h"] - within(units)["start_h"]).sum())
         others = own[own["resource"] != r.resource].groupby("resource")["h"].sum()
         knock_on = ", ".join(f"{k} {v:.1f} h" for k, v in others.items())
-        patients = hit.get(r.detail, []) if len(impacts) else []
+        mine = impacts[(impacts["cause"] == r.detail) & (impacts["time_h"] >= r.start_h - 1e-9)
+                       & (impacts["time_h"] < r.until_h - 1e-9)] if len(impacts) else impacts
+        patients = sorted({int(v) for v in mine["patient"]}) if len(mine) else []
         rows.append({"replication": rep, "label": r.detail, "site": r.site, "what": r.resource,
                      "start_h": r.start_h, "end_h": r.end_h, "backup": "+".join(carriers),
                      "backup_h": float((b["end_h"] - b["start_h"]).sum()), "lost_h": lost_h, "knock_on": knock_on,
