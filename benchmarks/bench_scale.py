@@ -46,8 +46,14 @@ def scaled(per_year: float) -> dict:
                 site[key] = max(1, math.ceil(site[key] * f))
         for pool in site.get("devices", {}).values():
             pool["count"] = max(1, math.ceil(pool["count"] * f))
-        for role in site.get("staff", {}):
-            site["staff"][role] = max(1, math.ceil(site["staff"][role] * f))
+        for role, spec in site.get("staff", {}).items():
+            if isinstance(spec, dict):
+                spec["count"] = max(1, math.ceil(spec["count"] * f))
+            else:
+                site["staff"][role] = max(1, math.ceil(spec * f))
+        ln2 = site.get("utilities", {}).get("ln2")
+        if ln2:
+            ln2["tank_l"] = ln2["tank_l"] * max(f, 1.0)
     return data
 
 
