@@ -118,7 +118,8 @@ def _shifts(world: World, desk: UnitPool, people: list[Unit], intervals: list[tu
             u.shift_end = b
             if x < absence:
                 desk.set_down(u, "absent", duration=b - env.now)
-            desk.set_up(u, "off_shift")
+            desk.set_up(u, "off_shift", dispatch=False)
+        desk.dispatch()
         yield env.timeout(b - env.now)
         for u in people:
             u.shift_end = env.now

@@ -16,6 +16,7 @@ so on-duty time and the outage log come from the event log.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -83,7 +84,11 @@ LogFn = Callable[[Unit, str, str], None]  # (unit, kind "down"/"up", reason)
 
 
 class UnitPool:
-    """A first-come-first-served pool of units with availability (see the module docstring)."""
+    """A first-come-first-served pool of units with availability (see the module docstring).
+
+    The pool keeps the set of units that can take new work, updated at every change, so that a
+    dispatch costs time in proportion to the units free and the requests served, not to the
+    size of the pool."""
 
     def __init__(self, env: simpy.Environment, units: list[Unit], log: LogFn,
                  conditions: list[Condition] | None = None) -> None:
@@ -95,6 +100,35 @@ class UnitPool:
         for c in self.conditions:
             c.on_change.append(lambda is_up: self.dispatch() if is_up else None)
         self.on_empty: Callable[[Unit], None] | None = None  # e.g. start a changeover
+        self.avail: set[int] = {i for i, u in enumerate(units) if u.available()}
+        self._pos = {id(u): i for i, u in enumerate(units)}
+        # Pools of interchangeable units (devices, chairs, slots: no skills, no shifts) serve the
+        # lowest free index from a heap (lazy deletion); people are matched by skill and shift.
+        self.simple = all(u.skills is None for u in units)
+        self._heap = sorted(self.avail)
+        # People: the free ones qualified for each skill.
+        self._by_skill: dict[str, set[int]] = {}
+        for i, u in enumerate(units):
+            for sk in u.skills or ():
+                self._by_skill.setdefault(sk, set())
+                if i in self.avail:
+                    self._by_skill[sk].add(i)
+
+    def _touch(self, u: Unit) -> None:
+        """Record whether ``u`` can take new work after a change to it."""
+        i = self._pos[id(u)]
+        if u.available():
+            if i not in self.avail:
+                self.avail.add(i)
+                if self.simple:
+                    heapq.heappush(self._heap, i)
+                else:
+                    for sk in u.skills or ():
+                        self._by_skill[sk].add(i)
+        elif i in self.avail:
+            self.avail.discard(i)
+            for sk in u.skills or ():
+                self._by_skill[sk].discard(i)
 
     # -- requests --------------------------------------------------------------------------
     def request(self, skill: str | None = None, need_h: float = 0.0) -> Request:
@@ -120,38 +154,58 @@ class UnitPool:
                 self._take_down(u, reason, duration)
             if not u.down and self.on_empty is not None:
                 self.on_empty(u)
+        self._touch(u)
         self.dispatch()
 
-    def _fits(self, u: Unit, req: Request, now: float) -> bool:
-        if not u.available():
-            return False
-        if req.skill is not None and u.skills is not None and req.skill not in u.skills:
-            return False
-        return u.shift_end - now >= req.need_h - 1e-9
-
     def dispatch(self) -> None:
-        """Grant waiting requests, first come first served, while units can take them."""
-        if not self.queue:
+        """Grant waiting requests, first come first served, each to the lowest-numbered free
+        unit that can take it (qualified for its skill, on shift long enough for its hours)."""
+        if not self.queue or not self.avail:
             return
         for c in self.conditions:
             if c.reasons:
                 return
-        now = self.env.now
-        if not any(u.available() for u in self.units):
+        if self.simple:
+            self._dispatch_simple()
             return
+        now = self.env.now
+        units, queue, by_skill = self.units, self.queue, self._by_skill
         i = 0
-        while i < len(self.queue):
-            req = self.queue[i]
-            unit = next((u for u in self.units if self._fits(u, req, now)), None)
-            if unit is None:
+        while i < len(queue) and self.avail:
+            req = queue[i]
+            cands = self.avail if req.skill is None else by_skill.get(req.skill)
+            pick = -1
+            if cands:
+                first = min(cands)
+                if units[first].shift_end - now >= req.need_h - 1e-9:
+                    pick = first
+                else:
+                    pick = next((k for k in sorted(cands) if units[k].shift_end - now >= req.need_h - 1e-9), -1)
+            if pick < 0:
                 i += 1
                 continue
-            self.queue.pop(i)
-            unit.holders += 1
-            req.unit = unit
-            req.succeed(unit)
-            if not any(u.available() for u in self.units):
-                return
+            u = units[pick]
+            queue.pop(i)
+            u.holders += 1
+            req.unit = u
+            req.succeed(u)
+            self._touch(u)
+
+    def _dispatch_simple(self) -> None:
+        heap, avail, units, queue = self._heap, self.avail, self.units, self.queue
+        while queue and avail:
+            idx = heap[0]
+            if idx not in avail:  # stale entry
+                heapq.heappop(heap)
+                continue
+            u = units[idx]
+            req = queue.pop(0)
+            u.holders += 1
+            req.unit = u
+            req.succeed(u)
+            if not u.available():
+                heapq.heappop(heap)
+                avail.discard(idx)
 
     # -- availability ----------------------------------------------------------------------
     def set_down(self, u: Unit, reason: str, hard: bool = False, duration: float | None = None) -> None:
@@ -161,6 +215,7 @@ class UnitPool:
             self._take_down(u, reason, duration, hard)
         else:
             u.pending.append((reason, duration))
+        self._touch(u)
 
     def _take_down(self, u: Unit, reason: str, duration: float | None, hard: bool = False) -> None:
         first = reason not in u.down
@@ -176,12 +231,15 @@ class UnitPool:
         yield self.env.timeout(duration)
         self.set_up(u, reason, hard)
 
-    def set_up(self, u: Unit, reason: str, hard: bool = False) -> None:
-        """Clear one hold of ``reason`` on ``u`` (or drop it if it was still pending)."""
+    def set_up(self, u: Unit, reason: str, hard: bool = False, dispatch: bool = True) -> None:
+        """Clear one hold of ``reason`` on ``u`` (or drop it if it was still pending); with
+        ``dispatch=False`` the caller dispatches once after several changes."""
         for k, (r, _) in enumerate(u.pending):
             if r == reason:
                 del u.pending[k]
-                self.dispatch()
+                self._touch(u)
+                if dispatch:
+                    self.dispatch()
                 return
         n = u.down.get(reason, 0)
         if n == 0:
@@ -193,7 +251,9 @@ class UnitPool:
             u.down[reason] = n - 1
         if hard and u.running is not None:
             u.running.clear(reason)
-        self.dispatch()
+        self._touch(u)
+        if dispatch:
+            self.dispatch()
 
     def busy_units(self) -> list[Unit]:
         """Units holding at least one batch or task."""
