@@ -19,8 +19,14 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-def open_and_check(path: Path) -> int:
-    """Open ``path``; fail on any JS error or non-file request; return the number of figures."""
+#: Per figure div: its id, the names of its drawn traces and how many shapes its SVG drew.
+FIGURES_JS = ("() => Array.from(document.querySelectorAll('div.plotly-graph-div')).map(d => ({id: d.id, "
+              "traces: d._fullData.map(t => t.name), shapes: d.querySelectorAll('.shapelayer path').length}))")
+
+
+def open_and_check(path: Path, figures_out: list | None = None) -> int:
+    """Open ``path``; fail on any JS error or non-file request; return the number of figures
+    (and append what each drew, see FIGURES_JS, to ``figures_out``)."""
     errors, outside = [], []
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -46,6 +52,8 @@ def open_and_check(path: Path) -> int:
                 "() => Array.from(document.querySelectorAll('div.plotly-graph-div'))"
                 ".filter(d => d.querySelector('svg.main-svg') && d._fullLayout).length")
             assert page.title().startswith("celltwin")
+            if figures_out is not None:
+                figures_out.extend(page.evaluate(FIGURES_JS))
         finally:
             browser.close()
     assert not errors, errors
@@ -58,7 +66,29 @@ def test_run_report_in_chromium(tmp_path) -> None:
     out = tmp_path / "run"
     assert main(["run", str(SCENARIOS / "centralised.yaml"), "--out", str(out), "-r", "2", "-q",
                  "--set", "horizon_days=150", "--set", "warmup_days=30", "--report"]) == 0
-    assert open_and_check(out / "report.html") == 5  # timeline, utilisation, WIP, vein-to-vein, outcomes
+    figures: list = []
+    assert open_and_check(out / "report.html", figures) == 5  # timeline, utilisation, WIP, vein-to-vein, outcomes
+    # no outages, but breakdowns, maintenance and shifts on the Gantt
+    assert {"breakdown", "maintenance/changeover"} <= set(figures[0]["traces"])
+    assert "No outages in this run." in (out / "report.html").read_text()
+
+
+def test_run_report_with_outages_in_chromium(tmp_path) -> None:
+    out = tmp_path / "run"
+    assert main(["run", str(SCENARIOS / "outage_power.yaml"), "--out", str(out), "-r", "1", "-q", "--report"]) == 0
+    figures: list = []
+    # timeline, utilisation, WIP, vein-to-vein, outcomes, outage timeline
+    assert open_and_check(out / "report.html", figures) == 6
+    gantt, outages = figures[0], figures[-1]
+    # the blackout's power loss and the cleanroom's loss of grade after it, as bands across the Gantt
+    assert gantt["shapes"] >= 2
+    assert {"breakdown", "maintenance/changeover"} <= set(gantt["traces"])
+    assert any(t.startswith("off duty") for t in gantt["traces"])
+    assert "outage (from start to end)" in outages["traces"] and "backup carried it" in outages["traces"]
+    assert any(t.startswith("lost") for t in outages["traces"])
+    assert any(t.startswith("knock-on") for t in outages["traces"])
+    page = (out / "report.html").read_text()
+    assert "Outage log" in page and "grid_blackout" in page and "No outages in this run." not in page
 
 
 def test_sweep_report_in_chromium(tmp_path) -> None:

@@ -12,16 +12,23 @@ import pytest
 pytest.importorskip("plotly")
 
 from twin.reports.run import (
+    down_group,
     fig_gantt,
+    fig_outage_timeline,
     fig_outcomes,
     fig_utilisation,
     fig_vein_to_vein,
     fig_wip,
+    outage_segments,
+    outage_table_html,
     outcome_table,
+    run_report,
+    site_loss_intervals,
     step_segments,
     wip_series,
 )
 from twin.reports.sweep import fig_frontier, fig_heatmap, fig_tornado, tornado_table
+from twin.results import unit_down_intervals
 
 
 def ev(rows):
@@ -112,3 +119,130 @@ def test_comparison_figures_show_means_and_relative_paired_differences() -> None
     assert len(side.data) == 2 and list(side.data[0].y) == [200.0, 220.0]
     diff = fig_differences(t)
     assert len(diff.data) == 1 and list(diff.data[0].x) == pytest.approx([10.0, -10.0])  # % of a's mean
+
+
+LOG = ["replication", "time_h", "patient", "site", "step", "resource", "unit", "kind", "detail"]
+
+
+def log(rows) -> pd.DataFrame:
+    """An event log from (time_h, patient, site, resource, unit, kind, detail) rows."""
+    return pd.DataFrame([(0, t, p, s, "", r, u, k, d) for t, p, s, r, u, k, d in rows], columns=LOG)
+
+
+def test_down_reasons_are_grouped_for_the_gantt() -> None:
+    assert [down_group(r) for r in ("off_shift", "absent", "vacant", "training")] == ["off duty"] * 4
+    assert down_group("broken") == "breakdown"
+    assert down_group("maintenance") == down_group("changeover") == "maintenance/changeover"
+    assert down_group("outage:flu_wave") == "outage"
+
+
+def test_gantt_draws_units_out_of_service_and_site_wide_losses() -> None:
+    events = log([
+        (0, -1, "f", "op", 0, "down", "off_shift"), (8, -1, "f", "op", 0, "up", "off_shift"),
+        (10, -1, "f", "prodigy", 0, "down", "broken"), (20, -1, "f", "prodigy", 0, "up", "broken"),
+        (12, -1, "f", "prodigy", 1, "down", "maintenance"), (14, -1, "f", "prodigy", 1, "up", "maintenance"),
+        (30, -1, "f", "power", -1, "down", "blackout"), (40, -1, "f", "power", -1, "up", "blackout"),
+        (30, -1, "f", "power", -1, "outage_start", "blackout"),  # not a loss: no band of its own
+    ])
+    down, losses = unit_down_intervals(events, 100), site_loss_intervals(events, 100)
+    assert list(zip(losses["resource"], losses["start_h"], losses["end_h"])) == [("power", 30, 40)]
+    held = pd.DataFrame({"patient": [0], "site": ["f"], "resource": ["prodigy"], "unit": [0],
+                         "step": ["expansion"], "start_h": [0.0], "end_h": [48.0]})
+    res = pd.DataFrame({"site": ["f", "f"], "name": ["prodigy", "op"], "kind": ["device", "staff"]})
+    g = fig_gantt(held, res, "2027-01-04", down=down, site_losses=losses)
+    by_name = {t.name.split(" (")[0]: t for t in g.data}
+    broken = by_name["breakdown"]
+    assert list(broken.y) == ["prodigy #1 @ f"] and list(broken.x) == [10 * 3_600_000]
+    assert pd.Timestamp(broken.base[0]) == pd.Timestamp("2027-01-04 10:00")
+    assert list(by_name["maintenance/changeover"].y) == ["prodigy #2 @ f"]  # a row only because it was down
+    assert g.data[0].name.startswith("off duty")  # drawn first: behind the holdings
+    assert list(g.layout.yaxis.categoryarray) == ["prodigy #1 @ f", "prodigy #2 @ f", "op #1 @ f"]
+    (band,) = g.layout.shapes
+    assert pd.Timestamp(band.x0) == pd.Timestamp("2027-01-05 06:00") and pd.Timestamp(band.x1) == pd.Timestamp(
+        "2027-01-05 16:00")
+    assert band.yref == "y domain" and "power lost @ f" in g.layout.annotations[0].text
+    plain = fig_gantt(held, res, "2027-01-04")
+    assert len(plain.data) == 1 and not plain.layout.shapes
+
+
+def test_gantt_caps_its_rows() -> None:
+    held = pd.DataFrame({"patient": range(5), "site": "f", "resource": "prodigy", "unit": range(5),
+                         "step": "expansion", "start_h": 0.0, "end_h": 1.0})
+    g = fig_gantt(held, pd.DataFrame({"site": ["f"], "name": ["prodigy"], "kind": ["device"]}), "2027-01-04",
+                  max_rows=3)
+    assert len(g.layout.yaxis.categoryarray) == 3 and sum(len(t.y) for t in g.data) == 3
+    assert "3 of 5" in g.layout.title.text
+
+
+def outage_fixture():
+    """Two blackouts of the same label (UPS 0.25 h then power lost, grade knocked on) and a staff
+    outage taking two operators: the events and the outages table results.py makes from them."""
+    events = log([
+        (100, -1, "f", "power", -1, "outage_start", "blackout"), (100, -1, "f", "ups", -1, "backup_start", "blackout"),
+        (100.25, -1, "f", "ups", -1, "backup_end", "blackout"), (100.25, -1, "f", "power", -1, "down", "blackout"),
+        (100.5, -1, "f", "grade", -1, "down", "blackout"), (110, -1, "f", "power", -1, "outage_end", "blackout"),
+        (110, -1, "f", "power", -1, "up", "blackout"), (134.5, -1, "f", "grade", -1, "up", "blackout"),
+        (200, -1, "f", "power", -1, "outage_start", "blackout"), (200, -1, "f", "ups", -1, "backup_start", "blackout"),
+        (200.1, -1, "f", "power", -1, "outage_end", "blackout"), (200.1, -1, "f", "ups", -1, "backup_end", "blackout"),
+        (150, -1, "f", "op", -1, "outage_start", "flu"), (150, -1, "f", "op", 0, "down", "outage:flu"),
+        (150, -1, "f", "op", 1, "down", "outage:flu"), (160, -1, "f", "op", 0, "up", "outage:flu"),
+        (165, -1, "f", "op", 1, "up", "outage:flu"), (165, -1, "f", "op", -1, "outage_end", "flu"),
+    ])
+    outages = pd.DataFrame({
+        "replication": 0, "label": ["blackout", "flu", "blackout"], "site": "f", "what": ["power", "op", "power"],
+        "start_h": [100.0, 150.0, 200.0], "end_h": [110.0, 165.0, 200.1], "backup": ["ups", "", "ups"],
+        "backup_h": [0.25, 0.0, 0.1], "lost_h": [9.75, 25.0, 0.0], "knock_on": ["grade 34.0 h", "", ""],
+        "batches_hit": [2, 0, 0], "patients": ["3,7", "", ""]})
+    return events, outages
+
+
+def test_outage_segments_add_up_to_the_outage_table() -> None:
+    events, outages = outage_fixture()
+    seg = outage_segments(outages, events, 1000).assign(h=lambda t: t["end_h"] - t["start_h"])
+    hours = seg.groupby(["occurrence", "part"])["h"].sum()
+    for i, row in outages.iterrows():
+        assert hours.get((i, "backup"), 0.0) == pytest.approx(row["backup_h"])
+        assert hours.get((i, "lost"), 0.0) == pytest.approx(row["lost_h"])
+    assert hours[(0, "knock-on")] == pytest.approx(34.0)
+    assert set(seg.loc[seg["occurrence"] == 1, "what"]) == {"op #1", "op #2"}
+
+
+def test_outage_timeline_has_a_row_per_occurrence_with_backup_and_lost_segments() -> None:
+    events, outages = outage_fixture()
+    f = fig_outage_timeline(outages, events, "2027-01-04", 1000)
+    rows = ["blackout @ f (1)", "flu @ f", "blackout @ f (2)"]  # by start
+    whole = f.data[0]
+    assert list(whole.y) == rows and list(f.layout.yaxis.categoryarray) == rows
+    assert list(whole.x) == pytest.approx([10 * 3_600_000, 15 * 3_600_000, 0.1 * 3_600_000])
+    by_name = {t.name.split(" (")[0]: t for t in f.data}
+    table = outages.sort_values("start_h").set_index(pd.Index(rows))
+    for name, col in (("backup carried it", "backup_h"), ("lost", "lost_h")):
+        t = by_name[name]
+        got = pd.Series(np.asarray(t.x, dtype=float) / 3_600_000, index=list(t.y)).groupby(level=0).sum()
+        want = table[col][table[col] > 0]
+        assert got.sort_index().to_dict() == pytest.approx(want.sort_index().to_dict())
+    assert list(by_name["knock-on loss"].y) == ["blackout @ f (1)"]
+    assert "patients: 3, 7" in whole.hovertext[0] and "backup: ups (0.25 h)" in whole.hovertext[0]
+    assert "grade 34.0 h" in whole.hovertext[0] and "batches hit: 2" in whole.hovertext[0]
+    assert [t.strip() for t in f.data[-1].text] == ["2 batches hit", "0 batches hit", "0 batches hit"]
+    assert "date" in f.layout.xaxis.title.text and "label @ site" in f.layout.yaxis.title.text
+    html = outage_table_html(outages)
+    assert html.count("<tr>") == 4 and "<th>lost_h</th>" in html and "3,7" in html
+
+
+def test_run_report_shows_outages_or_says_there_were_none(tmp_path) -> None:
+    import yaml
+    from conftest import TINY
+
+    from twin.cli import main
+
+    data = yaml.safe_load(TINY)
+    for name, outages in (("calm", []), ("blip", [{"name": "blip", "what": "power", "site": "f", "at_h": 20,
+                                                    "duration_h": 5}])):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({**data, "name": name, "outages": outages}))
+        assert main(["run", str(path), "--out", str(tmp_path / name), "-q", "-r", "1"]) == 0
+    calm, blip = run_report(tmp_path / "calm"), run_report(tmp_path / "blip")
+    assert "No outages in this run." in calm and "Timeline of devices and staff" in calm
+    assert "No outages in this run." not in blip
+    assert "Outages and the batches they hit" in blip and "Outage log" in blip and "blip" in blip

@@ -16,9 +16,26 @@ import numpy as np
 import pandas as pd
 
 from twin.reports.page import Section, render_page
-from twin.results import HEADLINE, held_intervals, summarise
+from twin.results import HEADLINE, held_intervals, intervals, summarise, unit_down_intervals
 
 KIND_ORDER = {"device": 0, "staff": 1, "chair": 2, "slot": 3}
+MS_PER_H = 3_600_000.0
+
+#: Site-wide conditions logged as down/up events (patient -1, unit -1); air is not logged.
+SITE_CONDITIONS = ("power", "co2", "o2", "compressed_air", "ln2", "grade", "it")
+CONDITION_COLOR = {"power": "#f2a900", "co2": "#8c564b", "o2": "#1f77b4", "compressed_air": "#7f7f7f",
+                   "ln2": "#17becf", "grade": "#9467bd", "it": "#e377c2"}
+OFF_DUTY = ("off_shift", "absent", "vacant", "training")
+#: Why a unit was out of service, grouped for the Gantt: (legend name, colour, bar pattern, width).
+DOWN_STYLE = {
+    "off duty": ("off duty (off shift, absent, vacant, training)", "#d9d9d9", "", 0.8),
+    "breakdown": ("breakdown", "#d62728", "x", 0.45),
+    "maintenance/changeover": ("maintenance/changeover", "#ff9f1c", "/", 0.45),
+    "outage": ("outage", "#222222", ".", 0.45),
+    "other": ("other", "#8c8c8c", "", 0.45),
+}
+OUTAGE_COLUMNS = ["replication", "label", "site", "what", "start_h", "end_h", "backup", "backup_h", "lost_h",
+                  "knock_on", "batches_hit", "patients"]
 
 
 def _when(start_date: str, hours: pd.Series | np.ndarray) -> pd.Series:
@@ -44,31 +61,253 @@ def step_segments(held: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([whole, split], ignore_index=True).drop(columns="hold")
 
 
-def fig_gantt(held: pd.DataFrame, resources: pd.DataFrame, start_date: str, color: str = "step"):
+def down_group(reason: str) -> str:
+    """A unit's reason for being out of service as its Gantt group: ``off duty`` (off_shift,
+    absent, vacant, training), ``breakdown`` (broken), ``maintenance/changeover``, ``outage``
+    (``outage:LABEL``) or ``other``."""
+    if reason in OFF_DUTY:
+        return "off duty"
+    if reason == "broken":
+        return "breakdown"
+    if reason in ("maintenance", "changeover"):
+        return "maintenance/changeover"
+    return "outage" if reason.startswith("outage:") else "other"
+
+
+def site_loss_intervals(events: pd.DataFrame, horizon_h: float) -> pd.DataFrame:
+    """When a site lost a condition (power, CO2, O2, compressed air, LN2, cleanroom grade, IT):
+    site, resource (the condition), detail (the root cause's label), start_h, end_h; from the
+    down/up events with patient and unit -1."""
+    cond = events[(events["unit"] < 0) & (events["patient"] < 0) & events["kind"].isin(["down", "up"])
+                  & events["resource"].astype(str).isin(SITE_CONDITIONS)]
+    out = intervals(cond, "down", "up", ["site", "resource", "detail"], horizon_h)
+    return out.sort_values("start_h", kind="stable").reset_index(drop=True)
+
+
+def _rows(t: pd.DataFrame, kinds: dict) -> pd.DataFrame:
+    """Holdings or down intervals with string site/resource, the pool's kind and the row label."""
+    t = t.copy()
+    t["site"], t["resource"] = t["site"].astype(str), t["resource"].astype(str)
+    t["kind"] = [kinds.get((s, r), "device") for s, r in zip(t["site"], t["resource"])]
+    t["row"] = t["resource"] + " #" + (t["unit"].astype(int) + 1).astype(str) + " @ " + t["site"]
+    return t
+
+
+def fig_gantt(held: pd.DataFrame, resources: pd.DataFrame, start_date: str, color: str = "step",
+              down: pd.DataFrame | None = None, site_losses: pd.DataFrame | None = None,
+              max_rows: int = 150, max_bands: int = 40):
     """Gantt of who held which unit when (one replication): a row per unit, a bar per holding,
-    coloured by ``color`` (``step`` or ``patient``)."""
+    coloured by ``color`` (``step`` or ``patient``).
+
+    ``down`` (as from :func:`twin.results.unit_down_intervals`) adds a bar per time a unit was
+    out of service, grouped by reason (:func:`down_group`): off duty light grey behind the
+    holdings, breakdowns, maintenance/changeover and outages as thinner patterned bars on top (a
+    batch paused on a broken device stays visible around it). ``site_losses`` (as from
+    :func:`site_loss_intervals`) adds a translucent band across every row per site-wide loss
+    (at most ``max_bands``). At most ``max_rows`` rows: devices first, then staff, chairs, slots."""
     import plotly.express as px
+    import plotly.graph_objects as go
 
     kinds = {(r.site, r.name): r.kind for r in resources.itertuples()}
-    df = held.copy()
-    df["kind"] = [kinds.get((s, r), "device") for s, r in zip(df["site"], df["resource"])]
-    df["row"] = df["resource"] + " #" + (df["unit"] + 1).astype(str) + " @ " + df["site"]
+    df = _rows(held, kinds)
+    dn = _rows(down, kinds) if down is not None and len(down) else df.iloc[:0].assign(detail="")
+    cols = ["kind", "site", "resource", "unit", "row"]
+    order = (pd.concat([df[cols], dn[cols]]).assign(k=lambda t: t["kind"].map(KIND_ORDER).fillna(9))
+             .sort_values(["k", "site", "resource", "unit"])["row"].drop_duplicates().tolist())
+    n_rows = len(order)
+    if n_rows > max_rows:
+        order = order[:max_rows]
+        df, dn = df[df["row"].isin(order)], dn[dn["row"].isin(order)]
     df["start"] = _when(start_date, df["start_h"])
     df["end"] = _when(start_date, df["end_h"])
     df["batch"] = "patient " + df["patient"].astype(str)
     df["hours"] = (df["end_h"] - df["start_h"]).round(1)
-    order = (df.assign(k=df["kind"].map(KIND_ORDER).fillna(9))
-             .sort_values(["k", "site", "resource", "unit"])["row"].drop_duplicates().tolist())
     fig = px.timeline(
         df, x_start="start", x_end="end", y="row", color="step" if color == "step" else "batch",
         hover_data={"batch": True, "step": True, "hours": True, "row": False},
         category_orders={"row": order}, color_discrete_sequence=px.colors.qualitative.Dark24,
     )
-    fig.update_yaxes(title="unit (device, person, chair or slot)", autorange="reversed")
+    if len(dn):
+        dn = dn.assign(group=dn["detail"].astype(str).map(down_group), hours=dn["end_h"] - dn["start_h"])
+        n0, behind, on_top = len(fig.data), [], []
+        for group, (name, colour, pattern, width) in DOWN_STYLE.items():
+            g = dn[dn["group"] == group]
+            if g.empty:
+                continue
+            start = _when(start_date, g["start_h"])
+            trace = go.Bar(
+                base=start, x=g["hours"] * MS_PER_H, y=g["row"], orientation="h", width=width, name=name,
+                marker=dict(color=colour, line_width=0,
+                            pattern=dict(shape=pattern, fillmode="overlay", fgcolor="white", size=6)),
+                legendgroup="out of service", legendgrouptitle_text="out of service",
+                customdata=np.column_stack([g["detail"].astype(str), start.strftime("%Y-%m-%d %H:%M"),
+                                            g["hours"].round(2)]),
+                hovertemplate="%{y}<br>out of service: %{customdata[0]}<br>from %{customdata[1]} for "
+                              "%{customdata[2]} h<extra></extra>",
+            )
+            (behind if group == "off duty" else on_top).append(trace)
+        fig.add_traces(behind + on_top)
+        d = fig.data
+        fig.data = d[n0:n0 + len(behind)] + d[:n0] + d[n0 + len(behind):]
+    if site_losses is not None and len(site_losses):
+        for i, r in enumerate(site_losses.sort_values("start_h", kind="stable").head(max_bands).itertuples()):
+            colour = CONDITION_COLOR.get(str(r.resource), "#555555")
+            fig.add_vrect(
+                x0=_when(start_date, [r.start_h])[0].round("ms"), x1=_when(start_date, [r.end_h])[0].round("ms"),
+                fillcolor=colour, opacity=0.25, line_width=1, line_color=colour,
+                annotation_text=f"{r.resource} lost @ {r.site} ({r.detail}, {r.end_h - r.start_h:.1f} h)",
+                annotation_position=("top left", "bottom left")[i % 2], annotation_font_size=10,
+                annotation_font_color=colour, annotation_bgcolor="rgba(255,255,255,0.75)",
+            )
+    fig.update_yaxes(title="unit (device, person, chair or slot)", autorange="reversed",
+                     categoryorder="array", categoryarray=order)
     fig.update_xaxes(title="date (simulation time from the scenario start date)")
-    fig.update_layout(height=max(300, 22 * len(order) + 140), legend_title_text=color,
+    fig.update_layout(height=max(300, 22 * len(order) + 140), legend_title_text=color, barmode="overlay",
+                      margin=dict(l=10, r=10, t=30, b=40))
+    notes = [f"first {max_rows} of {n_rows} units shown"] if n_rows > max_rows else []
+    if site_losses is not None and len(site_losses) > max_bands:
+        notes.append(f"first {max_bands} of {len(site_losses)} site-wide losses drawn")
+    if notes:
+        fig.update_layout(title=dict(text="; ".join(notes), font_size=12), margin_t=40)
+    return fig
+
+
+def outage_segments(outages: pd.DataFrame, events: pd.DataFrame, horizon_h: float) -> pd.DataFrame:
+    """What happened inside each outage occurrence (one replication), one row per interval:
+    ``occurrence`` (the row's position in ``outages``), ``part`` (``backup``: a backup carried the
+    load; ``lost``: the outage's own thing was lost, per unit for device and staff outages;
+    ``knock-on``: another site condition it took down), ``what`` (the backup, condition or
+    unit), ``start_h``, ``end_h``. Intervals belong to an occurrence as in the outages table:
+    same site and label, starting from its start until the next occurrence of the same outage,
+    so each occurrence's backup and lost segments add up to its ``backup_h`` and ``lost_h``."""
+    cols = ["occurrence", "part", "what", "start_h", "end_h"]
+    site_ev = events[events["patient"] < 0]
+    back = intervals(site_ev, "backup_start", "backup_end", ["site", "resource", "detail"], horizon_h)
+    cond = site_ev[(site_ev["unit"] < 0) & site_ev["kind"].isin(["down", "up"])]
+    cond = intervals(cond, "down", "up", ["site", "resource", "detail"], horizon_h)
+    units = unit_down_intervals(events, horizon_h)
+    units = units[units["detail"].astype(str).str.startswith("outage:")]
+    units = units.assign(detail=units["detail"].astype(str).str[7:],
+                         resource=units["resource"].astype(str) + " #" + (units["unit"].astype(int) + 1).astype(str))
+    occ = outages.reset_index(drop=True).reset_index(names="occurrence")
+    occ = occ.assign(site=occ["site"].astype(str), label=occ["label"].astype(str))
+    nxt = occ.sort_values("start_h", kind="stable").groupby(["site", "label"])["start_h"].shift(-1)
+    occ["until_h"] = nxt.reindex(occ.index).fillna(np.inf)
+    parts = []
+    for r in occ.itertuples(index=False):
+        def within(t: pd.DataFrame, r=r) -> pd.DataFrame:
+            return t[(t["site"].astype(str) == r.site) & (t["detail"].astype(str) == r.label)
+                     & (t["start_h"] >= r.start_h - 1e-9) & (t["start_h"] < r.until_h - 1e-9)]
+        c = within(cond)
+        own = c["resource"].astype(str) == str(r.what)
+        for part, t in (("backup", within(back)), ("lost", pd.concat([c[own], within(units)])),
+                        ("knock-on", c[~own])):
+            if len(t):
+                parts.append(pd.DataFrame({"occurrence": r.occurrence, "part": part, "what": t["resource"].astype(str),
+                                           "start_h": t["start_h"], "end_h": t["end_h"]}))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object if c in ("part", "what") else float) for c in cols})
+    return pd.concat(parts, ignore_index=True)[cols]
+
+
+def _outage_rows(outages: pd.DataFrame) -> list[str]:
+    """Row labels ``label @ site``, numbered ``(2)``, ``(3)``, ... when an outage recurs."""
+    base = outages["label"].astype(str) + " @ " + outages["site"].astype(str)
+    k = base.groupby(base).cumcount() + 1
+    return [b if base.tolist().count(b) == 1 else f"{b} ({i})" for b, i in zip(base, k)]
+
+
+def _outage_hover(r: Any, start_date: str) -> str:
+    when = _when(start_date, [r.start_h, r.end_h]).strftime("%Y-%m-%d %H:%M")
+    ids = [p for p in str(r.patients or "").split(",") if p]
+    pts = "<br>  ".join(", ".join(ids[i:i + 12]) for i in range(0, len(ids), 12)) or "none"
+    return (f"<b>{html.escape(str(r.label))}</b> @ {html.escape(str(r.site))}: {html.escape(str(r.what))} out<br>"
+            f"{when[0]} to {when[1]} ({r.end_h - r.start_h:.2f} h)<br>"
+            f"backup: {html.escape(str(r.backup or 'none'))} ({r.backup_h:.2f} h)<br>"
+            f"lost: {r.lost_h:.2f} h<br>knock-on: {html.escape(str(r.knock_on or 'none'))}<br>"
+            f"batches hit: {int(r.batches_hit)}<br>patients: {pts}")
+
+
+#: Outage timeline parts: (legend name, colour, pattern, offset and width inside the row).
+OUTAGE_PARTS = {
+    "backup": ("backup carried it", "#2ca02c", "/", -0.38, 0.24),
+    "lost": ("lost (unit-hours for devices and staff)", "#8b0000", "", -0.12, 0.24),
+    "knock-on": ("knock-on loss (another condition)", "#9467bd", "", 0.14, 0.24),
+}
+
+
+def fig_outage_timeline(outages: pd.DataFrame, events: pd.DataFrame, start_date: str, horizon_h: float,
+                        max_rows: int = 80):
+    """Timeline of the outages of one replication: a row per occurrence (``label @ site``), a
+    light bar from its start to its end, and inside it the backups that carried the load
+    (hatched), what was actually lost (dark) and knock-on losses of other conditions; the end of
+    each row says how many batches it hit. Hover lists backup, hours lost, knock-on losses,
+    batches hit and their patient ids. At most ``max_rows`` occurrences (the first by start)."""
+    import plotly.graph_objects as go
+
+    o = outages.sort_values("start_h", kind="stable").head(max_rows).reset_index(drop=True)
+    rows = _outage_rows(o)
+    hover = [_outage_hover(r, start_date) for r in o.itertuples(index=False)]
+    seg = outage_segments(o, events, horizon_h)
+    fig = go.Figure()
+    fig.add_bar(base=_when(start_date, o["start_h"]), x=(o["end_h"] - o["start_h"]) * MS_PER_H, y=rows,
+                orientation="h", width=0.8, offset=-0.4, name="outage (from start to end)",
+                marker=dict(color="#c6dbef", line=dict(color="#6baed6", width=1)),
+                hovertext=hover, hoverinfo="text")
+    for part, (name, colour, pattern, offset, width) in OUTAGE_PARTS.items():
+        g = seg[seg["part"] == part]
+        if g.empty:
+            continue
+        occ = g["occurrence"].astype(int).to_numpy()
+        fig.add_bar(
+            base=_when(start_date, g["start_h"]), x=(g["end_h"] - g["start_h"]) * MS_PER_H,
+            y=[rows[i] for i in occ], orientation="h", width=width, offset=offset, name=name,
+            marker=dict(color=colour, line_width=0, pattern=dict(shape=pattern, fillmode="overlay",
+                                                                  fgcolor="white", size=6)),
+            hovertext=[f"{part}: {w} {h:.2f} h<br>{hover[i]}"
+                       for w, h, i in zip(g["what"], g["end_h"] - g["start_h"], occ)],
+            hoverinfo="text",
+        )
+    ends = seg.groupby("occurrence")["end_h"].max().reindex(range(len(o))) if len(seg) else pd.Series(dtype=float)
+    last = np.fmax(o["end_h"].to_numpy(float), ends.to_numpy(float) if len(seg) else o["end_h"].to_numpy(float))
+    hits = o["batches_hit"].astype(int)
+    fig.add_scatter(x=_when(start_date, o["start_h"]), y=rows, mode="markers", name="outage start",
+                    marker=dict(symbol="diamond", size=9, color="#08519c"), hovertext=hover, hoverinfo="text")
+    fig.add_scatter(x=_when(start_date, last), y=rows, mode="text", textposition="middle right",
+                    text=[f"  {n} batch{'es' if n != 1 else ''} hit" for n in hits], showlegend=False,
+                    name="batches hit",
+                    textfont=dict(color=np.where(hits > 0, "#8b0000", "#555555").tolist()),
+                    hovertext=hover, hoverinfo="text")
+    fig.update_yaxes(title="outage occurrence (label @ site)", autorange="reversed",
+                     categoryorder="array", categoryarray=rows)
+    if len(o):  # room on the right for the "batches hit" text
+        lo, hi = float(o["start_h"].min()), float(np.max(last))
+        span = max(hi - lo, 1.0)
+        fig.update_xaxes(range=list(_when(start_date, [lo - 0.03 * span, hi + 0.25 * span]).round("ms")))
+    fig.update_xaxes(title="date (simulation time from the scenario start date)", type="date")
+    fig.update_layout(height=max(260, 60 * len(rows) + 160), barmode="overlay", legend_title_text="part",
                       margin=dict(l=10, r=10, t=30, b=40))
     return fig
+
+
+def outage_table_html(outages: pd.DataFrame, max_rows: int = 100) -> str:
+    """The outages table (the columns of outages.parquet) as HTML, hours to 2 decimals."""
+    o = outages.sort_values(["replication", "start_h"], kind="stable") if "replication" in outages else outages
+    cols = [c for c in OUTAGE_COLUMNS if c in o.columns]
+    out = ["<table class='kpi outages'><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>"]
+    for r in o.head(max_rows).itertuples(index=False):
+        cells = []
+        for c in cols:
+            v = getattr(r, c)
+            text = f"{v:,.2f}" if isinstance(v, float) else str(v)
+            style = " style='text-align:left;max-width:22rem;word-break:break-word'" if c in (
+                "label", "site", "what", "backup", "knock_on", "patients") else ""
+            cells.append(f"<td{style}>{html.escape(text)}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</table>")
+    if len(o) > max_rows:
+        out.append(f"<p class='note'>First {max_rows} of {len(o)} outages shown; all are in outages.parquet.</p>")
+    return "".join(out)
 
 
 def fig_utilisation(kpi_long: pd.DataFrame):
@@ -195,10 +434,15 @@ def run_report(run_dir: Path, replication: int = 0) -> str:
     batches = pd.read_parquet(run_dir / "batches.parquet")
     resources = pd.read_parquet(run_dir / "resources.parquet")
     kpi_long = pd.read_parquet(run_dir / "kpis.parquet")
+    outages = (pd.read_parquet(run_dir / "outages.parquet") if (run_dir / "outages.parquet").exists()
+               else pd.DataFrame(columns=OUTAGE_COLUMNS))  # written only when the run had outages
 
     ev = events[events["replication"] == replication]
     held = step_segments(held_intervals(ev, horizon_h), ev)
+    down = unit_down_intervals(ev, horizon_h)
+    losses = site_loss_intervals(ev, horizon_h)
     res = resources[resources["replication"] == replication]
+    rep_outages = outages[outages["replication"] == replication]
     n = prov["replications_completed"]
     sections = [
         Section("Key figures", f"Means over {n} replication(s) with 95% confidence intervals (Student t). "
@@ -207,8 +451,15 @@ def run_report(run_dir: Path, replication: int = 0) -> str:
             f"Timeline of devices and staff (replication {replication})",
             "Each row is one unit: a device, a person of a staff role, an apheresis chair or an infusion "
             "slot. Each bar is one batch holding that unit, coloured by the step that took it; hover for "
-            "the patient and hours. Gaps are idle time. Staff bars show hands-on hours only. Drag to zoom.",
-            figure=fig_gantt(held, res, start),
+            "the patient and hours. Gaps are idle time. Staff bars show hands-on hours only. Times a unit "
+            "was out of service are drawn on its row: light grey behind the bars when off duty (off shift, "
+            "absent, vacancy, training), thinner patterned bars on top for breakdowns (red), maintenance "
+            "or changeover (orange) and outages (black); a batch bar that continues around one was paused "
+            "there. Translucent bands across all rows are site-wide losses (power, CO2, O2, compressed "
+            "air, LN2, cleanroom grade, IT), labelled with the condition, site and root cause: every row "
+            "they cross at that site lost it. Drag to zoom (a year is long: zoom in to see shifts); click "
+            "a legend entry to hide it.",
+            figure=fig_gantt(held, res, start, down=down, site_losses=losses),
         ),
         Section(
             "Utilisation per device type and staff role",
@@ -237,13 +488,38 @@ def run_report(run_dir: Path, replication: int = 0) -> str:
             "at the horizon.",
             figure=fig_outcomes(batches),
         ),
-        Section(
-            "Outages",
-            "This run has no outage model yet: utilities, device breakdowns, IT and staff outages will be "
-            "drawn on the timeline above, with the batches each one hit, when the facility model has them.",
-            html="<p class='note'>No outages in this run.</p>",
-        ),
     ]
+    if len(rep_outages):
+        sections += [
+            Section(
+                f"Outages and the batches they hit (replication {replication})",
+                "One row per outage occurrence (label @ site). The light bar runs from the outage's start "
+                "(diamond) to its end; inside it, hatched green is the time backups carried the load (UPS, "
+                "generator, backup bottles, tank, IT restore), dark red the hours what failed was actually "
+                "lost (summed over units for device and staff outages, so bars may overlap), purple the "
+                "knock-on losses of other conditions (e.g. cleanroom grade after a blackout, which can "
+                "outlast the outage). The text at the end of each row counts the batches the outage "
+                "paused, lost or failed; hover for the backups, hours lost and the patient ids. The same "
+                "losses are drawn on the timeline of devices and staff above.",
+                figure=fig_outage_timeline(rep_outages, ev, start, horizon_h),
+            ),
+            Section(
+                "Outage log",
+                f"Every outage occurrence of all {n} replication(s) (outages.parquet): hours from the "
+                "scenario start; backup_h the hours backups carried the load, lost_h the hours lost "
+                "(unit-hours for device and staff outages), knock_on the other conditions it took down, "
+                "batches_hit and patients the batches it paused, lost or failed.",
+                html=outage_table_html(outages),
+            ),
+        ]
+    else:
+        sections.append(Section(
+            "Outages",
+            "No outage (power, gases, LN2, IT, a device pool or a staff role) happened in this run. "
+            "Breakdowns, maintenance, changeovers, shifts and absences are drawn on the timeline of "
+            "devices and staff above.",
+            html="<p class='note'>No outages in this run.</p>",
+        ))
     title = f"celltwin run report: {record['name']}"
     subtitle = (f"{record.get('description', '').strip()} — {prov['horizon_days']:g} days from {start}, "
                 f"warm-up {prov['warmup_days']:g} days, {n} replication(s)")
