@@ -58,6 +58,20 @@ def ideal_devices(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def fixed_expansion(data: dict[str, Any], hours: float = 228.0) -> dict[str, Any]:
+    """The centralised recipe without the culture model: expansion takes a fixed time and QC
+    tests fail only by their fail_probability (for tests of other mechanisms that need exact
+    step times)."""
+    for st in data["recipe"]:
+        if st.pop("end_point", None) is not None:
+            st["duration_h"] = hours
+    for t in data["qc"]["tests"]:
+        for k in ("measures", "spec", "sample_fraction", "false_negative"):
+            t.pop(k, None)
+    data.pop("biology", None)
+    return data
+
+
 def no_leaks(data: dict[str, Any]) -> dict[str, Any]:
     """Connections that never leak (for tests that count losses from one other cause)."""
     data["connections"] = {k: {"leak_probability": 0.0} for k in ("sterile_weld", "aseptic_connector", "open")}

@@ -166,13 +166,14 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import astuple, dataclass, fields
 
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
+
+from twin.culture import PARAM_NAMES, KernelParams, detection_probability, params_problem
 
 __all__ = [
     "PARAM_NAMES",
@@ -207,59 +208,6 @@ MAX_SUBSTEPS = 1e9
 """Most sub-steps one call may take; more is surely a unit mistake (1e9 h is 114,000 years)."""
 
 
-# ----------------------------------------------------------------------------------------------
-# Global parameters
-# ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class KernelParams:
-    """Global culture-model parameters; see the module docstring for units and sources.
-
-    ``as_array()`` gives the float64 vector the kernels take, in field order (:data:`PARAM_NAMES`).
-    Invalid values raise ``ValueError`` on construction.
-    """
-
-    temp_set_c: float = 37.0
-    temp_ambient_c: float = 21.0
-    temp_tau_off_h: float = 3.0
-    temp_tau_on_h: float = 0.5
-    co2_set_pct: float = 5.0
-    co2_ambient_pct: float = 0.04
-    co2_tau_off_h: float = 2.0
-    co2_tau_on_h: float = 0.5
-    temp_tol_c: float = 1.0
-    co2_tol_pct: float = 1.0
-    growth_stress_k: float = 1.0
-    death_stress_per_h: float = 0.01
-    death_base_per_h: float = 0.0005
-    death_plateau_per_h: float = 0.004
-    plateau_fraction: float = 0.9
-    unfed_growth_factor: float = 0.5
-    contam_max_cfu: float = 1e12
-    dt_h: float = 1.0
-
-    def __post_init__(self) -> None:
-        problem = params_problem(np.array(astuple(self), dtype=np.float64))
-        if problem:
-            raise ValueError(f"KernelParams: {problem}")
-
-    def as_array(self) -> np.ndarray:
-        """The parameters as a float64 vector in field order (what the kernels take)."""
-        return np.array(astuple(self), dtype=np.float64)
-
-    @classmethod
-    def from_array(cls, vec: np.ndarray) -> KernelParams:
-        """Inverse of :meth:`as_array`."""
-        vec = np.asarray(vec, dtype=np.float64)
-        if vec.shape != (len(PARAM_NAMES),):
-            raise ValueError(f"KernelParams.from_array: expected {len(PARAM_NAMES)} values, got shape {vec.shape}")
-        return cls(*(float(v) for v in vec))
-
-
-PARAM_NAMES: tuple[str, ...] = tuple(f.name for f in fields(KernelParams))
-"""Names of the ``params_vec`` entries, in index order."""
-
 # index constants (compile-time constants inside the njit code)
 (
     _TSET, _TAMB, _TTOFF, _TTON, _CSET, _CAMB, _CTOFF, _CTON, _TTOL, _CTOL,
@@ -267,27 +215,6 @@ PARAM_NAMES: tuple[str, ...] = tuple(f.name for f in fields(KernelParams))
 ) = range(18)
 _NPARAM = 18
 assert len(PARAM_NAMES) == _NPARAM
-
-
-def params_problem(p: np.ndarray) -> str:
-    """What is wrong with a parameter vector, or ``""`` if it is valid (the kernels' rule set)."""
-    if p.shape != (_NPARAM,):
-        return f"expected {_NPARAM} parameters, got shape {p.shape}"
-    named = dict(zip(PARAM_NAMES, (float(v) for v in p)))
-    for name, v in named.items():
-        if not math.isfinite(v):
-            return f"{name} must be finite (got {v})"
-    for name in ("temp_tau_off_h", "temp_tau_on_h", "co2_tau_off_h", "co2_tau_on_h", "temp_tol_c", "co2_tol_pct",
-                 "contam_max_cfu", "dt_h"):
-        if not named[name] > 0:
-            return f"{name} must be > 0 (got {named[name]})"
-    for name in ("co2_set_pct", "co2_ambient_pct", "growth_stress_k", "death_stress_per_h", "death_base_per_h",
-                 "death_plateau_per_h", "unfed_growth_factor"):
-        if not named[name] >= 0:
-            return f"{name} must be >= 0 (got {named[name]})"
-    if not 0 <= named["plateau_fraction"] < 1:
-        return f"plateau_fraction must be in [0, 1) (got {named['plateau_fraction']})"
-    return ""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -955,25 +882,6 @@ def flags(
             f |= FLAG_CONTAMINATED
         out[i] = f
     return out
-
-
-def detection_probability(cfu: float, sample_fraction: float, false_negative: float) -> float:
-    """Probability that a sterility / in-process sample detects the contamination.
-
-    The sample takes ``sample_fraction`` (0-1) of a product that holds ``cfu`` organisms (CFU),
-    organisms in the sample are Poisson with mean ``cfu * sample_fraction``, and the method misses
-    a positive sample with probability ``false_negative`` (0-1):
-    ``P = (1 - exp(-cfu * sample_fraction)) * (1 - false_negative)``.
-    """
-    if not (cfu >= 0):
-        raise ValueError(f"cfu must be >= 0, got {cfu}")
-    if not (0 <= sample_fraction <= 1):
-        raise ValueError(f"sample_fraction must be in [0, 1], got {sample_fraction}")
-    if not (0 <= false_negative <= 1):
-        raise ValueError(f"false_negative must be in [0, 1], got {false_negative}")
-    if cfu == math.inf:
-        return 1.0 - false_negative if sample_fraction > 0 else 0.0
-    return -math.expm1(-cfu * sample_fraction) * (1.0 - false_negative)
 
 
 def warm_up(parallel: bool = True) -> None:

@@ -63,6 +63,7 @@ def events_table(raw) -> pd.DataFrame:  # raw: twin.model.RawRun (not imported: 
             "unit": np.asarray(cols["unit"], dtype=np.int32),
             "kind": pd.Categorical(cols["kind"]),
             "detail": pd.Categorical(cols["detail"]),
+            "value": np.asarray(cols["value"], dtype=float),
         }
     )
     return df

@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from twin.catalogue import DeviceType, bundled_dir, load_catalogue
+from twin.culture import Biology, EndPoint
 from twin.distributions import Distribution, Fixed
 from twin.errors import LocatedValueError, ScenarioError
 from twin.operations import (
@@ -142,7 +143,9 @@ class Step(ClinicalStep):
     ``transfer``: how material comes in (a connection type in the scenario's ``connections``),
     made at the step's start. ``staff_wait_limit_h``: a step that cannot wait (e.g. harvest at
     the biological end point) fails the batch if no qualified person is free and on shift within
-    this many hours of it being due (None: it waits as long as it takes).
+    this many hours of it being due (None: it waits as long as it takes). ``end_point``: a
+    culture step whose length comes from the culture kernel (target dose or maximum length; see
+    :mod:`twin.culture`) instead of ``duration_h``.
     """
 
     name: Name
@@ -150,6 +153,16 @@ class Step(ClinicalStep):
     processing: Literal["open", "closed"] = "closed"
     transfer: ConnectionType | None = None
     staff_wait_limit_h: Hours | None = None
+    end_point: EndPoint | None = None
+    duration_h: Distribution = Field(default_factory=lambda: Fixed(value=0.0))
+
+    @model_validator(mode="after")
+    def _duration_or_end_point(self) -> Step:
+        if self.end_point is None and "duration_h" not in self.model_fields_set:
+            raise LocatedValueError("a step needs duration_h (or an end_point for a culture step)", ("duration_h",))
+        if self.end_point is not None and self.device is None:
+            raise LocatedValueError("a culture step (end_point) runs in a device; name it", ("device",))
+        return self
 
 
 class Cryopreservation(ClinicalStep):
@@ -167,12 +180,27 @@ class Storage(_Model):
 class QCTest(_Model):
     """One release test. Tests of a panel run in parallel; an analyst is needed for
     ``hands_on_h`` at the start. ``fail_probability`` is the chance the batch fails this test
-    (out of specification), drawn per batch."""
+    for reasons the model does not simulate, drawn per batch. With a culture model, ``measures``
+    ties the result to the batch: ``contamination`` fails a batch whose sample
+    (``sample_fraction`` of the product) holds organisms, missed with ``false_negative``;
+    ``viability`` and ``dose`` fail a batch below ``spec`` (a fraction; cells)."""
 
     name: Name
     duration_h: Distribution
     hands_on_h: Hours = 0.0
     fail_probability: Probability = 0.0
+    measures: Literal["contamination", "viability", "dose"] | None = None
+    spec: Annotated[float, Field(gt=0, le=1e15, allow_inf_nan=False)] | None = None
+    sample_fraction: Probability = 0.01
+    false_negative: Probability = 0.0
+
+    @model_validator(mode="after")
+    def _spec(self) -> QCTest:
+        if self.measures in ("viability", "dose") and self.spec is None:
+            raise LocatedValueError(f"a test that measures {self.measures} needs its spec (the minimum)", ("spec",))
+        if self.measures == "viability" and self.spec is not None and self.spec > 1:
+            raise LocatedValueError("a viability spec is a fraction (e.g. 0.7)", ("spec",))
+        return self
 
 
 class QCPanel(_Model):
@@ -330,6 +358,9 @@ class Scenario(_Model):
         description="tubing connection types; a type you list is merged over its default",
     )
     outages: list[Outage] = Field(default_factory=list, max_length=10_000)
+    biology: Biology | None = Field(
+        default=None, description="the culture model: needed by recipe steps with an end_point",
+    )
 
     @field_validator("connections", mode="before")
     @classmethod
@@ -711,6 +742,16 @@ def _check_operations(sc: Scenario, types: dict[str, DeviceType], resolved: dict
                     if sc.sites[m].devices.get(conn.device) is None or sc.sites[m].devices[conn.device].count < 1:
                         raise err(f"a {st.transfer} transfer needs a {conn.device!r} at {m!r} "
                                   f"(add sites.{m}.devices.{conn.device}.count)", "recipe", i, "transfer")
+    for i, st in enumerate(sc.recipe):
+        if st.end_point is None:
+            continue
+        if sc.biology is None:
+            raise err("a culture step (end_point) needs the scenario's biology section", "recipe", i, "end_point")
+        for m in sorted(makers):
+            t = resolved.get((m, st.device or ""))
+            if t is not None and t.culture_capacity_cells is None:
+                raise err(f"device type {st.device!r} has no culture_capacity_cells for a culture step (set it in the "
+                          f"catalogue or sites.{m}.devices.{st.device}.override)", "recipe", i, "end_point")
     for i, o in enumerate(sc.outages):
         if o.site is not None and o.site not in sc.sites:
             raise err(f"unknown site {o.site!r}; sites are {sorted(sc.sites)}", "outages", i, "site")

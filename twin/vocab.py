@@ -8,9 +8,21 @@ KINDS = (
     "renege",  # stops waiting for `resource` (dropped out while queued)
     "step_start",  # a journey step begins (transits and holds included)
     "step_end",  # ... and ends
+    "pause",  # a step stops: something it needs is down (detail: the cause)
+    "resume",  # ... and goes on
+    "damage",  # contamination or a leak (detail)
+    "measure",  # a quantity at a culture's end (resource: cells, viability, contam_cfu, culture_h; value)
     "qc_result",  # one QC test's result (detail: pass | fail)
     "dropout",  # patient drops out while waiting
     "outcome",  # final outcome (detail: infused | failed | dropped_out | lost; step: cause)
+    # patient -1: the facility
+    "down",  # a unit or site condition goes out of service (detail: reason)
+    "up",  # ... and comes back
+    "outage_start",  # an outage begins (resource: what; detail: its label)
+    "outage_end",
+    "backup_start",  # a backup carries the load (resource: ups, generator, ...; detail: label)
+    "backup_end",
+    "backup_failed",  # a generator fails to start
 )
 
 OUTCOMES = ("infused", "failed", "dropped_out", "lost")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import build, centralised_data, ideal_devices, max_concurrent, no_leaks, tiny_data
+from conftest import build, centralised_data, fixed_expansion, ideal_devices, max_concurrent, no_leaks, tiny_data
 
 from twin.model import simulate
 from twin.results import events_table, held_intervals, replication_tables
@@ -148,18 +148,21 @@ def test_common_random_numbers_across_capacity_changes() -> None:
 
 def test_each_patient_keeps_its_own_durations_when_capacity_changes() -> None:
     """Common random numbers per patient: with fewer Prodigies, patients reach expansion in a
-    different order, yet each patient's expansion takes exactly as long as with more (devices
-    that never break: a breakdown would pause whichever batch is inside at the time)."""
+    different order, yet each patient's selection takes exactly as long as with more, and the
+    culture (the same cells, growth rate and lag) reaches its end point within the culture
+    model's one-hour tick (devices that never break: a breakdown would pause whichever batch is
+    inside at the time)."""
     runs = {}
     for count in (10, 20):
         data = ideal_devices(centralised_data())
         data["sites"]["central_factory"]["devices"]["clinimacs_prodigy"]["count"] = count
         data["dropout"]["hazard_per_day"] = 0.0
         runs[count] = run_scenario(build(data), replications=1).batches.set_index("patient")
-    hours = {c: (b["expansion_end_h"] - b["expansion_start_h"]).dropna() for c, b in runs.items()}
-    common = hours[10].index.intersection(hours[20].index)
-    assert len(common) > 150
-    np.testing.assert_allclose(hours[10][common], hours[20][common], rtol=0, atol=1e-9)
+    for step, tol in (("selection", 1e-9), ("expansion", 1.0 + 1e-9)):
+        hours = {c: (b[f"{step}_end_h"] - b[f"{step}_start_h"]).dropna() for c, b in runs.items()}
+        common = hours[10].index.intersection(hours[20].index)
+        assert len(common) > 150
+        np.testing.assert_allclose(hours[10][common], hours[20][common], rtol=0, atol=tol)
     # ... and the order in which patients reached expansion really changed.
     order = {c: b.loc[common, "expansion_start_h"].sort_values().index.tolist() for c, b in runs.items()}
     assert order[10] != order[20]
@@ -188,7 +191,7 @@ def test_dropout_while_queued_leaves_the_queue_at_once() -> None:
 def test_qc_failure_fails_the_batch_and_frees_storage() -> None:
     """A batch that fails a QC test is never released or infused; its outcome is failed with
     the test as cause, and its LN2 position is freed."""
-    data = no_leaks(centralised_data())
+    data = fixed_expansion(no_leaks(centralised_data()))
     for test in data["qc"]["tests"]:
         test["fail_probability"] = 0.0
     data["qc"]["tests"][1]["fail_probability"] = 1.0  # mycoplasma always positive

@@ -9,7 +9,7 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import build, centralised_data, ideal_devices, tiny_data
+from conftest import build, centralised_data, fixed_expansion, ideal_devices, tiny_data
 
 from twin.model import simulate
 from twin.results import held_intervals, intervals, replication_tables, unit_down_intervals
@@ -35,9 +35,10 @@ def _patient_events(e: pd.DataFrame, units: bool = True) -> pd.DataFrame:
 
 
 def ample(data: dict) -> dict:
-    """Capacity that never binds, people on duty around the clock, ideal devices, no drop-out:
-    the only thing that can move a batch is the mechanism under test."""
+    """Capacity that never binds, people on duty around the clock, ideal devices, no drop-out,
+    a fixed expansion time: the only thing that can move a batch is the mechanism under test."""
     ideal_devices(data)
+    fixed_expansion(data)
     for site in data["sites"].values():
         for pool in site.get("devices", {}).values():
             pool["count"] = 300
@@ -142,17 +143,22 @@ def test_device_outage_stops_only_the_named_units() -> None:
 
 
 def test_it_outage_holds_receipt_and_release_until_restored() -> None:
-    """MES down 72 h plus a 12-h restore: no receipt and no release starts in those 84 h; the
-    ones that were due then start the moment it is back."""
-    at, dur, restore = 2400.0, 72.0, 12.0
+    """MES down 120 h plus a 12-h restore: no receipt and no release starts in those 132 h; the
+    ones that fell due then waited (paused with the outage as cause) and start the moment it is
+    back."""
+    at, dur, restore = 2400.0, 120.0, 12.0
     d = ample(centralised_data())
     d["sites"]["central_factory"]["utilities"] = {"it": {"restore_h": restore}}
     d["outages"] = [{"name": "mes", "what": "it", "site": "central_factory", "at_h": at, "duration_h": dur}]
     t = _tables(d)
     e = t.events
-    starts = e[(e["kind"] == "step_start") & e["step"].isin(["receipt", "release"])]["time_h"]
-    assert not ((starts > at) & (starts < at + dur + restore - 1e-9)).any()
-    assert (np.isclose(starts, at + dur + restore)).sum() >= 1
+    starts = e[(e["kind"] == "step_start") & e["step"].isin(["receipt", "release"])]
+    assert not starts["time_h"].between(at + 1e-9, at + dur + restore - 1e-9).any()
+    held = e[(e["kind"] == "pause") & (e["detail"] == "mes")]
+    assert len(held) >= 2 and set(held["step"]) <= {"receipt", "release"}
+    waited = starts.merge(held[["patient", "step"]], on=["patient", "step"])
+    assert len(waited) == len(held)
+    np.testing.assert_allclose(waited["time_h"], at + dur + restore)
     assert t.outages.set_index("label").loc["mes", "backup"] == "it_restore"
 
 

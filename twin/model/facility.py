@@ -108,6 +108,14 @@ class World:
         shares = self.sc.hospital_shares()
         self.hospitals = list(shares)
         self.hospital_cum = np.cumsum(list(shares.values())).tolist()
+        # The culture ticker, when a recipe step has a biological end point.
+        self.ticker = None
+        if any(st.end_point is not None for st in self.sc.recipe) and self.sc.biology is not None:
+            from twin.model.culture import Ticker
+
+            params = self.sc.biology.kernel_params()
+            groups = {st.device for st in self.sc.recipe if st.end_point is not None and st.device is not None}
+            self.ticker = Ticker(self.env, {g: params for g in groups})
         # Each QC test as a step: the panel's analyst role for the test's hands-on hours.
         self.qc_steps = {
             t.name: ClinicalStep(duration_h=t.duration_h, role=self.sc.qc.role, hands_on_h=t.hands_on_h)

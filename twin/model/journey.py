@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from twin.culture import detection_probability
 from twin.model.conditions import Condition, first_down
 from twin.model.facility import CHAIRS, SLOTS, World
 from twin.model.pools import Request, Unit, UnitPool
@@ -44,10 +45,15 @@ class Patient:
     """A patient and their batch (one id for both; chain of identity).
 
     ``contam_cfu``: contaminants in the batch (colony-forming units; 0 = sterile).
-    ``cells``: fraction of the batch's cells kept through connections and leaks (1 = none lost).
+    ``cells``: fraction of the batch's cells kept through connections and leaks since the last
+    culture ended (or since collection): 1 = none lost.
+    ``viable``, ``viability``: viable cells and viability at the end of the last culture (None
+    before any). ``fail_ev`` / ``fail_cause``: a failure found while the batch moves on (an
+    in-process check's positive result).
     """
 
-    __slots__ = ("cells", "contam_cfu", "done", "dropped", "dropped_ev", "hospital", "pid", "waiting")
+    __slots__ = ("cells", "contam_cfu", "done", "dropped", "dropped_ev", "fail_cause", "fail_ev", "hospital", "pid",
+                 "viability", "viable", "waiting")
 
     def __init__(self, pid: int, hospital: str, dropped_ev: simpy.Event) -> None:
         self.pid = pid
@@ -58,6 +64,10 @@ class Patient:
         self.waiting = True  # drop-out can happen until infusion starts
         self.contam_cfu = 0.0
         self.cells = 1.0
+        self.viable: float | None = None
+        self.viability: float | None = None
+        self.fail_ev: simpy.Event | None = None
+        self.fail_cause = ""
 
 
 class Held:
@@ -79,10 +89,11 @@ class Journey:
         self.factory = ""  # the manufacturing site, chosen when the apheresis product ships
 
     # -- logging -------------------------------------------------------------------------
-    def log(self, site: str, step: str, resource: str, unit: int, kind: str, detail: str = "") -> None:
+    def log(self, site: str, step: str, resource: str, unit: int, kind: str, detail: str = "",
+            value: float = float("nan")) -> None:
         if self.w.closed:  # a suspended journey being garbage-collected after the horizon
             return
-        self.w.log.add(self.w.env.now, self.p.pid, site, step, resource, unit, kind, detail)
+        self.w.log.add(self.w.env.now, self.p.pid, site, step, resource, unit, kind, detail, value)
 
     def finish(self, outcome: str, cause: str, site: str) -> None:
         """Record the patient's single final outcome."""
@@ -359,11 +370,102 @@ class Journey:
         ok = yield from self.work(lab, step, self.w.qc_steps[test.name], None, renege=False)
         if not ok:
             return
-        failed = self.w.u(step, self.p.pid) < test.fail_probability
+        failed = self.w.u(step, self.p.pid) < test.fail_probability or self.out_of_spec(step, test)
         results[test.name] = not failed
         self.log(lab, step, "", -1, "qc_result", "fail" if failed else "pass")
         if failed and not failed_ev.triggered:
             failed_ev.succeed(("failed", step))
+
+    def out_of_spec(self, step: str, test: Any) -> bool:
+        """Whether the batch fails what ``test`` measures: a contaminated sample (Poisson
+        sampling of ``sample_fraction`` of the product, missed with ``false_negative``), or
+        viability or dose below ``spec`` at the end of the last culture."""
+        p = self.p
+        if test.measures == "contamination":
+            prob = detection_probability(p.contam_cfu, test.sample_fraction, test.false_negative)
+            return prob > 0 and self.w.u(f"{step}:detect", p.pid) < prob
+        if test.measures == "viability" and p.viability is not None:
+            return p.viability < test.spec
+        if test.measures == "dose" and p.viable is not None:
+            return p.viable * p.cells < test.spec
+        return False
+
+    def culture(self, site: str, step: Step, held: Held | None, extra: tuple[str, ...]) -> Proc:
+        """A culture step: the hands-on start, then the culture kernel decides when it ends (the
+        end point's target dose, or its maximum length). The device stopping does not stop the
+        biology: the culture goes on without power, CO2 or feed and suffers for it (the ticker
+        sets its conditions each hour); the step is logged as paused meanwhile, and a stop the
+        device's policy says is fatal loses the batch. A positive in-process check fails it."""
+        w, p, env = self.w, self.p, self.w.env
+        bio, end = w.sc.biology, step.end_point
+        assert bio is not None and end is not None and held is not None
+        ok = yield from self.progress(site, step.name, step.hands_on_h, step.hands_on_h, step.role, held, extra,
+                                      limit_h=step.staff_wait_limit_h, start_detail=step.processing)
+        if not ok:
+            return False
+        dtype = w.loaded.device_types[(site, held.unit.name)]
+        if p.viable is None:
+            cells = 1e6 * bio.starting_cells_millions.ppf(w.u("biology:starting_cells", p.pid)) * p.cells
+        else:
+            cells = p.viable * p.cells
+        p.cells = 1.0
+        mu = bio.growth_rate_per_h(bio.doubling_time_h.ppf(w.u("biology:doubling", p.pid)))
+        check = end.in_process_check
+        checks = [0]
+
+        def on_check(cfu: float) -> None:
+            checks[0] += 1
+            if check is None or cfu < check.lod_cfu:
+                return
+            if w.u(f"biology:check:{step.name}#{checks[0]}", p.pid) < check.false_negative:
+                return
+            self.log(site, step.name, "", -1, "damage", "contamination_detected", cfu)
+            env.process(self._fail_after(check.result_h, f"{step.name}:contamination_detected"))
+
+        gates = self.gates(site, held, extra)
+        c = w.ticker.start(
+            p.pid, held.unit.name, cells, mu, bio.lag_h.ppf(w.u("biology:lag", p.pid)),
+            dtype.culture_capacity_cells or 1e10, end.target_cells, p.contam_cfu,
+            bio.contaminant_doubling_h.ppf(w.u("biology:organism", p.pid)), end.max_h, gates,
+            w.cond[(site, "co2")] if "co2" in dtype.utilities else None,
+            check.every_h if check is not None else float("inf"), on_check,
+        )
+        paused = ""
+        while True:
+            down = first_down(gates)
+            if down is not None and not paused:
+                if self.stop_policy(site, down, held) == "abort":
+                    w.ticker.remove(c)
+                    self.finish("lost", f"{step.name}:{_short(down.cause())}", site)
+                    return False
+                paused = down.cause()
+                self.log(site, step.name, "", -1, "pause", paused)
+            elif down is None and paused:
+                self.log(site, step.name, "", -1, "resume", paused)
+                paused = ""
+            if p.fail_cause:
+                w.ticker.remove(c)
+                return False
+            if c.done.triggered and not paused:
+                break
+            waits = [c.done, p.fail_ev] if not c.done.triggered else [p.fail_ev]
+            waits += [down.when_up()] if down is not None else [g.when_down() for g in gates]
+            yield simpy.AnyOf(env, waits)
+        reason = c.done.value
+        s = w.ticker.remove(c)
+        p.viable, p.viability, p.contam_cfu = s["cells"], s["viability"], s["contam"]
+        for name, value in (("cells", s["cells"]), ("viability", s["viability"]), ("contam_cfu", s["contam"]),
+                            ("culture_h", s["age_h"])):
+            self.log(site, step.name, name, -1, "measure", reason, value)
+        self.log(site, step.name, "", -1, "step_end", step.processing)
+        return True
+
+    def _fail_after(self, hours: float, cause: str) -> Proc:
+        yield self.w.env.timeout(hours)
+        if not self.p.fail_cause:
+            self.p.fail_cause = cause
+            if self.p.fail_ev is not None and not self.p.fail_ev.triggered:
+                self.p.fail_ev.succeed(cause)
 
     def watch_storage(self, site: str, held: Held, leaving: simpy.Event, failed_ev: simpy.Event) -> Proc:
         """While the batch is in storage: a stop of the storage unit longer than its tolerance
@@ -397,8 +499,12 @@ class Journey:
         Each phase returns False when the journey stops (drop-out, loss, QC failure); between
         phases a patient who has dropped out leaves."""
         self.log(self.hospital, "referral", "", -1, "referral")
+        self.p.fail_ev = self.w.env.event()
         for phase in (self.collect, self.manufacture, self.test_and_release, self.deliver):
-            if not (yield from phase()) or self.p.dropped:
+            ok = yield from phase()
+            if self.p.fail_cause and not self.p.done:
+                self.finish("failed", self.p.fail_cause, self.factory or self.hospital)
+            if not ok or self.p.dropped or self.p.done:
                 return
 
     def collect(self) -> Proc:
@@ -407,6 +513,10 @@ class Journey:
         sc, h, w = self.w.sc, self.hospital, self.w
         if not (yield from self.place_step(h, CHAIRS, "apheresis", sc.apheresis)):
             return False
+        bio = sc.biology
+        if bio is not None and w.u("biology:intrinsic", self.p.pid) < bio.intrinsic_contamination_probability:
+            self.p.contam_cfu += bio.intrinsic_inoculum_cfu
+            self.log(h, "apheresis", "", -1, "damage", "contamination")
         material = sc.starting_material
         frozen = material.form == "cryopreserved"
         if frozen and not (yield from self.work(h, "freezing", material.freezing, None)):
@@ -440,8 +550,11 @@ class Journey:
                 if step.transfer is not None and not (yield from self.transfer(f, step, held)):
                     return False
                 extra = ("grade",) if step.processing == "open" else ()
-                ok = yield from self.work(f, step.name, step, held, detail=step.processing, extra=extra,
-                                          limit_h=step.staff_wait_limit_h)
+                if step.end_point is not None:
+                    ok = yield from self.culture(f, step, held, extra)
+                else:
+                    ok = yield from self.work(f, step.name, step, held, detail=step.processing, extra=extra,
+                                              limit_h=step.staff_wait_limit_h)
                 if not ok or self.p.dropped:
                     return False
         finally:
@@ -468,6 +581,14 @@ class Journey:
             if lab != f:  # samples travel to the central QC lab
                 yield from self.transit(f, lab, "ship_samples", frozen=False, losable=False)
             tests = [env.process(self.qc_test(lab, t, results, failed_ev)) for t in sc.qc.tests]
+            if self.p.fail_ev is not None:
+                def late(ev: simpy.Event) -> None:
+                    if not failed_ev.triggered:
+                        failed_ev.succeed(("failed", ev.value))
+                if self.p.fail_ev.triggered:
+                    late(self.p.fail_ev)
+                else:
+                    self.p.fail_ev.callbacks.append(late)
             # The panel ends when every result is in, or at the first failing result: the batch
             # is rejected then (the lab still completes the other tests); or when the batch is
             # lost in storage.

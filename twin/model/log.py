@@ -13,7 +13,8 @@ step       str     journey step (``apheresis``, a recipe step, ``qc:sterility``,
 resource   str     pool seized/released, courier lane, or ""
 unit       int     unit (device, chair, person) index within the pool; -1 when not a unit
 kind       str     one of :data:`KINDS`
-detail     str     free detail: QC pass/fail, outcome name, processing mode
+detail     str     free detail: QC pass/fail, outcome name, processing mode, a stop's cause
+value      float   a measured quantity (``measure`` events: ``resource`` names it), else NaN
 =========  ======  =============================================================================
 """
 
@@ -21,11 +22,13 @@ from __future__ import annotations
 
 from twin.vocab import KINDS, OUTCOMES  # noqa: F401  (re-exported)
 
+NAN = float("nan")
+
 
 class EventLog:
     """Append-only column store of events."""
 
-    __slots__ = ("detail", "kind", "patient", "resource", "site", "step", "time_h", "unit")
+    __slots__ = ("detail", "kind", "patient", "resource", "site", "step", "time_h", "unit", "value")
 
     def __init__(self) -> None:
         for col in self.__slots__:
@@ -41,6 +44,7 @@ class EventLog:
         unit: int,
         kind: str,
         detail: str = "",
+        value: float = NAN,
     ) -> None:
         """Append one event (see the module docstring for the columns)."""
         self.time_h.append(time_h)
@@ -51,6 +55,7 @@ class EventLog:
         self.unit.append(unit)
         self.kind.append(kind)
         self.detail.append(detail)
+        self.value.append(value)
 
     def __len__(self) -> int:
         return len(self.time_h)
