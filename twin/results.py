@@ -7,7 +7,10 @@ Tables (one row per ...):
   manufacturing site, once the product arrived there), every milestone as ``<step>_start_h`` /
   ``<step>_end_h``, ``outcome`` (infused, failed, dropped_out, lost, in_progress), ``cause``,
   ``outcome_h``, ``vein_to_vein_days`` (apheresis start to infusion start), ``time_in_system_h``
-  (referral to outcome, or to the horizon) and ``in_window`` (referred after warm-up).
+  (referral to outcome, or to the horizon), ``in_window`` (referred after warm-up),
+  ``paused_h`` (hours its steps were stopped), ``harvest_cells``, ``harvest_viability``,
+  ``harvest_contam_cfu`` and ``culture_h`` (at the end of its last culture, NaN without a
+  culture model) and ``contaminated`` (organisms got in, detected or not).
 * ``resources``: pool per replication: site, name, kind, units, slots per unit, capacity,
   ``on_duty_h`` (unit-hours in the window the units could work: not off shift, absent, vacant,
   in training, broken, in maintenance or changeover, or out in an outage) and ``held_h``.
@@ -185,7 +188,14 @@ def batches_table(
     paused = (pauses["end_h"] - pauses["start_h"]).groupby(pauses["patient"]).sum()
     out["paused_h"] = out["patient"].map(paused).fillna(0.0)
     dmg = events.loc[kind == "damage", ["patient", "detail"]]
-    out["contaminated"] = out["patient"].isin(dmg.loc[dmg["detail"] == "contamination", "patient"])
+    meas = events.loc[kind == "measure", ["patient", "resource", "value"]]
+    last = meas.assign(resource=meas["resource"].astype(str)).drop_duplicates(["patient", "resource"], keep="last")
+    by = last.pivot(index="patient", columns="resource", values="value") if len(last) else pd.DataFrame()
+    for col, name in (("cells", "harvest_cells"), ("viability", "harvest_viability"),
+                      ("contam_cfu", "harvest_contam_cfu"), ("culture_h", "culture_h")):
+        out[name] = out["patient"].map(by[col]) if col in by else np.nan
+    out["contaminated"] = out["patient"].isin(dmg.loc[dmg["detail"] == "contamination", "patient"]) | (
+        out["harvest_contam_cfu"].fillna(0) > 0)
     return out
 
 
@@ -393,6 +403,12 @@ def kpis(
             out[f"availability.{row.kind}.{row.site}.{row.name}"] = on / (row.units * window)
 
     cohort_ids = set(cohort["patient"])
+    # The culture model: infused batches that carried undetected contamination, and the
+    # harvest's culture length and viability (means over the cohort's harvests).
+    out["contaminated_infused"] = float((cohort["contaminated"] & (cohort["outcome"] == "infused")).sum())
+    if cohort["culture_h"].notna().any():
+        out["culture_h_mean"] = float(cohort["culture_h"].mean())
+        out["harvest_viability_mean"] = float(cohort["harvest_viability"].mean())
     for outcome in ("lost", "failed"):
         sub = cohort[cohort["outcome"] == outcome]
         names = pd.Series([_cause_name(c.rpartition(":")[2]) for c in sub["cause"].astype(str)], dtype=object)
