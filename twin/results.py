@@ -30,9 +30,9 @@ dropped_out_fraction and failed_fraction (of referred), vein_to_vein_{median,p90
 throughput_per_year, mean_wip, and utilisation.<kind>.<site>.<pool> (fraction).
 
 KPIs are measured over the window [warm-up, horizon): counts are of patients *referred* in the
-window; throughput counts infusions *in* the window; utilisation is held unit-hours in the
-window over on-duty unit-hours (slots x hours a unit could work); mean WIP is the time-average
-number of patients between referral and outcome.
+window; throughput counts infusions *in* the window; utilisation is held on-duty unit-hours in
+the window over on-duty unit-hours (slots x hours a unit could work; a batch held in a broken
+unit is not busy); mean WIP is the time-average number of patients between referral and outcome.
 """
 
 from __future__ import annotations
@@ -106,22 +106,34 @@ def intervals(events: pd.DataFrame, start_kind: str, end_kind: str, keys: list[s
     return out
 
 
-def _union_hours(iv: pd.DataFrame, lo: float, hi: float) -> float:
-    """Hours of [lo, hi) covered by the union of intervals (start_h, end_h)."""
-    if iv.empty:
-        return 0.0
-    pts = sorted(zip(iv["start_h"].clip(lower=lo, upper=hi), iv["end_h"].clip(lower=lo, upper=hi)))
-    total, cur_a, cur_b = 0.0, None, None
-    for a, b in pts:
-        if cur_b is None or a > cur_b:
-            if cur_b is not None:
-                total += cur_b - cur_a
-            cur_a, cur_b = a, b
+def _merged(iv: pd.DataFrame, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """The union of intervals (start_h, end_h) clipped to [lo, hi), as sorted disjoint starts
+    and ends."""
+    if iv is None or iv.empty:
+        return np.empty(0), np.empty(0)
+    a = iv["start_h"].clip(lower=lo, upper=hi).to_numpy(dtype=float)
+    b = iv["end_h"].clip(lower=lo, upper=hi).to_numpy(dtype=float)
+    order = np.argsort(a, kind="stable")
+    starts, ends = [], []
+    for x, y in zip(a[order], b[order]):
+        if y <= x:
+            continue
+        if ends and x <= ends[-1]:
+            ends[-1] = max(ends[-1], y)
         else:
-            cur_b = max(cur_b, b)
-    if cur_b is not None:
-        total += cur_b - cur_a
-    return float(total)
+            starts.append(x)
+            ends.append(y)
+    return np.asarray(starts), np.asarray(ends)
+
+
+def _covered(starts: np.ndarray, ends: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Hours of the disjoint sorted intervals lying before each time in ``t``."""
+    if len(starts) == 0:
+        return np.zeros(len(t))
+    cum = np.concatenate([[0.0], np.cumsum(ends - starts)])
+    k = np.searchsorted(starts, t, side="right") - 1
+    inside = np.where(k >= 0, np.minimum(t, ends[np.maximum(k, 0)]) - starts[np.maximum(k, 0)], 0.0)
+    return np.where(k >= 0, cum[np.maximum(k, 0)] + inside, 0.0)
 
 
 def unit_down_intervals(events: pd.DataFrame, horizon_h: float) -> pd.DataFrame:
@@ -131,18 +143,27 @@ def unit_down_intervals(events: pd.DataFrame, horizon_h: float) -> pd.DataFrame:
     return intervals(units, "down", "up", ["site", "resource", "unit", "detail"], horizon_h)
 
 
-def on_duty_hours(events: pd.DataFrame, resources: pd.DataFrame, horizon_h: float, warmup_h: float) -> dict:
-    """(site, pool) -> unit-hours in [warmup_h, horizon_h) during which its units could work."""
+def on_duty_hours(events: pd.DataFrame, resources: pd.DataFrame, horizon_h: float, warmup_h: float,
+                  held: pd.DataFrame | None = None) -> dict:
+    """(site, pool) -> (on-duty unit-hours, held on-duty unit-hours) in [warmup_h, horizon_h):
+    the hours its units could work (not down for any reason) and the hours they were held by a
+    batch or task while on duty (a batch inside a broken unit is held, not busy)."""
     down = unit_down_intervals(events, horizon_h)
     window = horizon_h - warmup_h
-    out: dict[tuple[str, str], float] = {}
+    out: dict[tuple[str, str], tuple[float, float]] = {}
     by_unit = dict(iter(down.groupby(["site", "resource", "unit"]))) if len(down) else {}
+    held_by = dict(iter(held.groupby(["site", "resource", "unit"]))) if held is not None and len(held) else {}
     for row in resources.itertuples(index=False):
-        total = 0.0
+        on, busy = 0.0, 0.0
         for unit in range(int(row.units)):
-            iv = by_unit.get((row.site, row.name, unit))
-            total += window - (_union_hours(iv, warmup_h, horizon_h) if iv is not None else 0.0)
-        out[(row.site, row.name)] = total
+            starts, ends = _merged(by_unit.get((row.site, row.name, unit)), warmup_h, horizon_h)
+            on += window - float((ends - starts).sum())
+            h = held_by.get((row.site, row.name, unit))
+            if h is not None:
+                a = h["start_h"].clip(lower=warmup_h, upper=horizon_h).to_numpy(dtype=float)
+                b = h["end_h"].clip(lower=warmup_h, upper=horizon_h).to_numpy(dtype=float)
+                busy += float(((b - a) - (_covered(starts, ends, b) - _covered(starts, ends, a))).sum())
+        out[(row.site, row.name)] = (on, busy)
     return out
 
 
@@ -391,12 +412,9 @@ def kpis(
     out["mean_wip"] = float((end - start).clip(lower=0).sum() / window)
 
     pairs = held_intervals(events, horizon_h)
-    busy = (pairs["end_h"].clip(upper=horizon_h) - pairs["start_h"].clip(lower=warmup_h)).clip(lower=0)
-    busy_by = busy.groupby([pairs["site"], pairs["resource"]]).sum()
-    duty = on_duty_hours(events, resources, horizon_h, warmup_h)
+    duty = on_duty_hours(events, resources, horizon_h, warmup_h, pairs)
     for row in resources.itertuples(index=False):
-        held = float(busy_by.get((row.site, row.name), 0.0))
-        on = duty[(row.site, row.name)]
+        on, held = duty[(row.site, row.name)]
         cap = row.slots_per_unit * on
         out[f"utilisation.{row.kind}.{row.site}.{row.name}"] = held / cap if cap > 0 else math.nan
         if row.units:

@@ -265,6 +265,9 @@ def test_no_batch_runs_on_a_broken_device_or_without_power_or_with_an_absent_ope
             for pl in power_loss.itertuples(index=False):
                 assert _overlap(a0, a1, pl.start_h, pl.end_h) < 1e-9, (h, p, pl)
     assert checked > 100
+    # Utilisation is of on-duty time: never above 1, even for units that broke with a batch inside.
+    util = {k: v for k, v in t.kpis.items() if k.startswith("utilisation.")}
+    assert util and max(util.values()) <= 1 + 1e-9
     # People: every task inside an on-duty stretch, and only steps they are qualified for.
     sc = loaded.scenario
     roles = sc.step_roles(loaded.device_types)

@@ -128,6 +128,16 @@ def _dask(tasks: list[Task], scheduler: Any) -> Iterator[dict[str, Any]]:
             client.close()
 
 
+def _warm_culture_kernel(tasks: list[Task]) -> None:
+    """Compile (or load from the cache) the culture kernel in the driver before any worker
+    starts, when a scenario has a culture step: forked workers inherit it, and Dask workers
+    find the cache written instead of racing to write it."""
+    if any(st.get("end_point") for t in tasks[:1] for st in t.data.get("recipe", []) if isinstance(st, dict)):
+        from twin.biology import warm_up
+
+        warm_up(parallel=False)
+
+
 def execute(
     plan: Plan,
     store: SweepStore,
@@ -149,6 +159,7 @@ def execute(
     done = store.done_ids()
     todo = [t for t in plan.tasks if t.scenario_id not in done]
     counts = {"planned": len(plan.tasks), "skipped": len(plan.tasks) - len(todo), "ok": 0, "failed": 0}
+    _warm_culture_kernel(todo)
     rows: Iterable[dict[str, Any]]
     if scheduler is not None:
         rows = _dask(todo, scheduler)
