@@ -67,9 +67,14 @@ def test_run_report_in_chromium(tmp_path) -> None:
     assert main(["run", str(SCENARIOS / "centralised.yaml"), "--out", str(out), "-r", "2", "-q",
                  "--set", "horizon_days=150", "--set", "warmup_days=30", "--report"]) == 0
     figures: list = []
-    assert open_and_check(out / "report.html", figures) == 5  # timeline, utilisation, WIP, vein-to-vein, outcomes
+    # timeline, utilisation, WIP, vein-to-vein, outcomes, harvest cells against culture length, viability
+    assert open_and_check(out / "report.html", figures) == 7
     # no outages, but breakdowns, maintenance and shifts on the Gantt
     assert {"breakdown", "maintenance/changeover"} <= set(figures[0]["traces"])
+    harvest, viability = figures[5]["traces"], figures[6]["traces"]
+    assert any(t.startswith("target reached") for t in harvest)  # the expansion step's end point (1.6e9)
+    assert any(t.startswith("dose spec: ") for t in harvest) and any(t.startswith("target: expansion") for t in harvest)
+    assert any(t.startswith("target reached") for t in viability) and figures[6]["shapes"] >= 1  # viability spec
     assert "No outages in this run." in (out / "report.html").read_text()
 
 
@@ -77,8 +82,8 @@ def test_run_report_with_outages_in_chromium(tmp_path) -> None:
     out = tmp_path / "run"
     assert main(["run", str(SCENARIOS / "outage_power.yaml"), "--out", str(out), "-r", "1", "-q", "--report"]) == 0
     figures: list = []
-    # timeline, utilisation, WIP, vein-to-vein, outcomes, outage timeline
-    assert open_and_check(out / "report.html", figures) == 6
+    # timeline, utilisation, WIP, vein-to-vein, outcomes, the two culture figures, outage timeline
+    assert open_and_check(out / "report.html", figures) == 8
     gantt, outages = figures[0], figures[-1]
     # the blackout's power loss and the cleanroom's loss of grade after it, as bands across the Gantt
     assert gantt["shapes"] >= 2

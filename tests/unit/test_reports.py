@@ -12,7 +12,13 @@ import pytest
 pytest.importorskip("plotly")
 
 from twin.reports.run import (
+    NO_CULTURE,
+    culture_sections,
+    culture_specs,
+    culture_table,
     down_group,
+    fig_culture_harvest,
+    fig_culture_viability,
     fig_gantt,
     fig_outage_timeline,
     fig_outcomes,
@@ -102,7 +108,8 @@ def test_figures_have_titled_axes_and_the_right_data() -> None:
 
 def test_reports_never_import_the_simulation() -> None:
     code = ("import sys, twin.reports, twin.reports.run, twin.reports.sweep; "
-            "bad = [m for m in sys.modules if m == 'simpy' or m.startswith('twin.model') or m.startswith('twin.scenario')]; "
+            "bad = [m for m in sys.modules if m in ('simpy', 'numba', 'twin.run', 'twin.biology', 'twin.culture') "
+            "or m.startswith(('twin.model', 'twin.scenario'))]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -244,5 +251,96 @@ def test_run_report_shows_outages_or_says_there_were_none(tmp_path) -> None:
         assert main(["run", str(path), "--out", str(tmp_path / name), "-q", "-r", "1"]) == 0
     calm, blip = run_report(tmp_path / "calm"), run_report(tmp_path / "blip")
     assert "No outages in this run." in calm and "Timeline of devices and staff" in calm
+    assert NO_CULTURE in calm and "Cultures: viable cells at harvest" not in calm  # TINY has no end_point
     assert "No outages in this run." not in blip
     assert "Outages and the batches they hit" in blip and "Outage log" in blip and "blip" in blip
+
+
+def culture_fixture():
+    """Three batches of replication 0 (two cultured: one reached the target, one the maximum
+    length; one without a culture) and one of replication 1, with their measure events and the
+    scenario record's QC panel and recipe."""
+    batches = pd.DataFrame({
+        "replication": [0, 0, 0, 1], "patient": [0, 1, 2, 0],
+        "culture_h": [150.0, 336.0, np.nan, 200.0], "harvest_cells": [1.6e9, 3e8, np.nan, 1.61e9],
+        "harvest_viability": [0.97, 0.62, np.nan, 0.955], "harvest_contam_cfu": [0.0, 12.0, np.nan, 0.0],
+        "contaminated": [False, True, False, False],
+        "outcome": pd.Categorical(["infused", "failed", "lost", "in_progress"]),
+        "cause": ["infusion", "qc:dose", "transfer:selection:leak", ""], "in_window": True})
+    rows = []
+    for rep, pat, t, end in ((0, 0, 170.0, "target"), (0, 1, 356.0, "max_length"), (1, 0, 220.0, "target")):
+        b = batches[(batches["replication"] == rep) & (batches["patient"] == pat)].iloc[0]
+        for res, col in (("cells", "harvest_cells"), ("viability", "harvest_viability"),
+                         ("contam_cfu", "harvest_contam_cfu"), ("culture_h", "culture_h")):
+            rows.append((rep, t, pat, "f", "expansion", res, -1, "measure", end, float(b[col])))
+    rows.append((0, 5.0, 2, "f", "selection", "", -1, "step_start", "closed", np.nan))
+    events = pd.DataFrame(rows, columns=LOG + ["value"])
+    record = {"recipe": [{"name": "selection", "end_point": None},
+                         {"name": "expansion", "end_point": {"target_cells": 1.6e9, "max_h": 336.0}}],
+              "qc": {"tests": [{"name": "sterility", "measures": "contamination", "spec": None},
+                               {"name": "dose", "measures": "dose", "spec": 5e8},
+                               {"name": "viability", "measures": "viability", "spec": 0.7},
+                               {"name": "endotoxin", "measures": None, "spec": None}]}}
+    return batches, events, record
+
+
+def test_culture_table_has_a_row_per_cultured_batch_with_how_it_ended() -> None:
+    batches, events, _ = culture_fixture()
+    c = culture_table(batches, events)
+    assert list(zip(c["replication"], c["patient"], c["end"])) == [(0, 0, "target"), (0, 1, "max_length"),
+                                                                   (1, 0, "target")]
+    assert list(c["harvest_cells"]) == [1.6e9, 3e8, 1.61e9] and list(c["outcome"]) == ["infused", "failed",
+                                                                                      "in_progress"]
+    assert culture_table(batches.assign(culture_h=np.nan), events.iloc[:0]).empty
+
+
+def test_culture_specs_come_from_the_qc_panel_and_the_end_points() -> None:
+    _, _, record = culture_fixture()
+    assert culture_specs(record) == {"dose": [("dose", 5e8)], "viability": [("viability", 0.7)],
+                                     "target": [("expansion", 1.6e9)]}
+    assert culture_specs({"recipe": [{"name": "x"}], "qc": {"tests": []}}) == {"dose": [], "viability": [],
+                                                                              "target": []}
+
+
+def test_culture_harvest_figure_has_markers_per_end_and_the_dose_and_target_lines() -> None:
+    batches, events, record = culture_fixture()
+    c, specs = culture_table(batches, events), culture_specs(record)
+    f = fig_culture_harvest(c, specs["dose"], specs["target"])
+    by_name = {t.name.split(" (")[0]: t for t in f.data}
+    target, longest = by_name["target reached"], by_name["maximum length reached"]
+    assert target.mode == "markers" and list(target.x) == [150.0, 200.0] and list(target.y) == [1.6e9, 1.61e9]
+    assert list(longest.x) == [336.0] and list(longest.y) == [3e8]
+    assert target.marker.color != longest.marker.color
+    hover = longest.hovertext[0]
+    assert "patient 1" in hover and "viability 0.620" in hover and "12 CFU (contaminated)" in hover
+    assert "failed (qc:dose)" in hover and "max_length" in hover
+    assert "still in process" in target.hovertext[1] and "contaminated" not in target.hovertext[0]
+    dose, tgt = by_name["dose spec: dose"], by_name["target: expansion"]
+    assert list(dose.y) == [5e8, 5e8] and list(tgt.y) == [1.6e9, 1.6e9]
+    assert dose.line.dash == tgt.line.dash == "dash" and list(dose.x) == list(f.layout.xaxis.range)
+    assert f.layout.yaxis.type == "log" and "viable cells at harvest" in f.layout.yaxis.title.text
+    assert f.layout.xaxis.title.text == "culture length (h)"
+    assert len(fig_culture_harvest(c).data) == 2  # no specs, no lines
+    capped = fig_culture_harvest(c, max_points=2)  # whole replications only: replication 0
+    assert sum(len(t.x) for t in capped.data) == 2 and "replications 0 of 2 shown" in capped.layout.title.text
+
+
+def test_culture_viability_histogram_marks_the_spec() -> None:
+    batches, events, record = culture_fixture()
+    f = fig_culture_viability(culture_table(batches, events), culture_specs(record)["viability"])
+    assert [len(t.x) for t in f.data] == [2, 1] and f.data[0].name.startswith("target reached")
+    (line,) = f.layout.shapes
+    assert line.x0 == line.x1 == 0.7 and line.line.dash == "dash"
+    assert "spec 0.7" in f.layout.annotations[0].text
+    assert f.layout.xaxis.title.text == "viability at harvest (fraction)" and f.layout.yaxis.title.text
+    assert not fig_culture_viability(culture_table(batches, events)).layout.shapes
+
+
+def test_culture_sections_draw_two_figures_or_say_there_is_no_culture_model() -> None:
+    batches, events, record = culture_fixture()
+    harvest, viability = culture_sections(batches, events, record)
+    assert harvest.heading.startswith("Cultures") and viability.heading.startswith("Cultures")
+    assert harvest.figure is not None and viability.figure is not None
+    assert "3 batches of 2 replication(s)" in harvest.caption and "dose spec" in harvest.caption
+    (none,) = culture_sections(batches.assign(culture_h=np.nan), events[events["kind"] != "measure"], record)
+    assert none.heading == "Cultures" and none.figure is None and NO_CULTURE in none.html

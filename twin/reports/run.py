@@ -405,6 +405,161 @@ def fig_outcomes(batches: pd.DataFrame):
     return fig
 
 
+#: How a culture ended (the ``detail`` of its ``measure`` events): (legend name, colour).
+CULTURE_END = {
+    "target": ("target reached (harvested at the end point's target)", "#1b9e77"),
+    "max_length": ("maximum length reached (harvested below target)", "#d95f02"),
+}
+CULTURE_COLUMNS = ["replication", "patient", "culture_h", "harvest_cells", "harvest_viability", "harvest_contam_cfu",
+                   "contaminated", "outcome", "cause", "end"]
+NO_CULTURE = "No culture model in this run (no recipe step with an end_point)."
+
+
+def culture_table(batches: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """One row per batch that finished a culture (``culture_h`` not NaN): replication, patient,
+    culture hours, harvest viable cells, viability and contaminants (CFU), ``contaminated``
+    (organisms got in, at any point), outcome, cause and ``end``, how its last culture ended
+    (the ``measure`` events' detail: ``target`` or ``max_length``; ``unknown`` without one).
+    Empty when the run had no culture model."""
+    b = batches
+    if "culture_h" not in b:
+        return pd.DataFrame(columns=CULTURE_COLUMNS)
+    b = b[b["culture_h"].notna()]
+    if "replication" not in b:
+        b = b.assign(replication=0)
+    m = events[events["kind"] == "measure"]
+    if "replication" not in m:
+        m = m.assign(replication=0)
+    ends = (m.sort_values("time_h", kind="stable").drop_duplicates(["replication", "patient"], keep="last")
+            .set_index(["replication", "patient"])["detail"].astype(str))
+    key = pd.MultiIndex.from_arrays([b["replication"], b["patient"]])
+    contaminated = b["contaminated"] if "contaminated" in b else b["harvest_contam_cfu"].fillna(0) > 0
+    out = b.assign(end=ends.reindex(key).fillna("unknown").to_numpy(), contaminated=contaminated.astype(bool),
+                   outcome=b["outcome"].astype(str), cause=b["cause"].astype(str))
+    return out[CULTURE_COLUMNS].reset_index(drop=True)
+
+
+def culture_specs(record: dict[str, Any]) -> dict[str, list[tuple[str, float]]]:
+    """The lines the culture figures draw, from the scenario record (``scenario.json``):
+    ``dose`` and ``viability``, (QC test name, spec) of each test that ``measures`` them;
+    ``target``, (recipe step, end_point.target_cells) of each culture step."""
+    tests = (record.get("qc") or {}).get("tests") or []
+    out: dict[str, list[tuple[str, float]]] = {
+        m: [(str(t.get("name")), float(t["spec"])) for t in tests if t.get("measures") == m and t.get("spec")]
+        for m in ("dose", "viability")}
+    out["target"] = [(str(st.get("name")), float(st["end_point"]["target_cells"])) for st in record.get("recipe") or []
+                     if (st.get("end_point") or {}).get("target_cells")]
+    return out
+
+
+def _culture_hover(c: pd.DataFrame) -> list[str]:
+    return [f"patient {r.patient} (replication {r.replication})<br>culture {r.culture_h:.1f} h, ended: {r.end}<br>"
+            f"viable cells at harvest {r.harvest_cells:.3g}<br>viability {r.harvest_viability:.3f}<br>"
+            f"contaminants {r.harvest_contam_cfu:.3g} CFU{' (contaminated)' if r.contaminated else ''}<br>"
+            f"outcome: {html.escape(r.outcome)} "
+            f"({html.escape(r.cause or 'still in process')})" for r in c.itertuples(index=False)]
+
+
+def _ends(c: pd.DataFrame) -> list[str]:
+    """End reasons in legend order: target, max_length, then any other."""
+    found = set(c["end"])
+    return [e for e in CULTURE_END if e in found] + sorted(found - set(CULTURE_END))
+
+
+def fig_culture_harvest(cultures: pd.DataFrame, dose_specs: list[tuple[str, float]] = (),
+                        targets: list[tuple[str, float]] = (), max_points: int = 5000):
+    """Viable cells at harvest (log y) against culture length, a marker per batch of
+    ``cultures`` (as from :func:`culture_table`), a trace per way the culture ended (target or
+    maximum length); dashed horizontal lines for each dose spec (red) and end-point target
+    (green). Hover: patient, viability, contaminants, outcome and cause. At most ``max_points``
+    markers: whole replications in order (at least the first)."""
+    import plotly.graph_objects as go
+
+    c = cultures
+    n_all, n_reps = len(c), c["replication"].nunique()
+    if n_all > max_points:
+        per = c.groupby("replication", sort=True).size()
+        keep = per.index[(per.cumsum() <= max_points) | (np.arange(len(per)) == 0)]
+        c = c[c["replication"].isin(keep)]
+    fig = go.Figure()
+    for end in _ends(c):
+        g = c[c["end"] == end]
+        name, colour = CULTURE_END.get(end, (end, "#7f7f7f"))
+        fig.add_scatter(x=g["culture_h"], y=g["harvest_cells"], mode="markers", name=name,
+                        marker=dict(color=colour, size=7, opacity=0.75, line=dict(width=0.5, color="white")),
+                        hovertext=_culture_hover(g), hoverinfo="text")
+    lo, hi = (float(c["culture_h"].min()), float(c["culture_h"].max())) if len(c) else (0.0, 1.0)
+    pad = max(hi - lo, 1.0) * 0.03
+    xs = [lo - pad, hi + pad]
+    for kind, lines, colour in (("dose spec", dose_specs, "#d62728"), ("target", targets, "#2ca02c")):
+        for label, y in lines:
+            fig.add_scatter(x=xs, y=[y, y], mode="lines", line=dict(color=colour, dash="dash", width=2),
+                            name=f"{kind}: {label} ({y:.3g} cells)", hoverinfo="name")
+    fig.update_yaxes(type="log", title="viable cells at harvest (cells, log scale)")
+    fig.update_xaxes(title="culture length (h)", range=xs)
+    fig.update_layout(height=460, legend_title_text="how the culture ended", margin=dict(l=10, r=10, t=30, b=40))
+    if len(c) < n_all:
+        shown = ", ".join(str(r) for r in sorted(c["replication"].unique()))
+        fig.update_layout(title=dict(text=f"replications {shown} of {n_reps} shown ({len(c)} of {n_all} batches)",
+                                     font_size=12), margin_t=40)
+    return fig
+
+
+def fig_culture_viability(cultures: pd.DataFrame, viability_specs: list[tuple[str, float]] = ()):
+    """Histogram of viability at harvest of every batch in ``cultures`` (as from
+    :func:`culture_table`), stacked by how the culture ended; a dashed red line per viability spec."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for end in _ends(cultures):
+        name, colour = CULTURE_END.get(end, (end, "#7f7f7f"))
+        fig.add_histogram(x=cultures.loc[cultures["end"] == end, "harvest_viability"], name=name,
+                          xbins=dict(start=0.0, end=1.0, size=0.01), marker_color=colour)
+    for label, x in viability_specs:
+        fig.add_vline(x=x, line_dash="dash", line_color="#d62728", annotation_text=f"spec {x:g} ({label})",
+                      annotation_position="top left")
+    fig.update_xaxes(title="viability at harvest (fraction)")
+    fig.update_yaxes(title="batches")
+    fig.update_layout(height=380, barmode="stack", legend_title_text="how the culture ended",
+                      legend_traceorder="normal", margin=dict(l=10, r=10, t=40, b=40))
+    return fig
+
+
+def culture_sections(batches: pd.DataFrame, events: pd.DataFrame, record: dict[str, Any]) -> list[Section]:
+    """The report's cultures section: harvest cells against culture length and the viability
+    histogram, or a note when the run had no culture model."""
+    c = culture_table(batches, events)
+    if c.empty:
+        return [Section("Cultures", "Recipe steps with a biological end point (a target dose or a maximum "
+                        "length) grow each patient's cells; this run's recipe has none, so every step took its "
+                        "drawn duration.", html=f"<p class='note'>{NO_CULTURE}</p>")]
+    specs = culture_specs(record)
+    n_reps = c["replication"].nunique()
+    dose = (" The red dashed line is the QC panel's dose spec: a batch below it fails the dose test (transfers "
+            "after harvest can lose a few more cells)." if specs["dose"] else " The QC panel tests no dose.")
+    via = (" The red dashed line is the viability spec: batches left of it fail the viability test."
+           if specs["viability"] else " The QC panel tests no viability.")
+    return [
+        Section(
+            "Cultures: viable cells at harvest",
+            f"One marker per batch that finished its culture ({len(c)} batches of {n_reps} replication(s), "
+            "warm-up included): viable cells at harvest (log scale) against how long the culture ran. Green "
+            "markers reached the end point's target (the green dashed line) and were harvested then; "
+            "orange ones reached the maximum culture length first and were harvested below target, so "
+            f"they line up at the right.{dose} Slow growers take longer; hover for the patient, "
+            "viability, contaminants and what became of the batch. Click a legend entry to hide it.",
+            figure=fig_culture_harvest(c, specs["dose"], specs["target"]),
+        ),
+        Section(
+            "Cultures: viability at harvest",
+            "How many batches (the same as above) had each viable fraction of cells at harvest, in bins of "
+            f"0.01, stacked by how the culture ended.{via} Cultures that ran long or suffered (e.g. without "
+            "CO2 in an outage) lose viability.",
+            figure=fig_culture_viability(c, specs["viability"]),
+        ),
+    ]
+
+
 def _num(v: float | None) -> str:
     return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.1f}"
 
@@ -489,6 +644,7 @@ def run_report(run_dir: Path, replication: int = 0) -> str:
             figure=fig_outcomes(batches),
         ),
     ]
+    sections += culture_sections(batches, events, record)
     if len(rep_outages):
         sections += [
             Section(
