@@ -63,6 +63,7 @@ class Ticker:
         self.every = {g: np.full(16, np.inf) for g in self.groups}
         self.ended = {g: np.ones(16, dtype=bool) for g in self.groups}
         self.dependents: dict[int, set[tuple[str, int]]] = {}  # condition id -> cultures it affects
+        self.fresh: list[Culture] = []  # started since the last tick
         self._wake: simpy.Event | None = None
         env.process(self._run())
 
@@ -94,6 +95,7 @@ class Ticker:
                 cond.on_change.append(self._refresher(key))
             deps.add((group, slot))
         self._set_env(c)
+        self.fresh.append(c)
         lead = math.ceil(self.env.now) - self.env.now  # hours to the next tick
         if lead > 1e-12:
             self._advance_one(c, lead)
@@ -180,8 +182,8 @@ class Ticker:
                     continue
                 live = np.nonzero(cul.active[:h])[0]
                 # A culture started after the previous tick is already at this tick's time.
-                fresh = [c.slot for c in (self.cultures[(group, int(i))] for i in live)
-                         if c.started_at > env.now - 1.0 + 1e-9]
+                fresh = [c.slot for c in self.fresh if c.group == group and c.started_at > env.now - 1.0 + 1e-9
+                         and self.cultures.get((group, c.slot)) is c]
                 kept = {i: [float(getattr(cul, n)[i]) for n in cul.STATE] for i in fresh}
                 before = cul.age_h[:h].copy()
                 cul.advance(1.0)
@@ -192,3 +194,4 @@ class Ticker:
                     live = np.setdiff1d(live, np.fromiter(kept, dtype=live.dtype))
                 if len(live):
                     self._after(group, live, before[live])
+            self.fresh = [c for c in self.fresh if c.started_at > env.now - 1e-9]

@@ -71,12 +71,13 @@ class Unit:
 class Request(simpy.Event):
     """A request for a unit; succeeds with the :class:`Unit` granted."""
 
-    __slots__ = ("need_h", "skill", "unit")
+    __slots__ = ("need_h", "seq", "skill", "unit")
 
-    def __init__(self, env: simpy.Environment, skill: str | None, need_h: float) -> None:
+    def __init__(self, env: simpy.Environment, skill: str | None, need_h: float, seq: int = 0) -> None:
         super().__init__(env)
         self.skill = skill
         self.need_h = need_h
+        self.seq = seq  # arrival order in its pool
         self.unit: Unit | None = None
 
 
@@ -106,13 +107,20 @@ class UnitPool:
         # lowest free index from a heap (lazy deletion); people are matched by skill and shift.
         self.simple = all(u.skills is None for u in units)
         self._heap = sorted(self.avail)
-        # People: the free ones qualified for each skill.
+        self._seq = 0
+        # People: one first-come-first-served queue per skill; a dispatch serves, among the
+        # skills someone free is qualified for, the earliest request that can be served.
+        self.squeues: dict[str | None, list[Request]] = {}
+        # People: the free ones qualified for each skill (a set, and a heap for the lowest).
         self._by_skill: dict[str, set[int]] = {}
+        self._skill_heap: dict[str, list[int]] = {}
         for i, u in enumerate(units):
             for sk in u.skills or ():
                 self._by_skill.setdefault(sk, set())
+                self._skill_heap.setdefault(sk, [])
                 if i in self.avail:
                     self._by_skill[sk].add(i)
+                    heapq.heappush(self._skill_heap[sk], i)
 
     def _touch(self, u: Unit) -> None:
         """Record whether ``u`` can take new work after a change to it."""
@@ -125,6 +133,7 @@ class UnitPool:
                 else:
                     for sk in u.skills or ():
                         self._by_skill[sk].add(i)
+                        heapq.heappush(self._skill_heap[sk], i)
         elif i in self.avail:
             self.avail.discard(i)
             for sk in u.skills or ():
@@ -133,15 +142,24 @@ class UnitPool:
     # -- requests --------------------------------------------------------------------------
     def request(self, skill: str | None = None, need_h: float = 0.0) -> Request:
         """Join the queue; the request succeeds with a unit when one can take it."""
-        req = Request(self.env, skill, need_h)
-        self.queue.append(req)
+        self._seq += 1
+        req = Request(self.env, skill, need_h, self._seq)
+        if self.simple:
+            self.queue.append(req)
+        else:
+            self.squeues.setdefault(skill, []).append(req)
         self.dispatch()
         return req
 
     def cancel(self, req: Request) -> None:
         """Withdraw a request (not yet granted) from the queue."""
-        if req in self.queue:
-            self.queue.remove(req)
+        q = self.queue if self.simple else self.squeues.get(req.skill, [])
+        if req in q:
+            q.remove(req)
+
+    def waiting(self) -> int:
+        """Requests waiting."""
+        return len(self.queue) if self.simple else sum(len(q) for q in self.squeues.values())
 
     def release(self, req: Request) -> None:
         """Let go of a granted request's unit; soft reasons waiting on it take effect."""
@@ -160,39 +178,69 @@ class UnitPool:
     def dispatch(self) -> None:
         """Grant waiting requests, first come first served, each to the lowest-numbered free
         unit that can take it (qualified for its skill, on shift long enough for its hours)."""
-        if not self.queue or not self.avail:
+        if not self.avail:
             return
         for c in self.conditions:
             if c.reasons:
                 return
         if self.simple:
             self._dispatch_simple()
-            return
+        else:
+            self._dispatch_people()
+
+    def _first_fit(self, skill: str | None, need_h: float, now: float, latest: dict) -> int:
+        """The lowest-numbered free person qualified for ``skill`` whose shift lasts ``need_h``
+        more hours, or -1."""
+        free = self.avail if skill is None else self._by_skill.get(skill)
+        if not free:
+            return -1
+        units = self.units
+        if skill is None:
+            first = min(free)
+        else:
+            heap = self._skill_heap[skill]
+            while heap[0] not in free:  # stale entries of people no longer free
+                heapq.heappop(heap)
+            first = heap[0]
+        if units[first].shift_end - now >= need_h - 1e-9:
+            return first
+        end = latest.get(skill)
+        if end is None:
+            end = latest[skill] = max(units[k].shift_end for k in free)
+        if end - now < need_h - 1e-9:
+            return -1
+        return min(k for k in free if units[k].shift_end - now >= need_h - 1e-9)
+
+    def _dispatch_people(self) -> None:
         now = self.env.now
-        units, queue, by_skill = self.units, self.queue, self._by_skill
-        i = 0
-        while i < len(queue) and self.avail:
-            req = queue[i]
-            cands = self.avail if req.skill is None else by_skill.get(req.skill)
-            pick = -1
-            if cands:
-                first = min(cands)
-                if units[first].shift_end - now >= req.need_h - 1e-9:
-                    pick = first
-                else:
-                    pick = next((k for k in sorted(cands) if units[k].shift_end - now >= req.need_h - 1e-9), -1)
-            if pick < 0:
-                i += 1
-                continue
-            u = units[pick]
-            queue.pop(i)
+        latest: dict[str | None, float] = {}  # per skill: latest shift end of the free (this round)
+        while self.avail:
+            best: tuple[int, list[Request], int, int] | None = None  # (seq, queue, position, person)
+            for skill, q in self.squeues.items():
+                if not q or (skill is not None and not self._by_skill.get(skill)):
+                    continue
+                for pos, req in enumerate(q):
+                    if best is not None and req.seq >= best[0]:
+                        break
+                    pick = self._first_fit(skill, req.need_h, now, latest)
+                    if pick >= 0:
+                        best = (req.seq, q, pos, pick)
+                        break
+            if best is None:
+                return
+            _, q, pos, pick = best
+            req = q.pop(pos)
+            u = self.units[pick]
             u.holders += 1
             req.unit = u
             req.succeed(u)
             self._touch(u)
+            latest.clear()
 
     def _dispatch_simple(self) -> None:
         heap, avail, units, queue = self._heap, self.avail, self.units, self.queue
+        if not queue:
+            return
         while queue and avail:
             idx = heap[0]
             if idx not in avail:  # stale entry
