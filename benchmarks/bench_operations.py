@@ -93,6 +93,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "operations.json")
     args = ap.parse_args()
+    from twin.biology import warm_up
+
+    warm_up(parallel=False)  # load the culture kernel from the numba cache before any clock starts
     rows = {"plain": measure(plain(), args.repeat), "every mechanism": measure(every_mechanism(), args.repeat)}
     print(f"celltwin {__version__} · one replication, one year, {PER_YEAR} referrals/yr · median of {args.repeat}")
     print(f"{'variant':>16} {'patients':>9} {'events':>8} {'outages':>8} {'simulate s':>11} {'tables s':>9} {'total s':>8}")

@@ -105,6 +105,9 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[500, 2000, 8000])
     ap.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "scale.json"))
     args = ap.parse_args()
+    from twin.biology import warm_up
+
+    warm_up(parallel=False)  # load the culture kernel from the numba cache before any clock starts
     rows = [measure(n, args.repeat) for n in args.sizes]
     print(f"celltwin {__version__}, Python {platform.python_version()}, median of {args.repeat}")
     print(f"{'referrals/yr':>12} {'patients':>9} {'events':>9} {'simulate s':>11} {'tables s':>9} {'total s':>8} {'us/patient':>11}")
