@@ -408,3 +408,29 @@ def test_same_seed_same_outage_log() -> None:
     b = run_scenario(build(_stressed()), replications=1)
     pd.testing.assert_frame_equal(a.outages, b.outages)
     pd.testing.assert_frame_equal(a.events, b.events)
+
+
+def test_devices_that_need_the_network_stop_while_it_is_down() -> None:
+    """With the Prodigy's catalogue entry overridden to ``network: stop``, an MES outage pauses
+    every batch in a Prodigy for exactly the outage plus its restore; with ``continue`` (the
+    catalogue's value) none is paused."""
+    at, dur, restore = 2400.0, 10.0, 2.0
+
+    def run(network: str):
+        d = ample(centralised_data())
+        d["sites"]["central_factory"]["devices"]["clinimacs_prodigy"]["override"]["network"] = network
+        d["sites"]["central_factory"]["utilities"] = {"it": {"restore_h": restore}}
+        d["outages"] = [{"name": "mes", "what": "it", "site": "central_factory", "at_h": at, "duration_h": dur}]
+        return _tables(d)
+
+    stop, go = run("stop"), run("continue")
+    held = held_intervals(stop.events, stop.events["time_h"].max())
+    inside = set(held.loc[(held["resource"] == "clinimacs_prodigy") & (held["start_h"] < at)
+                          & (held["end_h"] > at + dur + restore), "patient"])
+    assert len(inside) >= 5
+    p = stop.impacts[(stop.impacts["cause"] == "mes") & (stop.impacts["effect"] == "pause")]
+    in_prodigy = p[p["step"].isin(["selection", "transduction", "expansion", "harvest"])]
+    assert set(in_prodigy["patient"]) == inside
+    np.testing.assert_allclose(in_prodigy["hours"], dur + restore)
+    q = go.impacts[(go.impacts["cause"] == "mes") & (go.impacts["effect"] == "pause")]
+    assert not q["step"].isin(["selection", "transduction", "expansion", "harvest"]).any()
