@@ -92,6 +92,7 @@ class DeviceType(BaseModel):
         failure: breakdowns and repairs (None: never breaks).
         maintenance: preventive maintenance calendar (None: none).
         co2_l_per_h: CO2 drawn by one unit (litres/hour), sizing the backup bottle bank.
+        o2_l_per_h: O2 drawn by one unit (litres/hour), sizing the O2 backup bottle bank.
         ln2_l_per_day: LN2 drawn by one unit (litres/day: boil-off, freezing runs), sizing the
             site's tank.
         culture_capacity_cells: carrying capacity of one batch's culture in the unit (cells), for
@@ -118,6 +119,7 @@ class DeviceType(BaseModel):
     failure: DeviceFailure | None = None
     maintenance: Maintenance | None = None
     co2_l_per_h: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] | None = None
+    o2_l_per_h: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] | None = None
     culture_capacity_cells: Annotated[float, Field(gt=0, le=1e15, allow_inf_nan=False)] | None = None
     ln2_l_per_day: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] | None = None
     sources: dict[str, Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]]
@@ -127,7 +129,7 @@ class DeviceType(BaseModel):
         """Fields a scenario may override: the numbers and behaviours (not what the device *is*)."""
         return {
             "batches_per_unit", "price", "depreciation_years", "footprint_m2", "utilities", "network", "on_stop",
-            "stop_tolerance_h", "changeover_h", "failure", "maintenance", "co2_l_per_h", "ln2_l_per_day",
+            "stop_tolerance_h", "changeover_h", "failure", "maintenance", "co2_l_per_h", "o2_l_per_h", "ln2_l_per_day",
             "culture_capacity_cells",
         }
 

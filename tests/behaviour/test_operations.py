@@ -178,6 +178,27 @@ def test_co2_bottle_bank_lasts_its_litres_over_the_draw_then_blocks_new_starts()
     assert not seized.between(at + 20000 / 84 + 1e-9, at + dur - 1e-9).any()
 
 
+def test_o2_bottle_bank_lasts_its_litres_over_the_draw() -> None:
+    """Prodigies that draw O2 (3 L/h each, an override) with a 4,200 L O2 bank: the bank carries
+    4200 / (14 x 3) = 100 h of a 200-h O2 supply failure, then O2 is lost and no batch starts on
+    a Prodigy until the supply is back."""
+    at, dur = 2400.0, 200.0
+    d = centralised_data()
+    f = d["sites"]["central_factory"]
+    f["devices"]["clinimacs_prodigy"]["override"] = {"utilities": ["power", "co2", "o2", "compressed_air"],
+                                                      "o2_l_per_h": 3}
+    f.setdefault("utilities", {})["o2"] = {"backup_l": 4200}
+    d["outages"] = [{"name": "o2", "what": "o2", "site": "central_factory", "at_h": at, "duration_h": dur}]
+    t = _tables(d)
+    row = t.outages.set_index("label").loc["o2"]
+    assert row["backup_h"] == pytest.approx(100.0)
+    assert row["lost_h"] == pytest.approx(dur - 100.0)
+    e = t.events
+    seized = e[(e["kind"] == "seize") & (e["resource"] == "clinimacs_prodigy")]["time_h"]
+    assert not seized.between(at + 100.0 + 1e-9, at + dur - 1e-9).any()
+    assert seized.between(at, at + 100.0).any()  # the bank carried the site: starts went on
+
+
 def test_ln2_supply_outage_thaws_stored_batches_after_the_tolerance() -> None:
     """LN2 deliveries stop for 30 days and the tank (3,000 L, 45 L/day here) runs dry after
     about 67 days from the last delivery... so make the tank small: 200 L lasts 4.4 days. The

@@ -24,8 +24,9 @@ Backups (all times in hours):
 * power: grid down for D. The UPS carries the load for ``ups_minutes``; a generator starts after
   ``start_delay_min`` unless it fails to start (drawn per outage), and runs ``fuel_h``. Power is
   lost where neither carries it.
-* co2, o2, compressed_air: the backup lasts ``backup_h`` (for CO2 ``backup_l`` litres over the
-  draw of the site's installed units); lost from then to the end of the outage.
+* co2, o2, compressed_air: the backup lasts ``backup_h`` (for CO2 and O2, ``backup_l`` litres over
+  the draw, ``co2_l_per_h`` or ``o2_l_per_h``, of the site's installed units); lost from then to
+  the end of the outage.
 * ln2: deliveries every ``delivery_every_days``; those due during the outage are missed; LN2 is
   lost when the tank (full at the last delivery) runs dry, until the next delivery after it.
 * hvac (air handling): lost when power is lost or in an ``hvac`` outage; the cleanroom leaves
@@ -429,8 +430,8 @@ def _power(world: World, site: str, label: str, duration: float, power) -> Proc:
 
 def _gas_backup_h(world: World, site: str, what: str) -> float:
     supply = getattr(world.sc.sites[site].utilities, what)
-    if what == "co2" and supply.backup_l is not None:
-        draw = sum(len(p.units) * (world.loaded.device_types[(site, t)].co2_l_per_h or 0.0)
+    if what in ("co2", "o2") and supply.backup_l is not None:
+        draw = sum(len(p.units) * (getattr(world.loaded.device_types[(site, t)], f"{what}_l_per_h") or 0.0)
                    for (s, t), p in world.pools.items() if s == site and p.units and (site, t) in world.loaded.device_types)
         return INF if draw <= 0 else supply.backup_l / draw
     return supply.backup_h
