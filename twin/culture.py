@@ -58,7 +58,7 @@ class KernelParams:
     co2_tau_off_h: float = _param(2.0, "Time constant of CO2 leaking out of the chamber (hours).")
     co2_tau_on_h: float = _param(0.5, "Time constant of the gas controller restoring the CO2 setpoint (hours).")
     temp_tol_c: float = _param(1.0, "Temperature band around the setpoint the culture tolerates (°C).")
-    co2_tol_pct: float = _param(1.0, "CO2 band around the setpoint the culture tolerates (percentage points).")
+    co2_tol_pct: float = _param(1.0, "CO2 band around the setpoint the culture tolerates (% points).")
     growth_stress_k: float = _param(
         1.0, "How much an excursion slows growth: the rate is multiplied by exp(-k x excursion) (dimensionless).",
     )
@@ -70,7 +70,7 @@ class KernelParams:
     plateau_fraction: float = _param(
         0.9, "Share of the device's capacity above which crowding death starts (fraction, below 1).",
     )
-    unfed_growth_factor: float = _param(0.5, "Factor on the growth rate while feed/perfusion is off (fraction).")
+    unfed_growth_factor: float = _param(0.5, "Factor on the growth rate while feed/perfusion is off (factor).")
     contam_max_cfu: float = _param(1e12, "Largest contaminant load a batch can carry (CFU).")
     dt_h: float = _param(1.0, "Kernel sub-step: how often chamber, stress and growth are re-coupled (hours).")
 
