@@ -48,11 +48,24 @@ class DeviceFailure(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    time_between_h: Distribution
-    repair_h: Distribution
-    repair_role: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=64)
-    on_failure: Literal["pause", "abort", "rescue"] = "pause"
-    rescue_delay_h: _Hours = 0.0
+    time_between_h: Distribution = Field(
+        description="Calendar hours a unit runs from its last repair (or the start) until it breaks (hours), drawn "
+        "per failure.",
+    )
+    repair_h: Distribution = Field(description="Hours of repair work, drawn per failure (hours).")
+    repair_role: str | None = Field(
+        default=None, pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=64,
+        description="Staff role that repairs (worked only while one is on shift, handed over at shift ends); none: "
+        "nobody at the site is needed (e.g. the vendor's field service).",
+    )
+    on_failure: Literal["pause", "abort", "rescue"] = Field(
+        default="pause",
+        description="What a breakdown does to the batches inside: `pause` (resume after the repair), `abort` (they "
+        "are lost) or `rescue` (after `rescue_delay_h` they move to another free unit of the pool).",
+    )
+    rescue_delay_h: _Hours = Field(
+        default=0.0, description="Hours before a `rescue` moves the batches to another unit (hours).",
+    )
 
 
 class Maintenance(BaseModel):
@@ -62,8 +75,12 @@ class Maintenance(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    every_days: Annotated[float, Field(gt=0, le=3650, allow_inf_nan=False)]
-    duration_h: Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)]
+    every_days: Annotated[float, Field(gt=0, le=3650, allow_inf_nan=False)] = Field(
+        description="Days between maintenance of each unit, the units staggered evenly over the period (days).",
+    )
+    duration_h: Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)] = Field(
+        description="Hours a unit is out of service for maintenance (hours); it starts once the unit is empty.",
+    )
 
 
 class DeviceType(BaseModel):
@@ -102,27 +119,69 @@ class DeviceType(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)
-    display_name: str = Field(min_length=1, max_length=200)
-    manufacturer: str = Field(min_length=1, max_length=200)
-    category: Category
-    description: str = Field(min_length=1, max_length=2000)
-    batches_per_unit: Annotated[int, Field(ge=1, le=1000)] = 1
-    price: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] | None = None
-    depreciation_years: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] | None = None
-    footprint_m2: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] | None = None
-    utilities: list[Utility] = Field(default_factory=lambda: ["power"], max_length=5)
-    network: Literal["continue", "stop"] = "continue"
-    on_stop: Literal["pause", "abort"] = "pause"
-    stop_tolerance_h: _Hours | None = None
-    changeover_h: _Hours | None = None
-    failure: DeviceFailure | None = None
-    maintenance: Maintenance | None = None
-    co2_l_per_h: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] | None = None
-    o2_l_per_h: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] | None = None
-    culture_capacity_cells: Annotated[float, Field(gt=0, le=1e15, allow_inf_nan=False)] | None = None
-    ln2_l_per_day: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] | None = None
-    sources: dict[str, Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]]
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*$", max_length=64,
+        description="Identifier a scenario uses, the file's stem.",
+    )
+    display_name: str = Field(min_length=1, max_length=200, description="Product name for reports.")
+    manufacturer: str = Field(min_length=1, max_length=200, description="Who makes it.")
+    category: Category = Field(description="Broad kind of equipment.")
+    description: str = Field(min_length=1, max_length=2000, description="What it does in the process.")
+    batches_per_unit: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=1, description="Patient batches one unit holds at the same time (batches).",
+    )
+    price: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] | None = Field(
+        default=None, description="Purchase price of one unit (currency of the scenario's costs).",
+    )
+    depreciation_years: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] | None = Field(
+        default=None, description="Straight-line depreciation period of one unit (years).",
+    )
+    footprint_m2: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] | None = Field(
+        default=None, description="Cleanroom floor one unit takes (m²).",
+    )
+    utilities: list[Utility] = Field(
+        default_factory=lambda: ["power"], max_length=5,
+        description="What each unit draws: losing `power`, `compressed_air` or `ln2` stops it; losing `co2` or "
+        "`o2` stops new batches and degrades the culture inside (CO2).",
+    )
+    network: Literal["continue", "stop"] = Field(
+        default="continue",
+        description="What a unit does while the site's IT/MES system is down: `continue` or `stop`.",
+    )
+    on_stop: Literal["pause", "abort"] = Field(
+        default="pause",
+        description="What a stop (power, network, a breakdown with `pause`) does to the batch inside: `pause` "
+        "(it resumes where it was) or `abort` (it is lost).",
+    )
+    stop_tolerance_h: _Hours | None = Field(
+        default=None,
+        description="A batch inside a stopped unit for longer than this in one stop is lost, e.g. product in LN2 "
+        "storage warming up (hours); none: any stop is tolerated.",
+    )
+    changeover_h: _Hours | None = Field(
+        default=None,
+        description="Cleaning and line clearance after a unit empties before the next batch may start on it "
+        "(hours); none: no changeover.",
+    )
+    failure: DeviceFailure | None = Field(default=None, description="Breakdowns and repairs; none: it never breaks.")
+    maintenance: Maintenance | None = Field(default=None, description="Preventive maintenance; none: no maintenance.")
+    co2_l_per_h: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] | None = Field(
+        default=None, description="CO2 one unit draws (litres per hour); it sizes the CO2 bottle bank.",
+    )
+    o2_l_per_h: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] | None = Field(
+        default=None, description="O2 one unit draws (litres per hour); it sizes the O2 bottle bank.",
+    )
+    culture_capacity_cells: Annotated[float, Field(gt=0, le=1e15, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="Carrying capacity of one batch's culture in the unit (cells), for culture steps.",
+    )
+    ln2_l_per_day: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="LN2 one unit draws: boil-off and freezing runs (litres per day); it sizes the site's tank.",
+    )
+    sources: dict[str, Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]] = (
+        Field(description="Field name -> its published source, or text starting 'assumption'.")
+    )
 
     @classmethod
     def overridable(cls) -> set[str]:

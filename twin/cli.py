@@ -68,6 +68,16 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("scenario", help="scenario YAML file")
     val.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                      help="override a field before validation (as for run)")
+
+    sch = sub.add_parser("schema", help="write the scenario file's JSON schema (for editors) or its reference")
+    what = sch.add_mutually_exclusive_group(required=True)
+    what.add_argument("--json", action="store_true",
+                      help="the JSON Schema of a scenario file, for editor validation and completion "
+                      "(committed as docs/scenario.schema.json)")
+    what.add_argument("--markdown", action="store_true",
+                      help="the scenario reference: every field with its unit, default and range "
+                      "(committed as docs/scenario-reference.md)")
+    sch.add_argument("--out", help="file to write (default: standard output)")
     return p
 
 
@@ -152,6 +162,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
         f"{args.scenario}: ok — scenario {sc.name!r}, {len(sc.sites)} sites, {len(sc.recipe)} recipe "
         f"steps, {sc.horizon_days:g} days, hash {loaded.scenario_hash[:12]}"
     )
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from twin.errors import InputError
+    from twin.schema import json_schema_text, markdown_reference
+
+    text = json_schema_text() if args.json else markdown_reference()
+    if args.out is None:
+        try:
+            sys.stdout.write(text)
+        except UnicodeEncodeError:  # a console that cannot show °C or ≤: write the UTF-8 bytes
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text.encode("utf-8"))
+        return EXIT_OK
+    path = Path(args.out)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode("utf-8"))  # the same bytes on every platform (no CRLF)
+    except OSError as err:
+        raise InputError(f"cannot write {path}: {err.strerror or err}") from None
+    print(path)
     return EXIT_OK
 
 
@@ -321,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse exits 2 on bad usage, 0 on --help
         return int(e.code or 0)
     handler = {"run": cmd_run, "validate": cmd_validate, "sweep": cmd_sweep, "report": cmd_report,
-               "compare": cmd_compare}[args.command]
+               "compare": cmd_compare, "schema": cmd_schema}[args.command]
     try:
         return handler(args)
     except InputError as err:

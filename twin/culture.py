@@ -17,8 +17,8 @@ Units: cells and CFU are counts, times in hours, probabilities per batch.
 from __future__ import annotations
 
 import math
-from dataclasses import astuple, dataclass, fields
-from typing import Annotated
+from dataclasses import astuple, dataclass, field, fields
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -30,32 +30,49 @@ from twin.distributions import Distribution, Fixed
 # ----------------------------------------------------------------------------------------------
 
 
+def _param(default: float, doc: str) -> Any:
+    """A :class:`KernelParams` field: its default and what it is, with its unit (``metadata["doc"]``)."""
+    return field(default=default, metadata={"doc": doc})
+
+
 @dataclass(frozen=True)
 class KernelParams:
     """Global culture-model parameters; see the module docstring for units and sources.
+
+    Each field's ``metadata["doc"]`` says what it is, with its unit (the scenario reference lists them).
 
     ``as_array()`` gives the float64 vector the kernels take, in field order (:data:`PARAM_NAMES`).
     Invalid values raise ``ValueError`` on construction.
     """
 
-    temp_set_c: float = 37.0
-    temp_ambient_c: float = 21.0
-    temp_tau_off_h: float = 3.0
-    temp_tau_on_h: float = 0.5
-    co2_set_pct: float = 5.0
-    co2_ambient_pct: float = 0.04
-    co2_tau_off_h: float = 2.0
-    co2_tau_on_h: float = 0.5
-    temp_tol_c: float = 1.0
-    co2_tol_pct: float = 1.0
-    growth_stress_k: float = 1.0
-    death_stress_per_h: float = 0.01
-    death_base_per_h: float = 0.0005
-    death_plateau_per_h: float = 0.004
-    plateau_fraction: float = 0.9
-    unfed_growth_factor: float = 0.5
-    contam_max_cfu: float = 1e12
-    dt_h: float = 1.0
+    temp_set_c: float = _param(37.0, "Chamber temperature setpoint (°C).")
+    temp_ambient_c: float = _param(21.0, "Room temperature a chamber without power cools towards (°C).")
+    temp_tau_off_h: float = _param(3.0, "Time constant of the chamber cooling without power (hours).")
+    temp_tau_on_h: float = _param(
+        0.5, "Time constant of the heaters bringing the chamber back to the setpoint (hours).",
+    )
+    co2_set_pct: float = _param(5.0, "Chamber CO2 setpoint (%).")
+    co2_ambient_pct: float = _param(
+        0.04, "CO2 of room air, which the chamber drifts towards without CO2 supply or power (%).",
+    )
+    co2_tau_off_h: float = _param(2.0, "Time constant of CO2 leaking out of the chamber (hours).")
+    co2_tau_on_h: float = _param(0.5, "Time constant of the gas controller restoring the CO2 setpoint (hours).")
+    temp_tol_c: float = _param(1.0, "Temperature band around the setpoint the culture tolerates (°C).")
+    co2_tol_pct: float = _param(1.0, "CO2 band around the setpoint the culture tolerates (% points).")
+    growth_stress_k: float = _param(
+        1.0, "How much an excursion slows growth: the rate is multiplied by exp(-k x excursion) (dimensionless).",
+    )
+    death_stress_per_h: float = _param(
+        0.01, "Extra death rate per unit of excursion outside the tolerances (per hour).",
+    )
+    death_base_per_h: float = _param(0.0005, "Background death rate (per hour).")
+    death_plateau_per_h: float = _param(0.004, "Extra death rate from crowding, reached at full capacity (per hour).")
+    plateau_fraction: float = _param(
+        0.9, "Share of the device's capacity above which crowding death starts (fraction, below 1).",
+    )
+    unfed_growth_factor: float = _param(0.5, "Factor on the growth rate while feed/perfusion is off (factor).")
+    contam_max_cfu: float = _param(1e12, "Largest contaminant load a batch can carry (CFU).")
+    dt_h: float = _param(1.0, "Kernel sub-step: how often chamber, stress and growth are re-coupled (hours).")
 
     def __post_init__(self) -> None:
         problem = params_problem(np.array(astuple(self), dtype=np.float64))
@@ -115,19 +132,36 @@ class InProcessCheck(_Model):
     ``lod_cfu`` are detected (missed with ``false_negative``); the result comes ``result_h``
     later and fails the batch (cause ``STEP:contamination_detected``)."""
 
-    every_h: Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False)]
-    lod_cfu: Annotated[float, Field(gt=0, le=1e15, allow_inf_nan=False)] = 100.0
-    false_negative: Probability = 0.05
-    result_h: Hours = 24.0
+    every_h: Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False)] = Field(
+        description="Hours of culture between samples (hours).",
+    )
+    lod_cfu: Annotated[float, Field(gt=0, le=1e15, allow_inf_nan=False)] = Field(
+        default=100.0, description="Limit of detection: a contaminant load at or above it is found (CFU).",
+    )
+    false_negative: Probability = Field(
+        default=0.05, description="Chance a check misses a load above the limit (probability per check).",
+    )
+    result_h: Hours = Field(
+        default=24.0,
+        description="Hours from a positive sample to its result, which fails the batch (cause "
+        "`STEP:contamination_detected`) (hours).",
+    )
 
 
 class EndPoint(_Model):
     """A culture step's biological end point: harvest when viable cells reach ``target_cells``,
     or at ``max_h`` hours of culture whatever the count (the dose QC test then judges it)."""
 
-    target_cells: Cells
-    max_h: Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False)]
-    in_process_check: InProcessCheck | None = None
+    target_cells: Cells = Field(
+        description="Harvest at the first hourly tick with at least this many viable cells (cells).",
+    )
+    max_h: Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False)] = Field(
+        description="Harvest after this many hours of culture whatever the count; the dose QC test then judges "
+        "it (hours).",
+    )
+    in_process_check: InProcessCheck | None = Field(
+        default=None, description="Sterility samples during the culture; none: no in-process checks.",
+    )
 
 
 class Biology(_Model):
@@ -144,13 +178,35 @@ class Biology(_Model):
     ``kernel``: :class:`KernelParams` fields to change (e.g. ``death_stress_per_h``).
     """
 
-    starting_cells_millions: Distribution
-    doubling_time_h: Distribution
-    lag_h: Distribution = Field(default_factory=lambda: Fixed(value=48.0))
-    intrinsic_contamination_probability: Probability = 0.0
-    intrinsic_inoculum_cfu: Annotated[float, Field(gt=0, le=1e9, allow_inf_nan=False)] = 1.0
-    contaminant_doubling_h: Distribution = Field(default_factory=lambda: Fixed(value=2.0))
-    kernel: dict[str, float] = Field(default_factory=dict)
+    starting_cells_millions: Distribution = Field(
+        description="Viable T cells entering the first culture step, drawn per patient (millions of cells), less "
+        "what connections lost on the way.",
+    )
+    doubling_time_h: Distribution = Field(
+        description="Population doubling time of the patient's cells after the lag, drawn per patient (hours); the "
+        "growth rate is ln 2 / doubling time.",
+    )
+    lag_h: Distribution = Field(
+        default_factory=lambda: Fixed(value=48.0),
+        description="Activation lag before growth starts, drawn per patient (hours).",
+    )
+    intrinsic_contamination_probability: Probability = Field(
+        default=0.0,
+        description="Chance the apheresis product itself carries organisms from the collection (probability per "
+        "patient).",
+    )
+    intrinsic_inoculum_cfu: Annotated[float, Field(gt=0, le=1e9, allow_inf_nan=False)] = Field(
+        default=1.0, description="Organisms an intrinsically contaminated product carries (CFU).",
+    )
+    contaminant_doubling_h: Distribution = Field(
+        default_factory=lambda: Fixed(value=2.0),
+        description="Doubling time of the organism contaminating a batch, drawn per batch (hours).",
+    )
+    kernel: dict[str, float] = Field(
+        default_factory=dict,
+        description="Culture-kernel parameters to change from their defaults, for calibration (e.g. "
+        "`death_stress_per_h: 0.002`); the names, units and sources are in `twin/biology.py`.",
+    )
 
     @field_validator("kernel")
     @classmethod

@@ -69,8 +69,8 @@ class _Dist(BaseModel):
 class Fixed(_Dist):
     """Always ``value``."""
 
-    dist: Literal["fixed"] = "fixed"
-    value: Param
+    dist: Literal["fixed"] = Field(default="fixed", description="`fixed`: always the same value.")
+    value: Param = Field(description="The value (in the unit of the field holding the distribution).")
 
     @property
     def mean(self) -> float:
@@ -90,8 +90,12 @@ class Fixed(_Dist):
 class Exponential(_Dist):
     """Exponential with the given ``mean`` (rate = 1/mean)."""
 
-    dist: Literal["exponential"] = "exponential"
-    mean_: Param = Field(alias="mean", gt=0)
+    dist: Literal["exponential"] = Field(
+        default="exponential", description="`exponential`: memoryless, with the given mean (rate = 1/mean).",
+    )
+    mean_: Param = Field(
+        alias="mean", gt=0, description="The mean (in the unit of the field holding the distribution).",
+    )
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
 
@@ -113,10 +117,14 @@ class Exponential(_Dist):
 class Triangular(_Dist):
     """Triangular on [low, high] with peak at ``mode``."""
 
-    dist: Literal["triangular"] = "triangular"
-    low: Param
-    mode: Param
-    high: Param
+    dist: Literal["triangular"] = Field(
+        default="triangular", description="`triangular`: between `low` and `high`, most likely at `mode`.",
+    )
+    low: Param = Field(description="The smallest value (in the unit of the field holding the distribution).")
+    mode: Param = Field(
+        description="The most likely value, from `low` to `high` (in the unit of the field holding the distribution).",
+    )
+    high: Param = Field(description="The largest value (in the unit of the field holding the distribution).")
 
     @model_validator(mode="after")
     def _ordered(self) -> Triangular:
@@ -156,9 +164,17 @@ class Triangular(_Dist):
 class Lognormal(_Dist):
     """Lognormal given by the ``mean`` and standard deviation ``sd`` of the variable itself."""
 
-    dist: Literal["lognormal"] = "lognormal"
-    mean_: Param = Field(alias="mean", gt=0)
-    sd: Param
+    dist: Literal["lognormal"] = Field(
+        default="lognormal", description="`lognormal`: positive and right-skewed, given by its own mean and sd.",
+    )
+    mean_: Param = Field(
+        alias="mean", gt=0,
+        description="Mean of the variable itself, not of its log (in the unit of the field holding the distribution).",
+    )
+    sd: Param = Field(
+        description="Standard deviation of the variable itself (in the unit of the field holding the distribution); "
+        "0 gives the mean.",
+    )
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
 
@@ -197,9 +213,15 @@ class Weibull(_Dist):
     """Weibull with ``shape`` k and ``scale`` (in the field's unit); k < 1 gives early failures,
     k = 1 is exponential, k > 1 wear-out (times between device failures)."""
 
-    dist: Literal["weibull"] = "weibull"
-    shape: Annotated[float, Field(gt=0.05, le=100, allow_inf_nan=False)]
-    scale: Annotated[float, Field(gt=0, le=MAX_PARAM, allow_inf_nan=False)]
+    dist: Literal["weibull"] = Field(
+        default="weibull", description="`weibull`: e.g. times between failures, with `shape` and `scale`.",
+    )
+    shape: Annotated[float, Field(gt=0.05, le=100, allow_inf_nan=False)] = Field(
+        description="Shape k (dimensionless): below 1 early failures, 1 exponential, above 1 wear-out.",
+    )
+    scale: Annotated[float, Field(gt=0, le=MAX_PARAM, allow_inf_nan=False)] = Field(
+        description="Scale (in the unit of the field holding the distribution); the mean is scale x Γ(1 + 1/k).",
+    )
 
     @property
     def mean(self) -> float:
@@ -221,9 +243,17 @@ class Weibull(_Dist):
 class Empirical(_Dist):
     """Draws one of ``values`` (with ``weights``, normalised, if given; else equally likely)."""
 
-    dist: Literal["empirical"] = "empirical"
-    values: list[Param] = Field(min_length=1, max_length=100_000)
-    weights: list[Param] | None = None
+    dist: Literal["empirical"] = Field(
+        default="empirical", description="`empirical`: one of the listed values, with the given weights.",
+    )
+    values: list[Param] = Field(
+        min_length=1, max_length=100_000,
+        description="The values drawn from (in the unit of the field holding the distribution).",
+    )
+    weights: list[Param] | None = Field(
+        default=None,
+        description="Relative weight of each value, one per value, normalised (dimensionless); none: equally likely.",
+    )
 
     @model_validator(mode="after")
     def _weights(self) -> Empirical:

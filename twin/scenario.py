@@ -56,8 +56,13 @@ class _Model(BaseModel):
 class DevicePool(_Model):
     """``count`` units of a catalogue device type at a site; ``override`` changes catalogue fields."""
 
-    count: Count
-    override: dict[str, Any] = Field(default_factory=dict)
+    count: Count = Field(description="Units of this device type at the site (0: the type is listed but has no units).")
+    override: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Catalogue fields to change for this site's units, e.g. `{batches_per_unit: 6, failure: null}`: "
+        "the device's numbers and behaviours (not what it is); checked like the catalogue entry, and an overridden "
+        "number is sourced as 'scenario override'.",
+    )
 
 
 def _headcount_is_short_form(v: Any) -> Any:
@@ -78,12 +83,32 @@ class Site(_Model):
     recipe, cryopreservation, storage, QC and release need.
     """
 
-    kind: Literal["hospital", "factory"]
-    apheresis_chairs: Count = 0
-    infusion_slots: Count = 0
-    devices: dict[Name, DevicePool] = Field(default_factory=dict)
-    staff: dict[Name, Annotated[StaffRole, BeforeValidator(_headcount_is_short_form)]] = Field(default_factory=dict)
-    utilities: SiteUtilities = Field(default_factory=SiteUtilities)
+    kind: Literal["hospital", "factory"] = Field(
+        description="`hospital`: refers patients, collects (apheresis) and infuses them; with devices and staff it is "
+        "also a point-of-care manufacturing cell. `factory`: a central plant or regional hub that makes batches.",
+    )
+    apheresis_chairs: Count = Field(
+        default=0, description="Apheresis chairs (chairs): each holds one patient for the apheresis step; a hospital "
+        "needs at least 1, a factory has none.",
+    )
+    infusion_slots: Count = Field(
+        default=0, description="Infusion slots (slots): each holds one patient for the infusion step; a hospital "
+        "needs at least 1, a factory has none.",
+    )
+    devices: dict[Name, DevicePool] = Field(
+        default_factory=dict,
+        description="Device pools by catalogue type name: `{TYPE: {count, override}}`. A site makes batches when it "
+        "has every device type and role the recipe, cryopreservation, storage, QC and release need.",
+    )
+    staff: dict[Name, Annotated[StaffRole, BeforeValidator(_headcount_is_short_form)]] = Field(
+        default_factory=dict,
+        description="People by role name: a headcount (`operator: 3`, on duty around the clock) or "
+        "`{count, shift, skills, absence_per_day, turnover}`.",
+    )
+    utilities: SiteUtilities = Field(
+        default_factory=SiteUtilities,
+        description="Power, gases, LN2, air handling and IT at the site, with their backups (default: no backups).",
+    )
 
     def headcount(self, role: str) -> int:
         """People of ``role`` at this site (0 if none)."""
@@ -106,9 +131,21 @@ class Referrals(_Model):
     shares of every hospital). The patient stream depends only on these fields and the seed, so
     layouts that share them see the same patients at the same hospitals."""
 
-    rate_per_week: Annotated[float, Field(gt=0, le=100_000, allow_inf_nan=False)] | None = None
-    times_h: list[Hours] | None = Field(default=None, max_length=1_000_000)
-    hospitals: dict[Name, Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]] | None = None
+    rate_per_week: Annotated[float, Field(gt=0, le=100_000, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="Mean referrals per week over all hospitals (patients per week), Poisson arrivals; give this "
+        "or `times_h`.",
+    )
+    times_h: list[Hours] | None = Field(
+        default=None, max_length=1_000_000,
+        description="Explicit referral times (hours from the start of day 0); times at or after the horizon are "
+        "ignored; give this or `rate_per_week`.",
+    )
+    hospitals: dict[Name, Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]] | None = Field(
+        default=None,
+        description="Relative share of patients per hospital, normalised to sum to 1; a hospital not listed gets no "
+        "patients (default: equal shares of every hospital).",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> Referrals:
@@ -123,9 +160,20 @@ class ClinicalStep(_Model):
     ``role`` staff are held for the first ``hands_on_h`` hours; the step lasts at least that long.
     """
 
-    duration_h: Distribution
-    role: Name | None = None
-    hands_on_h: Hours = 0.0
+    duration_h: Distribution = Field(
+        description="How long the step takes (hours), drawn per patient: a number or a distribution. It holds its "
+        "place (chair, slot or device unit) throughout and lasts max(duration, `hands_on_h`).",
+    )
+    role: Name | None = Field(
+        default=None,
+        description="Staff role that does the hands-on part: people of this role, or of a role whose `skills` list "
+        "the step, at the site where it runs (none: no one is needed).",
+    )
+    hands_on_h: Hours = Field(
+        default=0.0,
+        description="Hours a qualified person of `role` works at the start of the step, on shift and present for "
+        "all of them; the step waits until someone is (hours; more than 0 needs a role).",
+    )
 
     @model_validator(mode="after")
     def _role_for_hands_on(self) -> ClinicalStep:
@@ -148,13 +196,43 @@ class Step(ClinicalStep):
     :mod:`twin.culture`) instead of ``duration_h``.
     """
 
-    name: Name
-    device: Name | None = None
-    processing: Literal["open", "closed"] = "closed"
-    transfer: ConnectionType | None = None
-    staff_wait_limit_h: Hours | None = None
-    end_point: EndPoint | None = None
-    duration_h: Distribution = Field(default_factory=lambda: Fixed(value=0.0))
+    name: Name = Field(
+        description="Step name, unique in the recipe: it names the step in the event log, batch table, costs "
+        "(`consumables_per_batch`) and staff `skills`.",
+    )
+    device: Name | None = Field(
+        default=None,
+        description="Catalogue device type of which the step holds one unit for its whole duration (none: no "
+        "device); consecutive steps on the same type keep the same unit.",
+    )
+    processing: Literal["open", "closed"] = Field(
+        default="closed",
+        description="`closed`: the product stays in a closed system. `open`: the product is exposed, so the step "
+        "runs only while the cleanroom is in grade, and a loss of grade during it loses the batch.",
+    )
+    transfer: ConnectionType | None = Field(
+        default=None,
+        description="How material comes into the step, at its start: a connection type of `connections` "
+        "(`sterile_weld`, `aseptic_connector` or `open`) with its own time, hands-on, contamination and leak "
+        "risk (none: no transfer).",
+    )
+    staff_wait_limit_h: Hours | None = Field(
+        default=None,
+        description="For a step that cannot wait (hours): when no qualified person is free and on shift within this "
+        "many hours of the step (or its transfer) needing one, the batch fails with cause "
+        "`STEP:no_qualified_staff` (none: it waits as long as it takes).",
+    )
+    end_point: EndPoint | None = Field(
+        default=None,
+        description="Makes this a culture step: after its hands-on start the culture model decides its length "
+        "(target cells or maximum hours) instead of `duration_h`; needs `biology` and a device with "
+        "`culture_capacity_cells`.",
+    )
+    duration_h: Distribution = Field(
+        default_factory=lambda: Fixed(value=0.0),
+        description="How long the step takes (hours), drawn per patient; it lasts max(duration, `hands_on_h`). "
+        "Required, except in a culture step (one with an `end_point`), where it is not used.",
+    )
 
     @model_validator(mode="after")
     def _duration_or_end_point(self) -> Step:
@@ -168,13 +246,18 @@ class Step(ClinicalStep):
 class Cryopreservation(ClinicalStep):
     """Formulation and controlled-rate freezing on ``device``."""
 
-    device: Name
+    device: Name = Field(
+        description="Catalogue device type (a controlled-rate freezer) of which the step holds one unit.",
+    )
 
 
 class Storage(_Model):
     """Cryopreserved product waits in ``device`` (one position per batch) until it ships."""
 
-    device: Name
+    device: Name = Field(
+        description="Catalogue device type (LN2 storage) in which each batch holds one position from freezing, "
+        "through QC and release, until it ships; a stop longer than the type's `stop_tolerance_h` loses it.",
+    )
 
 
 class QCTest(_Model):
@@ -185,14 +268,35 @@ class QCTest(_Model):
     (``sample_fraction`` of the product) holds organisms, missed with ``false_negative``;
     ``viability`` and ``dose`` fail a batch below ``spec`` (a fraction; cells)."""
 
-    name: Name
-    duration_h: Distribution
-    hands_on_h: Hours = 0.0
-    fail_probability: Probability = 0.0
-    measures: Literal["contamination", "viability", "dose"] | None = None
-    spec: Annotated[float, Field(gt=0, le=1e15, allow_inf_nan=False)] | None = None
-    sample_fraction: Probability = 0.01
-    false_negative: Probability = 0.0
+    name: Name = Field(
+        description="Test name, unique in the panel: a failure has cause `qc:NAME`, and `skills` and "
+        "`costs.qc_per_test` refer to it.",
+    )
+    duration_h: Distribution = Field(description="Time from the test's start to its result (hours), drawn per batch.")
+    hands_on_h: Hours = Field(default=0.0, description="Analyst hours at the start of the test (hours).")
+    fail_probability: Probability = Field(
+        default=0.0,
+        description="Chance the batch fails this test for reasons the model does not simulate (probability per "
+        "batch).",
+    )
+    measures: Literal["contamination", "viability", "dose"] | None = Field(
+        default=None,
+        description="What the result judges, with a culture model: `contamination` (organisms in the sample), "
+        "`viability` or `dose` (below `spec` at harvest); none: only `fail_probability`.",
+    )
+    spec: Annotated[float, Field(gt=0, le=1e15, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="The release minimum a `viability` test (a fraction, 0-1) or `dose` test (viable cells) "
+        "judges against: the batch fails below it.",
+    )
+    sample_fraction: Probability = Field(
+        default=0.01,
+        description="Fraction of the product a `contamination` test samples (0-1); the organisms in the sample are "
+        "Poisson.",
+    )
+    false_negative: Probability = Field(
+        default=0.0, description="Chance a `contamination` test misses a contaminated sample (probability).",
+    )
 
     @model_validator(mode="after")
     def _spec(self) -> QCTest:
@@ -208,9 +312,18 @@ class QCPanel(_Model):
     central QC ``lab`` (a site name) that samples reach by courier (transit and delays as the
     lane says; sample losses are not modelled)."""
 
-    role: Name
-    tests: list[QCTest] = Field(min_length=1, max_length=100)
-    lab: Name | None = None
+    role: Name = Field(description="Analyst role that does each test's hands-on time (at the manufacturing site or "
+                                   "the `lab`).")
+    tests: list[QCTest] = Field(
+        min_length=1, max_length=100,
+        description="Release tests, run in parallel on every batch while it waits in storage; the batch is rejected "
+        "at the first failing result.",
+    )
+    lab: Name | None = Field(
+        default=None,
+        description="A central QC lab (a site name) that samples reach by courier (never lost); none: the tests "
+        "run at the manufacturing site.",
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> QCPanel:
@@ -224,10 +337,17 @@ class Release(_Model):
     """QP certification once every QC result is in; ``role`` held for ``hands_on_h``, on site or
     by a remote QP at ``site`` (reviewing the batch record; the product stays where it is)."""
 
-    role: Name
-    duration_h: Distribution
-    hands_on_h: Hours = 0.0
-    site: Name | None = None
+    role: Name = Field(description="Role of the qualified person (QP) who certifies the batch.")
+    duration_h: Distribution = Field(
+        description="How long certification takes (hours), drawn per batch; it progresses only while the IT/MES "
+        "system is up.",
+    )
+    hands_on_h: Hours = Field(default=0.0, description="QP hours at the start of release (hours).")
+    site: Name | None = Field(
+        default=None,
+        description="Site of a remote QP who reviews the batch record (the product stays where it is); none: the "
+        "manufacturing site.",
+    )
 
 
 class CourierLane(_Model):
@@ -239,14 +359,30 @@ class CourierLane(_Model):
     hours more, and with ``loss_probability`` it never arrives (the batch is lost).
     """
 
-    from_: Name = Field(alias="from")
-    to: Name
-    transit_h: Distribution
-    pickup_h: Annotated[float, Field(ge=0, lt=24, allow_inf_nan=False)] | None = None
-    pickup_days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1, max_length=7)
-    delay_probability: Probability = 0.0
-    delay_h: Distribution = Field(default_factory=lambda: Fixed(value=0.0))
-    loss_probability: Probability = 0.0
+    from_: Name = Field(alias="from", description="Site the lane starts at.")
+    to: Name = Field(description="Site the lane ends at.")
+    transit_h: Distribution = Field(description="Door-to-door time after pickup (hours), drawn per shipment.")
+    pickup_h: Annotated[float, Field(ge=0, lt=24, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="Hour of the day of the pickup, the cut-off (hour of day, 0 to below 24): a shipment waits for "
+        "the next one; none: collected at once.",
+    )
+    pickup_days: list[Weekday] = Field(
+        default_factory=lambda: list(WEEKDAYS), min_length=1, max_length=7,
+        description="Weekdays with a pickup (`mon` ... `sun`; the calendar starts at `start_date`).",
+    )
+    delay_probability: Probability = Field(
+        default=0.0, description="Chance a shipment is held up by `delay_h` (probability per shipment).",
+    )
+    delay_h: Distribution = Field(
+        default_factory=lambda: Fixed(value=0.0),
+        description="Extra time a delayed shipment takes (hours), drawn per shipment.",
+    )
+    loss_probability: Probability = Field(
+        default=0.0,
+        description="Chance a shipment never arrives and the batch is lost (probability per shipment; QC samples "
+        "are never lost).",
+    )
 
 
 class StartingMaterial(_Model):
@@ -257,9 +393,20 @@ class StartingMaterial(_Model):
     travels in a dry shipper like the final product (see ``shipper_hold_h``).
     """
 
-    form: Literal["fresh", "cryopreserved"] = "fresh"
-    viability_h: Hours | None = None
-    freezing: ClinicalStep | None = None
+    form: Literal["fresh", "cryopreserved"] = Field(
+        default="fresh",
+        description="`fresh`: shipped as collected, against the `viability_h` clock. `cryopreserved`: frozen at the "
+        "hospital first (`freezing`), then shipped in a dry shipper (see `shipper_hold_h`).",
+    )
+    viability_h: Hours | None = Field(
+        default=None,
+        description="Fresh material only: it must be received within this many hours of the end of apheresis, or "
+        "the batch is lost (cause `starting_material_expired`); none: no limit (hours).",
+    )
+    freezing: ClinicalStep | None = Field(
+        default=None,
+        description="The freezing step at the hospital, for (and only for) cryopreserved starting material.",
+    )
 
     @model_validator(mode="after")
     def _form_fields(self) -> StartingMaterial:
@@ -281,8 +428,17 @@ class Routing(_Model):
     waiting x mean hold / units).
     """
 
-    policy: Literal["fixed", "nearest", "least_expected_v2v"] = "fixed"
-    assign: dict[Name, Name] = Field(default_factory=dict)
+    policy: Literal["fixed", "nearest", "least_expected_v2v"] = Field(
+        default="fixed",
+        description="`fixed`: the site in `assign`. `nearest`: the nearest site (by mean transit) with a free unit "
+        "of the first recipe device when the batch ships. `least_expected_v2v`: least mean transit both ways plus "
+        "expected wait for that device.",
+    )
+    assign: dict[Name, Name] = Field(
+        default_factory=dict,
+        description="Under `fixed`, hospital -> the site that makes its batches; a hospital not listed uses its own "
+        "cell if it has one, else the only site that can make batches.",
+    )
 
 
 Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
@@ -300,66 +456,143 @@ class Costs(_Model):
     (``overhead_per_site_year``). Cost per dose = total / patients infused in the window.
     """
 
-    currency: Annotated[str, Field(min_length=1, max_length=8)] = "EUR"
-    labour_per_h: dict[Name, Money] = Field(default_factory=dict)
-    paid_hours_per_fte_year: Annotated[float, Field(gt=0, le=8760, allow_inf_nan=False)] = 1650.0
-    consumables_per_batch: dict[Name, Money] = Field(default_factory=dict)
-    qc_per_test: dict[Name, Money] = Field(default_factory=dict)
-    per_shipment: Money = 0.0
-    cleanroom_per_m2_year: Money = 0.0
-    area_factor: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)] = 1.0
-    overhead_per_site_year: dict[Name, Money] = Field(default_factory=dict)
+    currency: Annotated[str, Field(min_length=1, max_length=8)] = Field(
+        default="EUR", description="Currency every amount is in (a label for the reports).",
+    )
+    labour_per_h: dict[Name, Money] = Field(
+        default_factory=dict,
+        description="Rate per paid hour, by role (currency per hour); every staff role needs one.",
+    )
+    paid_hours_per_fte_year: Annotated[float, Field(gt=0, le=8760, allow_inf_nan=False)] = Field(
+        default=1650.0,
+        description="Paid hours per person per year (hours per year): labour = headcount x these hours x rate, idle "
+        "hours included.",
+    )
+    consumables_per_batch: dict[Name, Money] = Field(
+        default_factory=dict,
+        description="Consumables by step name (currency per step started): recipe steps, `apheresis`, `freezing`, "
+        "`receipt`, `cryopreservation`, `release`, `infusion`.",
+    )
+    qc_per_test: dict[Name, Money] = Field(
+        default_factory=dict, description="Cost by QC test name (currency per test started).",
+    )
+    per_shipment: Money = Field(default=0.0, description="Courier cost (currency per shipment).")
+    cleanroom_per_m2_year: Money = Field(
+        default=0.0,
+        description="Cleanroom running cost (currency per m² per year), charged on each device unit's footprint "
+        "x `area_factor`.",
+    )
+    area_factor: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)] = Field(
+        default=1.0,
+        description="Cleanroom floor per m² of device footprint, for corridors, gowning and so on (a factor, "
+        "at least 1).",
+    )
+    overhead_per_site_year: dict[Name, Money] = Field(
+        default_factory=dict, description="Fixed overhead by site name (currency per year).",
+    )
 
 
 class Dropout(_Model):
     """While waiting between referral and infusion a patient drops out (disease progression,
     death, ineligibility) at constant hazard ``hazard_per_day`` (per day)."""
 
-    hazard_per_day: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.0
+    hazard_per_day: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = Field(
+        default=0.0,
+        description="Constant drop-out hazard from referral until infusion starts (per day): each patient's "
+        "drop-out time is exponential with mean 1/hazard days; waiting in a queue ends at once, a step in progress "
+        "finishes first; 0: nobody drops out.",
+    )
 
 
 class Scenario(_Model):
     """A whole scenario. See ``scenarios/centralised.yaml`` for an annotated example."""
 
-    name: Name
-    description: str = Field(default="", max_length=10_000)
-    start_date: dt.date
-    horizon_days: Annotated[float, Field(gt=0, le=36_500, allow_inf_nan=False)]
-    warmup_days: Annotated[float, Field(ge=0, le=36_500, allow_inf_nan=False)] = 0.0
-    seed: Annotated[int, Field(ge=0, lt=2**63)]
-    replications: Annotated[int, Field(ge=1, le=10_000)] = 1
+    name: Name = Field(description="Scenario name: labels the results and names the default run folder.")
+    description: str = Field(
+        default="", max_length=10_000,
+        description="Free text saying what the scenario is; kept with the validated scenario in `scenario.json`.",
+    )
+    start_date: dt.date = Field(
+        description="Calendar date of day 0 (YYYY-MM-DD): its weekday anchors the shift calendars and courier "
+        "pickup days, and report timelines are dated from it.",
+    )
+    horizon_days: Annotated[float, Field(gt=0, le=36_500, allow_inf_nan=False)] = Field(
+        description="How long the simulation runs (days).",
+    )
+    warmup_days: Annotated[float, Field(ge=0, le=36_500, allow_inf_nan=False)] = Field(
+        default=0.0,
+        description="Start of the measurement window (days): KPIs are of patients referred from then to the "
+        "horizon; less than `horizon_days`.",
+    )
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = Field(
+        description="Root seed of every random stream: the same seed gives the same patients and draws (common "
+        "random numbers across layouts).",
+    )
+    replications: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        default=1, description="Independent replications `twin run` simulates (`-r N` overrides it).",
+    )
     catalogue: str | None = Field(
         default=None,
-        description="device catalogue folder, relative to the scenario file; default: bundled",
+        description="Device catalogue folder, relative to the scenario file (default: the bundled `equipment/`).",
     )
-    sites: dict[Name, Site] = Field(min_length=1)
-    referrals: Referrals
-    apheresis: ClinicalStep
-    receipt: ClinicalStep
-    recipe: list[Step] = Field(min_length=1, max_length=200)
-    cryopreservation: Cryopreservation
-    storage: Storage
-    qc: QCPanel
-    release: Release
-    infusion: ClinicalStep
-    couriers: list[CourierLane] = Field(default_factory=list)
-    starting_material: StartingMaterial = Field(default_factory=StartingMaterial)
+    sites: dict[Name, Site] = Field(
+        min_length=1, description="Hospitals and factories by name; at least one is a hospital.",
+    )
+    referrals: Referrals = Field(description="When patients are referred, and to which hospital.")
+    apheresis: ClinicalStep = Field(
+        description="Collection of the patient's cells at the hospital; holds an apheresis chair.",
+    )
+    receipt: ClinicalStep = Field(
+        description="Receipt and chain-of-identity check at the manufacturing site; it needs the IT/MES system up "
+        "(a batch record is opened).",
+    )
+    recipe: list[Step] = Field(
+        min_length=1, max_length=200, description="The manufacturing steps, in order, on the site's devices.",
+    )
+    cryopreservation: Cryopreservation = Field(
+        description="Formulation and controlled-rate freezing after the recipe.",
+    )
+    storage: Storage = Field(description="LN2 storage of the frozen product during QC and release.")
+    qc: QCPanel = Field(description="The QC release panel.")
+    release: Release = Field(description="QP certification once every QC result is in.")
+    infusion: ClinicalStep = Field(
+        description="Infusion at the hospital; holds an infusion slot. The wait (and drop-out risk) ends when it "
+        "starts.",
+    )
+    couriers: list[CourierLane] = Field(
+        default_factory=list,
+        description="Courier lanes between sites: each hospital needs a lane to and from the site that makes its "
+        "batches (none within a site).",
+    )
+    starting_material: StartingMaterial = Field(
+        default_factory=StartingMaterial,
+        description="How the apheresis product travels to manufacturing: fresh or cryopreserved.",
+    )
     shipper_hold_h: Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)] | None = Field(
-        default=None, description="dry vapour shipper hold time (hours) for cryopreserved material in transit",
+        default=None,
+        description="Hold time of the dry vapour shipper (hours): a shipment of frozen material (the final product, "
+        "or cryopreserved starting material) whose transit is longer is lost; none: no limit.",
     )
-    routing: Routing = Field(default_factory=Routing)
-    dropout: Dropout = Field(default_factory=Dropout)
-    costs: Costs | None = None
+    routing: Routing = Field(default_factory=Routing, description="Which site makes each hospital's batches.")
+    dropout: Dropout = Field(default_factory=Dropout, description="Patients dropping out while they wait.")
+    costs: Costs | None = Field(
+        default=None, description="Cost of goods inputs; none: no cost KPIs.",
+    )
     shifts: dict[Name, list[ShiftBlock]] = Field(
-        default_factory=dict, description="named shift calendars that staff roles refer to",
+        default_factory=dict,
+        description="Named shift calendars that staff roles refer to: `{NAME: [{days, start_h, end_h}, ...]}`.",
     )
     connections: dict[ConnectionType, Connection] = Field(
         default_factory=default_connections,
-        description="tubing connection types; a type you list is merged over its default",
+        description="Tubing connection types that recipe steps' `transfer` names; a type you list is merged over "
+        "its default.",
     )
-    outages: list[Outage] = Field(default_factory=list, max_length=10_000)
+    outages: list[Outage] = Field(
+        default_factory=list, max_length=10_000,
+        description="Scripted or stochastic outages of utilities, IT, devices or staff.",
+    )
     biology: Biology | None = Field(
-        default=None, description="the culture model: needed by recipe steps with an end_point",
+        default=None, description="The culture model; needed by recipe steps with an `end_point`.",
     )
 
     @field_validator("connections", mode="before")

@@ -23,24 +23,32 @@ def dotted(path: Iterable[str | int]) -> str:
     return out
 
 
+def models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models a field's annotation holds directly: the annotation itself, or models
+    inside its unions, ``Annotated``, lists and mappings (not the models those models hold)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found += models_in(arg)
+    if getattr(annotation, "__metadata__", None) is not None:
+        found += models_in(getattr(annotation, "__origin__", None))
+    return list(dict.fromkeys(found))
+
+
 def field_names(*models: type[BaseModel]) -> set[str]:
     """Every field name (and alias) of the given models and of the models they contain."""
     names: set[str] = set()
     seen: set[type] = set()
 
-    def visit(tp: Any) -> None:
-        if isinstance(tp, type) and issubclass(tp, BaseModel):
-            if tp in seen:
-                return
-            seen.add(tp)
-            for fname, info in tp.model_fields.items():
-                names.add(info.alias or fname)
-                visit(info.annotation)
-        for arg in getattr(tp, "__args__", ()) or ():
-            visit(arg)
-        meta = getattr(tp, "__metadata__", None)
-        if meta is not None:
-            visit(getattr(tp, "__origin__", None))
+    def visit(model: type[BaseModel]) -> None:
+        if model in seen:
+            return
+        seen.add(model)
+        for fname, info in model.model_fields.items():
+            names.add(info.alias or fname)
+            for sub in models_in(info.annotation):
+                visit(sub)
 
     for m in models:
         visit(m)

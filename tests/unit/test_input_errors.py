@@ -162,6 +162,11 @@ CASES = [
         "referrals.rate_per_wek", ("unknown field", "did you mean 'rate_per_week'"),
     ),
     Case(
+        "litres-for-compressed-air",
+        "compressed_air: {backup_h: 4}", "compressed_air: {backup_l: 400}", "compressed_air: {backup_l",
+        "sites.central_factory.utilities.compressed_air.backup_l", ("CO2 and O2 bottle banks", "backup_h"),
+    ),
+    Case(
         "typo-top-level",
         "warmup_days: 60", "warmup_dayz: 60", "warmup_dayz",
         "warmup_dayz", ("unknown field", "did you mean 'warmup_days'"),
