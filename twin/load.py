@@ -270,7 +270,7 @@ def _manufacturing_hours(loaded: LoadedScenario, site: str, demand: _Demand, cul
     kept = 1.0  # fraction of the cells kept through transfers since the last culture
     cells: float | None = None  # viable cells out of the last culture
     for step in sc.recipe:
-        if held is not None and step.device != held:
+        if step.device != held:  # a step on another device, or on none, lets go of the unit
             let_go()
         held = step.device
         if step.transfer is not None:

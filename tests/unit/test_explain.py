@@ -8,7 +8,7 @@ import math
 import re
 
 import pytest
-from conftest import SCENARIOS, build, multisite_data
+from conftest import SCENARIOS, build, centralised_data, multisite_data
 
 from twin.cli import main
 from twin.distributions import Fixed
@@ -177,6 +177,19 @@ def test_prodigy_load_by_hand() -> None:
     chair = est.row("city_hospital", CHAIRS)
     assert chair.demand_h_per_week == pytest.approx(6 * 4) and chair.capacity_h_per_week == 2 * 168
     assert est.row("city_hospital", SLOTS).demand_h_per_week == pytest.approx(6 * 13 / 6)
+
+
+def test_a_step_without_a_device_lets_go_of_the_unit() -> None:
+    """As the model does: a deviceless step between two Prodigy steps ends the first hold, so the
+    batch takes a second unit (and a second changeover); the step itself holds no device."""
+    data = centralised_data()
+    data["recipe"].insert(2, {"name": "paperwork", "duration_h": 5, "role": "operator", "hands_on_h": 1})
+    split = expected_load(build(data))
+    whole = expected_load(load_scenario(CENTRALISED))
+    key = ("central_factory", "clinimacs_prodigy")
+    assert split.batch_hours[key] == pytest.approx(whole.batch_hours[key] + 2.0)
+    assert split.row("central_factory", "operator").demand_h_per_week == pytest.approx(
+        whole.row("central_factory", "operator").demand_h_per_week + 6 * 1)
 
 
 def test_staff_capacity_counts_shifts_absence_and_turnover() -> None:
