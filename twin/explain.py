@@ -92,6 +92,7 @@ WIDTH = 100
 
 _ON_FAILURE = {"pause": "the batch inside pauses", "abort": "the batch inside is lost",
                "rescue": "the batch inside moves to another unit"}
+_TRANSFER = {"sterile_weld": "a sterile weld", "aseptic_connector": "an aseptic connector", "open": "an open transfer"}
 _UTILITY = {"power": "grid power", "co2": "the CO2 supply", "o2": "the O2 supply", "compressed_air": "compressed air",
             "ln2": "LN2 deliveries", "hvac": "air handling (HVAC)", "it": "the IT/MES system"}
 
@@ -271,7 +272,7 @@ def _recipe(loaded: LoadedScenario, est: LoadEstimate) -> list[str]:
         bits.append(f"{st.processing} processing" + (" (needs the cleanroom in grade)" if st.processing == "open" else ""))
         if st.transfer is not None:
             c = sc.connections[st.transfer]
-            bits.append(f"material comes in by {st.transfer} ({_dur(c.duration_h)}, contaminates "
+            bits.append(f"material comes in through {_TRANSFER[st.transfer]} ({_dur(c.duration_h)}, contaminates "
                         f"{_pct(c.contamination_probability)}, leaks {_pct(c.leak_probability)}"
                         + (f", in a {c.device}" if c.device else "") + ")")
         if st.staff_wait_limit_h is not None:
