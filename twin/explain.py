@@ -172,11 +172,11 @@ def _utilities(loaded: LoadedScenario, sname: str) -> str:
         parts.append(p)
     for gas in ("co2", "o2", "compressed_air"):
         supply = getattr(u, gas)
-        if gas == "co2" and supply.backup_l is not None:
-            draw = sum(p.count * (loaded.device_types[(sname, t)].co2_l_per_h or 0.0)
+        if getattr(supply, "backup_l", None) is not None:  # a bottle bank, lasting litres / the units' draw
+            draw = sum(p.count * (getattr(loaded.device_types[(sname, t)], f"{gas}_l_per_h", None) or 0.0)
                        for t, p in sc.sites[sname].devices.items())
             lasts = f", {_n(supply.backup_l / draw)} h at the units' draw" if draw > 0 else ""
-            parts.append(f"CO2: bottle bank {_n(supply.backup_l)} L{lasts}")
+            parts.append(f"{gas.upper()}: bottle bank {_n(supply.backup_l)} L{lasts}")
         elif supply.backup_h:
             parts.append(f"{gas.replace('_', ' ')}: {_n(supply.backup_h)} h backup")
     if u.ln2 is not None:

@@ -9,6 +9,7 @@ from its name.
 
 from __future__ import annotations
 
+import os
 import re
 import textwrap
 from pathlib import Path
@@ -20,6 +21,7 @@ from twin.explain import SECTIONS
 from twin.yamlio import parse_yaml
 
 _KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*:")
+_MODELINE = re.compile(r"^(# yaml-language-server:.*\$schema=)(\S+)(.*)$")
 _NAME = re.compile(r"^name:[ \t]*(?:\"[^\"]*\"|'[^']*'|[^#\n]*?)([ \t]*#.*)?$", re.MULTILINE)
 _WIDTH = 100
 
@@ -65,7 +67,10 @@ def explained_text(text: str, name: str, source: str) -> str:
     below the file's opening comment). ``source`` is named in a first comment line."""
     data, _ = parse_yaml(text, source)
     lines = text.splitlines()
+    modelines = [ln for ln in lines[:1] if _MODELINE.match(ln)]  # an editor's schema line stays first
+    lines = lines[len(modelines):]
     out: list[str] = [
+        *modelines,
         f"# Made by `twin new {name} --from {source}` (celltwin {__version__}): a copy of a bundled scenario.",
         "# The comments that start with a field's name or a '-- section --' rule explain what it does in the",
         "# model; the other comments are the original's and say where each number comes from.",
@@ -97,6 +102,26 @@ def explained_text(text: str, name: str, source: str) -> str:
     return result
 
 
+def retarget_modeline(text: str, source_dir: Path, out_dir: Path) -> str:
+    """An editor modeline's relative ``$schema`` path (``# yaml-language-server:
+    $schema=../docs/scenario.schema.json``) made relative to ``out_dir`` instead of
+    ``source_dir``, so editors still find the schema from the copy (absolute where no relative
+    path exists; unchanged when the schema file is not there or the path is a URL)."""
+    def fix(m: re.Match[str]) -> str:
+        target = m.group(2)
+        if "://" in target or os.path.isabs(target) or not (source_dir / target).is_file():
+            return m.group(0)
+        resolved = (source_dir / target).resolve()
+        try:
+            new = os.path.relpath(resolved, out_dir.resolve())
+        except ValueError:  # another drive (Windows)
+            new = str(resolved)
+        return f"{m.group(1)}{Path(new).as_posix()}{m.group(3)}"
+
+    first, sep, rest = text.partition("\n")
+    return _MODELINE.sub(fix, first) + sep + rest
+
+
 def new_scenario(name: str, source: str, out: str | Path | None = None) -> Path:
     """Write a copy of bundled scenario ``source`` named ``name``, with every section explained.
 
@@ -124,6 +149,7 @@ def new_scenario(name: str, source: str, out: str | Path | None = None) -> Path:
     if path.exists():
         raise InputError(f"{path} already exists; twin new never overwrites a file (choose another NAME or --out FILE)")
     text = explained_text(choices[key].read_text(encoding="utf-8"), name, key)
+    text = retarget_modeline(text, choices[key].parent, path.parent)
     original = load_scenario(choices[key]).scenario.model_dump()
     copy = scenario_from_yaml_text(text, str(path), base_dir=path.parent).scenario.model_dump()
     original.pop("name")

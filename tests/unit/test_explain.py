@@ -15,7 +15,7 @@ from twin.distributions import Fixed
 from twin.errors import InputError
 from twin.explain import SECTIONS, describe
 from twin.load import CHAIRS, SLOTS, device_availability, expected_culture_h, expected_load, staff_h_per_week
-from twin.newscenario import bundled_scenarios, explained_text, new_scenario
+from twin.newscenario import bundled_scenarios, explained_text, new_scenario, retarget_modeline
 from twin.operations import ShiftBlock
 from twin.scenario import Scenario, load_scenario
 from twin.shifts import on_duty_h_per_week, shift_intervals
@@ -65,6 +65,22 @@ def test_new_puts_the_explanation_above_the_fields_own_comments() -> None:
     assert block[-1].startswith("# Leukapheresis ~3-4 h")  # the original's source comment, next to its field
     assert re.search(r"^name: x$", text, re.MULTILINE)
     assert text.index("# Centralised layout:") < text.index("# name: ")  # the file's opening comment stays first
+
+
+def test_new_keeps_an_editor_modeline_first_and_pointing_at_the_schema(tmp_path) -> None:
+    """A bundled file's first line may tell editors where its JSON schema is, relative to the
+    file: the copy keeps it first, with the path made relative to where the copy is written."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "scenario.schema.json").write_text("{}")
+    (tmp_path / "scenarios").mkdir()
+    modeline = "# yaml-language-server: $schema=../docs/scenario.schema.json"
+    text = modeline + "\n" + (SCENARIOS / "centralised.yaml").read_text()
+    out = explained_text(text, "x", "centralised")
+    assert out.splitlines()[0] == modeline and out.count("yaml-language-server") == 1
+    moved = retarget_modeline(out, tmp_path / "scenarios", tmp_path / "work" / "students")
+    assert moved.splitlines()[0] == "# yaml-language-server: $schema=../../docs/scenario.schema.json"
+    assert moved.splitlines()[1:] == out.splitlines()[1:]
+    assert retarget_modeline(out, tmp_path / "elsewhere", tmp_path) == out  # no schema there: left alone
 
 
 def test_new_refuses_to_overwrite(tmp_path, monkeypatch, capsys) -> None:
