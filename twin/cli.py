@@ -37,12 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--replications", "-r", type=_int_in(1, 10_000), help="number of replications (default: the scenario's)")
     run.add_argument("--seed", type=_int_in(0, 2**63 - 1), help="root seed (default: the scenario's); same as --set seed=S")
     run.add_argument("--quiet", "-q", action="store_true", help="print only the run folder")
-    run.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
-        help="override a scenario field by its dotted path before validation, e.g. "
-        "--set referrals.rate_per_week=10 --set sites.central_factory.devices.clinimacs_prodigy.count=16 "
-        "(repeatable)",
-    )
+    _set_option(run, "override a scenario field by its dotted path before validation, e.g. --set "
+                "referrals.rate_per_week=10 --set sites.central_factory.devices.clinimacs_prodigy.count=16 (repeatable)")
 
     cmp_ = sub.add_parser("compare", help="compare layouts with common random numbers (paired differences)")
     cmp_.add_argument("scenarios", nargs="+", help="two or more scenario files sharing their patients")
@@ -66,8 +62,7 @@ def _parser() -> argparse.ArgumentParser:
 
     val = sub.add_parser("validate", help="check a scenario without running it")
     val.add_argument("scenario", help="scenario YAML file")
-    val.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
-                     help="override a field before validation (as for run)")
+    _set_option(val)
 
     sch = sub.add_parser("schema", help="write the scenario file's JSON schema (for editors) or its reference")
     what = sch.add_mutually_exclusive_group(required=True)
@@ -78,7 +73,22 @@ def _parser() -> argparse.ArgumentParser:
                       help="the scenario reference: every field with its unit, default and range "
                       "(committed as docs/scenario-reference.md)")
     sch.add_argument("--out", help="file to write (default: standard output)")
+
+    exp = sub.add_parser("explain", help="say in plain words what a scenario models and how loaded it will be")
+    exp.add_argument("scenario", help="scenario YAML file")
+    _set_option(exp)
+
+    new = sub.add_parser("new", help="start a scenario from a bundled one, every section explained")
+    new.add_argument("name", help="the new scenario's name (letters, digits, _ and -)")
+    new.add_argument("--from", dest="source", required=True, metavar="SCENARIO",
+                     help="a bundled scenario, e.g. centralised, academic_grex, outage_power, layouts/point_of_care")
+    new.add_argument("--out", help="file to write (default: NAME.yaml here; never overwritten)")
     return p
+
+
+def _set_option(p: argparse.ArgumentParser, help: str = "override a field before validation (as for run)") -> None:
+    """The repeatable ``--set FIELD=VALUE`` option (into ``args.overrides``)."""
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE", help=help)
 
 
 def _int_in(low: int, high: int):
@@ -184,6 +194,23 @@ def cmd_schema(args: argparse.Namespace) -> int:
     except OSError as err:
         raise InputError(f"cannot write {path}: {err.strerror or err}") from None
     print(path)
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from twin.explain import describe
+    from twin.scenario import load_scenario
+
+    print(describe(load_scenario(args.scenario, args.overrides)))
+    return EXIT_OK  # the load warnings are advice
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from twin.newscenario import new_scenario
+
+    path = new_scenario(args.name, args.source, args.out)
+    print(f"wrote {path}: a copy of the bundled scenario {args.source.removesuffix('.yaml')!r} named {args.name!r}, every section "
+          f"explained\nnext: twin explain {path}   (then: twin run {path})")
     return EXIT_OK
 
 
@@ -353,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse exits 2 on bad usage, 0 on --help
         return int(e.code or 0)
     handler = {"run": cmd_run, "validate": cmd_validate, "sweep": cmd_sweep, "report": cmd_report,
-               "compare": cmd_compare, "schema": cmd_schema}[args.command]
+               "compare": cmd_compare, "schema": cmd_schema, "explain": cmd_explain, "new": cmd_new}[args.command]
     try:
         return handler(args)
     except InputError as err:

@@ -46,7 +46,8 @@ import simpy
 
 from twin.model.facility import World
 from twin.model.pools import INF, Unit, UnitPool
-from twin.operations import WEEKDAYS, Outage, StaffRole
+from twin.operations import Outage, StaffRole
+from twin.shifts import shift_intervals
 
 Proc = Generator[simpy.Event, Any, Any]
 
@@ -66,26 +67,6 @@ def start_operations(world: World) -> None:
 
 
 # -- staff ---------------------------------------------------------------------------------------
-
-
-def shift_intervals(blocks: list, first_weekday: int, horizon_h: float) -> list[tuple[float, float]]:
-    """Absolute on-duty intervals (hours from the start) of a shift calendar over the horizon,
-    merged where blocks touch or overlap. ``first_weekday``: weekday of day 0 (0 = Monday)."""
-    raw: list[tuple[float, float]] = []
-    for day in range(-1, int(math.ceil(horizon_h / 24.0)) + 1):
-        weekday = WEEKDAYS[(first_weekday + day) % 7]
-        for b in blocks:
-            if weekday in b.days:
-                start = day * 24.0 + b.start_h
-                raw.append((start, start + b.length_h))
-    raw.sort()
-    merged: list[tuple[float, float]] = []
-    for a, b in raw:
-        if merged and a <= merged[-1][1] + 1e-9:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-        else:
-            merged.append((a, b))
-    return [(max(a, 0.0), b) for a, b in merged if b > 0 and a < horizon_h]
 
 
 def _start_staff(world: World, site: str, role: str, spec: StaffRole) -> None:
