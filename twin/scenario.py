@@ -1007,6 +1007,9 @@ def scenario_from_data(
 ) -> LoadedScenario:
     """Validate plain data (as loaded from YAML) into a :class:`LoadedScenario`."""
     marks = marks or Marks()
+    if isinstance(data, dict) and {"base", "axes"} <= data.keys() and "sites" not in data:
+        raise ScenarioError(f"this is a sweep file (it has base: and axes:), not a scenario: run it with "
+                            f"`twin sweep {source}`", file=source)
     sc = validate_document(Scenario, data, marks, source, "a scenario")
     if sc.catalogue is not None:
         cat_dir = Path(sc.catalogue)

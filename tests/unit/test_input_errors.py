@@ -412,3 +412,11 @@ def test_leading_zero_is_decimal_as_a_reader_expects(tmp_path) -> None:
 
     data, _ = parse_yaml("seed: 017\nname: no\nflag: true\nbig: 1e3\n")
     assert data == {"seed": 17, "name": "no", "flag": True, "big": 1000.0}
+
+
+@pytest.mark.parametrize("command", ["validate", "run", "explain"])
+def test_a_sweep_file_given_as_a_scenario_says_to_use_twin_sweep(command, capsys) -> None:
+    """A student who runs a sweep file with ``twin run`` is told what it is, not shown 19 missing fields."""
+    path = SCENARIO.parent / "sweeps" / "scale_up.yaml"
+    msg = assert_one_line_error(*run_cli([command, str(path)], capsys))
+    assert "sweep file" in msg and f"twin sweep {path}" in msg
