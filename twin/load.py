@@ -42,13 +42,11 @@ from twin.catalogue import DeviceType
 from twin.culture import Biology, EndPoint
 from twin.scenario import LoadedScenario, Scenario
 from twin.shifts import HOURS_PER_WEEK, on_duty_h_per_week
+from twin.vocab import CHAIRS, SLOTS
 
 #: rho at or above this: near saturation (long waits); at or above 1: queues grow without bound.
 NEAR_SATURATION = 0.85
 
-#: Pool names of hospital places (as in :mod:`twin.model.facility`, which imports SimPy).
-CHAIRS = "apheresis_chair"
-SLOTS = "infusion_slot"
 
 
 @dataclass(frozen=True)

@@ -27,3 +27,8 @@ KINDS = (
 
 OUTCOMES = ("infused", "failed", "dropped_out", "lost")
 """Final outcomes; a patient with none at the horizon is ``in_progress``."""
+
+CHAIRS = "apheresis_chair"
+"""Pool name of a hospital's apheresis chairs (in the event log's ``resource`` column)."""
+SLOTS = "infusion_slot"
+"""Pool name of a hospital's infusion slots."""

@@ -14,11 +14,12 @@ from twin.cli import main
 from twin.distributions import Fixed
 from twin.errors import InputError
 from twin.explain import SECTIONS, describe
-from twin.load import CHAIRS, SLOTS, device_availability, expected_culture_h, expected_load, staff_h_per_week
+from twin.load import device_availability, expected_culture_h, expected_load, staff_h_per_week
 from twin.newscenario import bundled_scenarios, explained_text, new_scenario, retarget_modeline
 from twin.operations import ShiftBlock
 from twin.scenario import Scenario, load_scenario
 from twin.shifts import on_duty_h_per_week, shift_intervals
+from twin.vocab import CHAIRS, SLOTS
 
 BUNDLED = bundled_scenarios()
 CENTRALISED = str(SCENARIOS / "centralised.yaml")

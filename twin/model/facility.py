@@ -16,10 +16,7 @@ from twin.model.log import EventLog
 from twin.model.pools import PoolSpec, Unit, UnitPool
 from twin.scenario import WEEKDAYS, ClinicalStep, LoadedScenario, Scenario
 from twin.streams import Streams
-
-#: Pool names used for hospital places (device pools use the catalogue type name).
-CHAIRS = "apheresis_chair"
-SLOTS = "infusion_slot"
+from twin.vocab import CHAIRS, SLOTS
 
 #: Site conditions: utilities, the IT/MES system, cleanroom air handling and grade.
 SITE_CONDITIONS = ("power", "co2", "o2", "compressed_air", "ln2", "it", "air", "grade")

@@ -31,9 +31,10 @@ import simpy
 
 from twin.culture import detection_probability
 from twin.model.conditions import Condition, first_down
-from twin.model.facility import CHAIRS, SLOTS, World
+from twin.model.facility import World
 from twin.model.pools import Request, Unit, UnitPool
 from twin.scenario import ClinicalStep, Step
+from twin.vocab import CHAIRS, SLOTS
 
 Proc = Generator[simpy.Event, Any, Any]
 
