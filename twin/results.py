@@ -27,7 +27,9 @@ Tables (one row per ...):
 
 KPI names: referred, infused, failed, dropped_out, lost, in_progress (patients),
 dropped_out_fraction and failed_fraction (of referred), vein_to_vein_{median,p90,mean}_days,
-throughput_per_year, mean_wip, and utilisation.<kind>.<site>.<pool> (fraction).
+throughput_per_year, mean_wip, utilisation.<kind>.<site>.<pool> (fraction) and
+wait_h_mean.<kind>.<site>.<pool> (hours from joining a pool's queue to being given a unit, over
+the requests made in the window and granted before the horizon; reneged requests are left out).
 
 KPIs are measured over the window [warm-up, horizon): counts are of patients *referred* in the
 window; throughput counts infusions *in* the window; utilisation is held on-duty unit-hours in
@@ -104,6 +106,34 @@ def intervals(events: pd.DataFrame, start_kind: str, end_kind: str, keys: list[s
     out = out.rename(columns={"time_h_start": "start_h", "time_h_end": "end_h"}).drop(columns="k")
     out["end_h"] = out["end_h"].fillna(horizon_h)
     return out
+
+
+def queue_waits(events: pd.DataFrame) -> pd.DataFrame:
+    """Every granted request: patient, site, resource (pool or role), step, queued_h, seized_h
+    and wait_h (hours). A ``queue`` event is paired with the next ``seize`` or ``renege`` of the
+    same patient, site and resource; reneged and still-waiting requests are left out."""
+    keys = ["patient", "site", "resource"]
+    if "replication" in events and events["replication"].nunique() > 1:
+        keys = ["replication", *keys]
+    ev = events.loc[events["kind"].isin(("queue", "seize", "renege")), [*keys, "step", "kind", "time_h"]]
+    ev = ev.sort_values([*keys, "time_h"], kind="stable")
+    kind = ev["kind"].astype(str).to_numpy()
+    same = np.ones(len(ev), dtype=bool)
+    for k in keys:
+        col = ev[k].astype(str).to_numpy() if isinstance(ev[k].dtype, pd.CategoricalDtype) else ev[k].to_numpy()
+        same[:-1] &= col[:-1] == col[1:]
+    same[-1:] = False
+    nxt = np.roll(kind, -1)
+    served = (kind == "queue") & same & (nxt == "seize")
+    t = ev["time_h"].to_numpy(dtype=float)
+    idx = np.flatnonzero(served)
+    out = ev.iloc[idx][[*keys, "step"]].copy()
+    for k in ("site", "resource", "step"):
+        out[k] = out[k].astype(str)
+    out["queued_h"] = t[idx]
+    out["seized_h"] = t[idx + 1]
+    out["wait_h"] = out["seized_h"] - out["queued_h"]
+    return out.reset_index(drop=True)
 
 
 def _merged(iv: pd.DataFrame, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
@@ -419,6 +449,13 @@ def kpis(
         out[f"utilisation.{row.kind}.{row.site}.{row.name}"] = held / cap if cap > 0 else math.nan
         if row.units:
             out[f"availability.{row.kind}.{row.site}.{row.name}"] = on / (row.units * window)
+    waits = queue_waits(events)
+    waits = waits[(waits["queued_h"] >= warmup_h) & (waits["queued_h"] < horizon_h)]
+    mean_wait = waits.groupby(["site", "resource"])["wait_h"].mean().to_dict()
+    for row in resources.itertuples(index=False):
+        w = mean_wait.get((row.site, row.name))
+        if w is not None:
+            out[f"wait_h_mean.{row.kind}.{row.site}.{row.name}"] = float(w)
 
     cohort_ids = set(cohort["patient"])
     # The culture model: infused batches that carried undetected contamination, and the
