@@ -183,9 +183,13 @@ def on_duty_hours(events: pd.DataFrame, resources: pd.DataFrame, horizon_h: floa
     out: dict[tuple[str, str], tuple[float, float]] = {}
     by_unit = dict(iter(down.groupby(["site", "resource", "unit"]))) if len(down) else {}
     held_by = dict(iter(held.groupby(["site", "resource", "unit"]))) if held is not None and len(held) else {}
+    touched: dict[tuple[str, str], set[int]] = {}  # units ever down or held: the others were idle and on duty
+    for site, name, unit in [*by_unit, *held_by]:
+        touched.setdefault((site, name), set()).add(int(unit))
     for row in resources.itertuples(index=False):
-        on, busy = 0.0, 0.0
-        for unit in range(int(row.units)):
+        units = sorted(u for u in touched.get((row.site, row.name), ()) if u < int(row.units))
+        on, busy = window * (int(row.units) - len(units)), 0.0
+        for unit in units:
             starts, ends = _merged(by_unit.get((row.site, row.name, unit)), warmup_h, horizon_h)
             on += window - float((ends - starts).sum())
             h = held_by.get((row.site, row.name, unit))

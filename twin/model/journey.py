@@ -92,9 +92,10 @@ class Journey:
     # -- logging -------------------------------------------------------------------------
     def log(self, site: str, step: str, resource: str, unit: int, kind: str, detail: str = "",
             value: float = float("nan")) -> None:
-        if self.w.closed:  # a suspended journey being garbage-collected after the horizon
+        w = self.w
+        if w.closed:  # a suspended journey being garbage-collected after the horizon
             return
-        self.w.log.add(self.w.env.now, self.p.pid, site, step, resource, unit, kind, detail, value)
+        w.rows.append((w.env._now, self.p.pid, site, step, resource, unit, kind, detail, value))
 
     def finish(self, outcome: str, cause: str, site: str) -> None:
         """Record the patient's single final outcome."""
@@ -112,6 +113,14 @@ class Journey:
         still cover). Returns a :class:`Held`, or None when the patient dropped out while waiting
         (the request is withdrawn) or no one came within ``limit_h`` (the batch fails)."""
         env = self.w.env
+        if env.peek() > env.now:
+            # Nothing else is due at this instant, so a request the pool grants at once needs no
+            # trip through the event queue: the order of same-time events stays SimPy's exactly.
+            now = pool.take_now(skill, need_h)
+            if now is not None:
+                self.log(site, step, name, -1, "queue")
+                self.log(site, step, now.unit.name, now.unit.index, "seize")
+                return Held(pool, now, now.unit)
         req = pool.request(skill, need_h)
         self.log(site, step, name, -1, "queue")
         waits: list[simpy.Event] = [req]
@@ -288,7 +297,7 @@ class Journey:
         """Run one step while holding ``place`` (if any): the role's staff for the hands-on
         hours, ``max(duration, hands_on_h)`` hours of progress in all. Returns False if the
         journey stops (drop-out while waiting for staff, batch lost or failed)."""
-        duration = spec.duration_h.ppf(self.w.u(f"duration:{step}", self.p.pid))
+        duration = self.w.draw(spec.duration_h, f"duration:{step}", self.p.pid)
         ok = yield from self.progress(site, step, max(duration, spec.hands_on_h), spec.hands_on_h, spec.role, place,
                                       extra, renege, limit_h=limit_h, start_detail=detail)
         if ok:
@@ -318,7 +327,7 @@ class Journey:
             if cabinet is None:
                 return False
         extra = ("grade",) if step.transfer == "open" else ()
-        duration = conn.duration_h.ppf(w.u(f"duration:{name}", pid))
+        duration = w.draw(conn.duration_h, f"duration:{name}", pid)
         ok = yield from self.progress(site, name, max(duration, conn.hands_on_h), conn.hands_on_h, step.role, held,
                                       extra, skill=step.name, limit_h=step.staff_wait_limit_h,
                                       start_detail=step.transfer)
@@ -347,9 +356,9 @@ class Journey:
         lane = w.sc.lane(origin, destination)
         name = f"{origin}->{destination}"
         wait = w.hours_to_pickup(lane, w.env.now)
-        hours = lane.transit_h.ppf(w.u(f"transit:{name}", pid))
+        hours = w.draw(lane.transit_h, f"transit:{name}", pid)
         if w.u(f"delay:{name}", pid) < lane.delay_probability:
-            hours += lane.delay_h.ppf(w.u(f"delay_h:{name}", pid))
+            hours += w.draw(lane.delay_h, f"delay_h:{name}", pid)
         lost = losable and w.u(f"loss:{name}", pid) < lane.loss_probability
         self.log(origin, step, name, -1, "step_start")
         hold = w.sc.shipper_hold_h
@@ -357,7 +366,8 @@ class Journey:
             yield w.env.timeout(wait + hold)
             self.finish("lost", f"{step}:shipper_hold_exceeded", origin)
             return False
-        yield w.env.timeout(wait + hours)
+        if wait + hours > 0 or w.env.peek() <= w.env.now:  # (no event needed when nothing else is due now)
+            yield w.env.timeout(wait + hours)
         if lost:
             self.finish("lost", f"{step}:shipment_lost", origin)
             return False
@@ -406,11 +416,11 @@ class Journey:
             return False
         dtype = w.loaded.device_types[(site, held.unit.name)]
         if p.viable is None:
-            cells = 1e6 * bio.starting_cells_millions.ppf(w.u("biology:starting_cells", p.pid)) * p.cells
+            cells = 1e6 * w.draw(bio.starting_cells_millions, "biology:starting_cells", p.pid) * p.cells
         else:
             cells = p.viable * p.cells
         p.cells = 1.0
-        mu = bio.growth_rate_per_h(bio.doubling_time_h.ppf(w.u("biology:doubling", p.pid)))
+        mu = bio.growth_rate_per_h(w.draw(bio.doubling_time_h, "biology:doubling", p.pid))
         check = end.in_process_check
         checks = [0]
 
@@ -425,9 +435,9 @@ class Journey:
 
         gates = self.gates(site, held, extra)
         c = w.ticker.start(
-            p.pid, held.unit.name, cells, mu, bio.lag_h.ppf(w.u("biology:lag", p.pid)),
+            p.pid, held.unit.name, cells, mu, w.draw(bio.lag_h, "biology:lag", p.pid),
             dtype.culture_capacity_cells or 1e10, end.target_cells, p.contam_cfu,
-            bio.contaminant_doubling_h.ppf(w.u("biology:organism", p.pid)), end.max_h, gates,
+            w.draw(bio.contaminant_doubling_h, "biology:organism", p.pid), end.max_h, gates,
             w.cond[(site, "co2")] if "co2" in dtype.utilities else None,
             check.every_h if check is not None else float("inf"), on_check,
         )

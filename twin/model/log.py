@@ -20,19 +20,25 @@ value      float   a measured quantity (``measure`` events: ``resource`` names i
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from twin.vocab import KINDS, OUTCOMES  # noqa: F401  (re-exported)
 
 NAN = float("nan")
 
 
-class EventLog:
-    """Append-only column store of events."""
+COLUMNS = ("time_h", "patient", "site", "step", "resource", "unit", "kind", "detail", "value")
+"""The log's columns, in the order of a row."""
 
-    __slots__ = ("detail", "kind", "patient", "resource", "site", "step", "time_h", "unit", "value")
+
+class EventLog:
+    """Append-only store of events: one tuple per event while the simulation runs (a single
+    list append, the cheapest thing Python offers), turned into columns once at the end."""
+
+    __slots__ = ("rows",)
 
     def __init__(self) -> None:
-        for col in self.__slots__:
-            setattr(self, col, [])
+        self.rows: list[tuple] = []
 
     def add(
         self,
@@ -47,19 +53,12 @@ class EventLog:
         value: float = NAN,
     ) -> None:
         """Append one event (see the module docstring for the columns)."""
-        self.time_h.append(time_h)
-        self.patient.append(patient)
-        self.site.append(site)
-        self.step.append(step)
-        self.resource.append(resource)
-        self.unit.append(unit)
-        self.kind.append(kind)
-        self.detail.append(detail)
-        self.value.append(value)
+        self.rows.append((time_h, patient, site, step, resource, unit, kind, detail, value))
 
     def __len__(self) -> int:
-        return len(self.time_h)
+        return len(self.rows)
 
     def columns(self) -> dict[str, list]:
         """The log as a dict of equal-length column lists."""
-        return {col: getattr(self, col) for col in self.__slots__}
+        rows = self.rows
+        return {col: list(map(itemgetter(i), rows)) for i, col in enumerate(COLUMNS)}

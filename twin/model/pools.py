@@ -151,6 +151,34 @@ class UnitPool:
         self.dispatch()
         return req
 
+    def take_now(self, skill: str | None = None, need_h: float = 0.0) -> Request | None:
+        """A request granted on the spot, with no event scheduled, when :meth:`request` would
+        grant it at once (nobody waiting, a unit free that can take it, the pool's conditions
+        up); otherwise None, and the caller uses :meth:`request`. The unit chosen is the one
+        :meth:`dispatch` would choose."""
+        if not self.avail or self.waiting():
+            return None
+        for c in self.conditions:
+            if c.reasons:
+                return None
+        if self.simple:
+            heap = self._heap
+            while heap[0] not in self.avail:  # stale entries
+                heapq.heappop(heap)
+            idx = heap[0]
+        else:
+            idx = self._first_fit(skill, need_h, self.env.now, {})
+            if idx < 0:
+                return None
+        self._seq += 1
+        req = Request(self.env, skill, need_h, self._seq)
+        u = self.units[idx]
+        u.holders += 1
+        req.unit = u
+        req._ok, req._value, req.callbacks = True, u, None  # a processed, successful event
+        self._touch(u)
+        return req
+
     def cancel(self, req: Request) -> None:
         """Withdraw a request (not yet granted) from the queue."""
         q = self.queue if self.simple else self.squeues.get(req.skill, [])
