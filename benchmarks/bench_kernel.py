@@ -50,12 +50,14 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 import numba  # noqa: E402
 from numba import njit  # noqa: E402
 
 from twin import __version__  # noqa: E402
 from twin import biology as bio  # noqa: E402
+from machine import cpu_busy, cpu_name  # noqa: E402
 
 PY_MAX_CULTURES = 100
 PY_MAX_HOURS = 24.0
@@ -99,6 +101,24 @@ def best_time(fn, n: int, hours: float, calls: int, repeat: int, min_total_s: fl
         times.append(dt)
         spent += dt
     return min(times)
+
+
+def numba_vs_numpy(n: int = 10_000, hours: float = 336.0, repeat: int = 5) -> dict:
+    """The kernel (:func:`twin.biology.advance`, one thread) against its NumPy reference at ``n`` cultures.
+
+    One call advancing ``hours`` hours, as in the ``numba`` and ``numpy`` rows of :func:`main`.
+    """
+    bio.warm_up(parallel=False)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        ch = n * hours
+        nb = best_time(bio.advance, n, hours, 1, repeat) / ch * 1e9
+        npy = best_time(bio.advance_numpy, n, hours, 1, max(1, repeat // 2), 0.0) / ch * 1e9
+    finally:
+        numba.set_num_threads(threads)
+    return {"n": n, "hours": hours, "numba_ns_per_culture_hour": nb, "numpy_ns_per_culture_hour": npy,
+            "speedup": npy / nb}
 
 
 # -- roofline loops ------------------------------------------------------------------------------
@@ -183,32 +203,6 @@ def compile_times() -> dict[str, dict[str, float]]:
                                   text=True, check=True)
             res[label] = json.loads(proc.stdout.strip().splitlines()[-1])
         return res
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def cpu_busy(seconds: float = 1.0) -> float | None:
-    """Share of all cores busy (0-1) over ``seconds``, from /proc/stat; None where unavailable."""
-
-    def snap() -> tuple[int, int]:
-        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
-
-    try:
-        t0, i0 = snap()
-        time.sleep(seconds)
-        t1, i1 = snap()
-    except (OSError, ValueError, IndexError):
-        return None
-    return 1.0 - (i1 - i0) / max(1, t1 - t0)
 
 
 def layer() -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -29,6 +28,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from bench_scale import scaled  # noqa: E402
+from machine import machine_info  # noqa: E402
 
 from twin import __version__  # noqa: E402
 from twin.model import simulate  # noqa: E402
@@ -102,7 +102,7 @@ def main() -> None:
     for name, r in rows.items():
         print(f"{name:>16} {r['patients']:>9} {r['events']:>8} {r['outages']:>8} {r['simulate_s']:>11} "
               f"{r['tables_kpis_s']:>9} {r['total_s']:>8}")
-    out = {"celltwin_version": __version__, "python": platform.python_version(), "per_year": PER_YEAR, "rows": rows}
+    out = {"machine": machine_info(), "per_year": PER_YEAR, "rows": rows}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=2))
     print(f"wrote {args.json}")

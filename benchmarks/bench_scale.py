@@ -25,7 +25,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
+from machine import machine_info  # noqa: E402
 from twin import __version__  # noqa: E402
 from twin.model import simulate  # noqa: E402
 from twin.results import replication_tables  # noqa: E402
@@ -81,6 +83,23 @@ def measure(per_year: int, repeat: int) -> dict:
     }
 
 
+LINEAR_WITHIN = 1.5  # "linear": per-patient cost at the largest size within 1.5x of that at the smallest
+
+
+def scaling(sizes: list[int], repeat: int) -> dict:
+    """:func:`measure` at each size (culture kernel warmed first) and the linearity ratio.
+
+    ``linearity`` is microseconds per patient at the largest size over that at the smallest: 1.0 is
+    perfectly linear, above 1 the cost per patient grows with size.
+    """
+    from twin.biology import warm_up
+
+    warm_up(parallel=False)  # load the culture kernel from the numba cache before any clock starts
+    rows = [measure(n, repeat) for n in sizes]
+    lin = rows[-1]["us_per_patient"] / rows[0]["us_per_patient"]
+    return {"repeat": repeat, "rows": rows, "linearity": round(lin, 3), "linear_within": LINEAR_WITHIN}
+
+
 def cli_wall(per_year: int) -> float:
     """Wall seconds of ``twin run`` (one replication, imports and parquet writing included)."""
     import subprocess
@@ -105,10 +124,8 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[500, 2000, 8000])
     ap.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "scale.json"))
     args = ap.parse_args()
-    from twin.biology import warm_up
-
-    warm_up(parallel=False)  # load the culture kernel from the numba cache before any clock starts
-    rows = [measure(n, args.repeat) for n in args.sizes]
+    res = scaling(args.sizes, args.repeat)
+    rows = res["rows"]
     print(f"celltwin {__version__}, Python {platform.python_version()}, median of {args.repeat}")
     print(f"{'referrals/yr':>12} {'patients':>9} {'events':>9} {'simulate s':>11} {'tables s':>9} {'total s':>8} {'us/patient':>11}")
     for r in rows:
@@ -116,11 +133,13 @@ def main() -> None:
             f"{r['referrals_per_year']:>12} {r['patients']:>9} {r['events']:>9} {r['simulate_s']:>11.3f} "
             f"{r['tables_kpis_s']:>9.3f} {r['total_s']:>8.3f} {r['us_per_patient']:>11.1f}"
         )
+    print(f"linearity (us/patient at {rows[-1]['referrals_per_year']} over {rows[0]['referrals_per_year']}): "
+          f"{res['linearity']:.2f} (target <= {LINEAR_WITHIN})")
     wall = cli_wall(500)
     print(f"twin run, 500 referrals/yr, 1 replication, whole command: {wall:.2f} s wall")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"celltwin": __version__, "python": platform.python_version(), "rows": rows, "cli_wall_s_500": round(wall, 3)}, indent=2))
+    out.write_text(json.dumps({"machine": machine_info(), **res, "cli_wall_s_500": round(wall, 3)}, indent=2))
     print(f"wrote {out}")
 
 
