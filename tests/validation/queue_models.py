@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -105,7 +105,7 @@ def _at(e: pd.DataFrame, step: str, kind: str, resource: str | None = None) -> p
     return s.set_index("patient")["time_h"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def celltwin_mmc(c: int, rho: float, horizon_days: int, replications: int) -> pd.DataFrame:
     """One row per replication of mmc.yaml as an M/M/c queue: wq (the wait_h_mean KPI of the
     Prodigy pool), util (its utilisation KPI), w (mean time in the device, queue to step end,
@@ -131,7 +131,7 @@ def celltwin_mmc(c: int, rho: float, horizon_days: int, replications: int) -> pd
     return pd.DataFrame(rows)
 
 
-@lru_cache(maxsize=None)
+@cache
 def celltwin_tandem(replications: int) -> pd.DataFrame:
     """One row per replication of tandem_shift.yaml: see ``tandem_measures``. Station 2's wait
     is its step start minus joining the washer queue: a batch seizes a free washer at once and
@@ -184,7 +184,7 @@ def _ciw_records(sim, node: int):
                         columns=["arrival", "start", "end"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def ciw_mmc(c: int, rho: float, horizon_days: int, replications: int) -> pd.DataFrame:
     """mmc.yaml's M/M/c queue in Ciw: one row per replication, wq over the customers arriving in
     [warm-up, horizon) and starting service before the horizon (Ciw runs 20 days past the horizon
@@ -207,7 +207,7 @@ def ciw_mmc(c: int, rho: float, horizon_days: int, replications: int) -> pd.Data
     return pd.DataFrame(rows)
 
 
-@lru_cache(maxsize=None)
+@cache
 def ciw_tandem(replications: int) -> pd.DataFrame:
     """tandem_shift.yaml in Ciw: station 1 with 2 servers around the clock; station 2 with a
     daily schedule of 0 servers to 08:00, 2 to 16:00 and 0 to midnight, without pre-emption (a

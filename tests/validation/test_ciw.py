@@ -10,7 +10,7 @@ horizon, as celltwin's wait_h_mean KPI does).
 Criterion: the Welch 95% confidence interval of (celltwin mean - Ciw mean) contains 0; nominal
 false-failure probability 5% per compared measure (the seeds are fixed, so the outcome is the
 same on every run). We do not assert that each mean lies inside the other's 95% interval: with
-equal sample sizes and variances, two correct models fail that about 16% of the time for every
+equal sample sizes and variances, two correct models fail that about 13% of the time for every
 measure (the difference has sqrt(2) times the spread of one mean); both intervals are reported in
 docs/validation.md instead. Ciw is about ten times faster, so it runs 20 replications to
 celltwin's 10, which narrows the difference interval at little cost.

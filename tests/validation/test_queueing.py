@@ -25,12 +25,13 @@ For M/M/1, K = (2 + 5 rho - 4 rho^2 + rho^3) / (rho (1 - rho)^2) (Blomqvist 1967
 for any rho, 39 at rho = 0.6; for M/M/3 at rho = 0.7 it is about 100 (estimated from 200
 replications of a reference simulation). A point estimate within 3% with a 1% false-failure
 probability needs 2.576 * sqrt(K / n) <= 0.03, i.e. n >= 7,400 K customers: 160,000 for the best
-M/M/1 and 750,000 for M/M/3, 3 to 15 times the whole budget of this file (celltwin simulates about
-2,000 patients a second). The time in the device adds the service time, which is much less
-variable relative to its size: K is about 6 for M/M/1 at rho = 0.4 and 4 for M/M/8 at rho = 0.7,
-so 47,000 and 34,000 customers give the 0.8% above. For the bundled M/M/3 (rho = 0.7) K is about
-16: the 48,000 customers of 10 replications of 1000 days give a 10% false-failure probability and
-1% would need 116,000 (about 80 s), so there the time in the device is not point-checked.
+M/M/1 and 750,000 for M/M/3, against about 130,000 for this file and test_ciw.py together (the
+suite's budget for them is about 90 s, and celltwin simulates about 2,000 patients a second).
+The time in the device adds the service time, which is much less variable relative to its size:
+K is about 6 for M/M/1 at rho = 0.4 and 4 for M/M/8 at rho = 0.7, so 47,000 and 34,000 customers
+give the 0.8% above. For the bundled M/M/3 (rho = 0.7) K is about 16: the 48,000 customers of 10
+replications of 1000 days give a 10% false-failure probability and 1% would need 116,000 (about
+80 s more), so there the time in the device is reported (docs/validation.md), not point-checked.
 """
 
 from __future__ import annotations
