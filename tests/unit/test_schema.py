@@ -35,7 +35,7 @@ from twin.schema import (
 from twin.validation import models_in
 from twin.yamlio import load_yaml
 
-BUNDLED = sorted(SCENARIOS.glob("*.yaml")) + sorted((SCENARIOS / "layouts").glob("*.yaml"))
+BUNDLED = [p for folder in ("", "layouts", "validation") for p in sorted((SCENARIOS / folder).glob("*.yaml"))]
 """The bundled scenario files (not scenarios/sweeps/: sweep files are another format)."""
 
 
