@@ -227,7 +227,10 @@ def test_warmup_excludes_early_patients_from_kpis() -> None:
 
 def test_more_prodigies_shorten_vein_to_vein_under_load() -> None:
     """When the Prodigy is the bottleneck, adding units shortens vein-to-vein (common random
-    numbers make the comparison fair)."""
+    numbers make the comparison fair). This is the coarse whole-model check: the bundled scenario
+    with its culture model and breakdowns, six units apart. The paired, one-unit-at-a-time
+    statement with a stated noise criterion (devices and operators, and a longer QC) is in
+    tests/behaviour/test_monotonicity.py."""
     def v2v(count: int) -> float:
         data = centralised_data()
         data["sites"]["central_factory"]["devices"]["clinimacs_prodigy"]["count"] = count

@@ -13,6 +13,9 @@ sigma^2 and fourth central moment mu4:
 
 Each check allows 5 standard errors (a two-sided normal tail of 6e-7 per check), and the seeds are
 fixed, so the tests are deterministic; a failure means a real disagreement, not bad luck.
+
+The last check does the same for durations drawn inside a simulation (``dist.ppf(U)`` with U from
+a per-patient, per-purpose stream), read back from the event log.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import build, tiny_data
 from pydantic import TypeAdapter, ValidationError
 from scipy import stats
 
@@ -35,6 +39,8 @@ from twin.distributions import (
     Triangular,
     Weibull,
 )
+from twin.model import simulate
+from twin.results import events_table
 
 N = 200_000
 N_SINGLE = 20_000
@@ -279,6 +285,19 @@ def test_empirical_closed_form() -> None:
     assert e.variance == pytest.approx(np.var([1, 2, 3, 10]))
 
 
+@pytest.mark.parametrize("shape,scale", [(2.0, 1000), (0.7, 50), (1.0, 8), (3.5, 2)])
+def test_weibull_matches_scipy(shape, scale) -> None:
+    """Theory: a Weibull with shape k and scale s has mean s G(1 + 1/k) and variance
+    s^2 (G(1 + 2/k) - G(1 + 1/k)^2); scipy's weibull_min(c=k, scale=s) agrees, and k = 1 is the
+    exponential with mean s (variance s^2)."""
+    d = Weibull(shape=shape, scale=scale)
+    ref = stats.weibull_min(c=shape, scale=scale)
+    assert d.mean == pytest.approx(ref.mean(), rel=1e-12)
+    assert d.variance == pytest.approx(ref.var(), rel=1e-9)
+    if shape == 1.0:
+        assert (d.mean, d.variance) == pytest.approx((scale, scale**2))
+
+
 def test_fixed_closed_form() -> None:
     """Theory: a point mass has its value as mean and no variance."""
     d = Fixed(value=48)
@@ -338,3 +357,61 @@ def test_invalid_distributions_are_refused(data) -> None:
     """Vocabulary: bad names, parameters out of range or out of order are validation errors."""
     with pytest.raises(ValidationError):
         dist(data)
+
+
+# -- durations drawn inside a simulation ---------------------------------------------------------------
+
+SIM_PATIENTS = 3000
+SIM_STEPS = {
+    "apheresis": {"dist": "lognormal", "mean": 3, "sd": 2},
+    "receipt": {"dist": "weibull", "shape": 1.5, "scale": 2},
+    "ship_to_factory": {"dist": "empirical", "values": [6, 10, 30], "weights": [5, 3, 2]},
+}
+
+
+def _simulated_durations() -> dict[str, np.ndarray]:
+    """Each step's durations (step_end - step_start) for every patient, read from the event log
+    of one run of the tiny facility with 3,000 patients referred an hour apart."""
+    d = tiny_data()
+    d["referrals"] = {"times_h": [float(i) for i in range(SIM_PATIENTS)]}
+    d["horizon_days"] = SIM_PATIENTS / 24 + 5
+    d["sites"]["h"]["apheresis_chairs"] = 20
+    d["apheresis"] = {"duration_h": SIM_STEPS["apheresis"]}
+    d["receipt"] = {"duration_h": SIM_STEPS["receipt"]}  # no role: the step lasts its drawn duration
+    d["couriers"][0]["transit_h"] = SIM_STEPS["ship_to_factory"]
+    e = events_table(simulate(build(d), 0))
+    out = {}
+    for step in SIM_STEPS:
+        s = e[e["step"] == step]
+        start = s[s["kind"] == "step_start"].set_index("patient")["time_h"]
+        end = s[s["kind"] == "step_end"].set_index("patient")["time_h"]
+        both = start.index.intersection(end.index)
+        out[step] = (end[both] - start[both]).sort_index()
+    return out
+
+
+def test_durations_drawn_inside_a_simulation_have_their_mean_and_variance() -> None:
+    """Theory: the model draws a step's duration as ``dist.ppf(U)`` with U the patient's number
+    from a stream named for the step (``World.u``); if those numbers are independent uniforms,
+    the durations are independent draws of the distribution. So over the ~3,000 patients who
+    finish each step, read back from the event log (step_end - step_start), the sample mean lies
+    within 5 standard errors sqrt(var/n) of the distribution's mean and the sample variance
+    within 5 standard errors sqrt((mu4 - var^2)/n) of its variance; and two steps' durations,
+    drawn from different streams, are uncorrelated: |r| <= 5/sqrt(n)."""
+    durations = _simulated_durations()
+    for step, data in SIM_STEPS.items():
+        d = dist(data)
+        x = durations[step].to_numpy()
+        n = len(x)
+        assert n > 0.95 * SIM_PATIENTS, (step, n)
+        se_mean = math.sqrt(d.variance / n)
+        se_var = math.sqrt((fourth_central_moment(d) - d.variance**2) / n)
+        print(f"{step} ({data['dist']}): n {n}, mean {x.mean():.4f} vs {d.mean:.4f} (se {se_mean:.4f}), "
+              f"variance {x.var(ddof=1):.4f} vs {d.variance:.4f} (se {se_var:.4f})")
+        assert abs(x.mean() - d.mean) <= Z * se_mean, (step, x.mean(), d.mean, se_mean)
+        assert abs(x.var(ddof=1) - d.variance) <= Z * se_var, (step, x.var(ddof=1), d.variance, se_var)
+    a, r = durations["apheresis"], durations["receipt"]
+    common = a.index.intersection(r.index)
+    corr = float(np.corrcoef(a[common], r[common])[0, 1])
+    print(f"correlation apheresis/receipt durations: {corr:+.4f} (bound {Z / math.sqrt(len(common)):.4f})")
+    assert abs(corr) <= Z / math.sqrt(len(common))

@@ -30,4 +30,6 @@ def test_littles_law_on_centralised(hazard: float) -> None:
         lam = len(left) / (horizon - warm)
         w = (left["outcome_h"] - left["referral_h"]).mean()
         k = res.kpis[(res.kpis["replication"] == rep)].set_index("kpi")["value"]
+        print(f"hazard {hazard} rep {rep}: L = {k['mean_wip']:.3f}, lambda = {lam * 24:.4f}/d, "
+              f"W = {w / 24:.3f} d, lambda W = {lam * w:.3f}, L / (lambda W) - 1 = {k['mean_wip'] / (lam * w) - 1:+.4f}")
         assert k["mean_wip"] == pytest.approx(lam * w, rel=0.04)
