@@ -60,14 +60,13 @@ def cohort_scenario(seed: int = SEED, ideal: bool = True) -> dict[str, Any]:
 
 
 def steady_staff(d: dict[str, Any]) -> dict[str, Any]:
-    """Staff without absence or turnover. Absence is drawn per shift as one number per person of
-    a role from one stream, and turnover picks the leaver by index, so a headcount change
-    re-draws every person's absences and leavers: they are not common random numbers across
-    headcounts. Removing them leaves the headcount as the only difference."""
+    """Staff without turnover. Turnover picks the leaver by index among the people of the role,
+    so a headcount change re-draws who leaves: not common random numbers across headcounts.
+    Absence stays: each person has an own stream, so one more operator keeps everyone else's
+    absences (tests/behaviour/test_operations.py checks that)."""
     for site in d["sites"].values():
         for role in site.get("staff", {}).values():
             if isinstance(role, dict):
-                role.pop("absence_per_day", None)
                 role.pop("turnover", None)
     return d
 
@@ -160,8 +159,8 @@ def test_one_more_operator_never_raises_mean_vein_to_vein() -> None:
     role), so with 1 operator the hands-on steps queue for days; with 3 or 4 they rarely wait.
 
     Variants: 1, 2, 3 and 4 operators with 16 Prodigy units (so the devices do not bind), staff
-    without absence or turnover (see ``steady_staff``: those draws are not common across
-    headcounts, which would add noise that is not the property under test).
+    without turnover (see ``steady_staff``: its draws are not common across headcounts, which
+    would add noise that is not the property under test); absence stays, per person.
 
     Criterion, for each step n -> n + 1: the same as for devices (95% upper bound of the paired
     mean <= 0.1 d, every replication <= +0.25 d); the step 1 -> 2 must shorten mean vein-to-vein

@@ -455,3 +455,23 @@ def test_devices_that_need_the_network_stop_while_it_is_down() -> None:
     np.testing.assert_allclose(in_prodigy["hours"], dur + restore)
     q = go.impacts[(go.impacts["cause"] == "mes") & (go.impacts["effect"] == "pause")]
     assert not q["step"].isin(["selection", "transduction", "expansion", "harvest"]).any()
+
+
+def test_one_more_operator_keeps_everyone_elses_absences() -> None:
+    """Common random numbers across headcounts: each person's absences come from their own
+    stream, so with a fifth operator the first four are absent on exactly the same shifts, and
+    the fifth has absences of their own. (Compared by day: someone busy when their absence
+    begins leaves when the task in hand is done, and that time depends on the workload.)"""
+    def absences(count: int) -> set[tuple[int, int]]:
+        data = centralised_data()
+        role = data["sites"]["central_factory"]["staff"]["operator"]
+        role.update(count=count, absence_per_day=0.2)
+        role.pop("turnover", None)
+        data["horizon_days"] = 120
+        e = _tables(data).events
+        down = e[(e["kind"] == "down") & (e["detail"] == "absent") & (e["resource"] == "operator")]
+        return {(int(r.unit), int(r.time_h // 24)) for r in down.itertuples()}
+
+    four, five = absences(4), absences(5)
+    assert four and {a for a in five if a[0] < 4} == four
+    assert any(a[0] == 4 for a in five)

@@ -74,29 +74,33 @@ def _start_staff(world: World, site: str, role: str, spec: StaffRole) -> None:
     people = [u for u in desk.units if u.name == role]
     if not people:
         return
-    rng = world.streams.get(f"absence:{site}/{role}")
+    # One absence stream per person, so that a headcount change keeps everyone else's absences
+    # (common random numbers when comparing 4 operators with 5).
+    rngs = [world.streams.get(f"absence:{site}/{role}#{u.index}") for u in people]
     if spec.shift is not None:
         intervals = shift_intervals(world.sc.shifts[spec.shift], world.first_weekday, world.sc.horizon_h)
-        world.env.process(_shifts(world, desk, people, intervals, spec.absence_per_day, rng))
+        world.env.process(_shifts(world, desk, people, intervals, spec.absence_per_day, rngs))
     elif spec.absence_per_day > 0:
-        world.env.process(_daily_absence(world, desk, people, spec.absence_per_day, rng))
+        world.env.process(_daily_absence(world, desk, people, spec.absence_per_day, rngs))
     if spec.turnover is not None and spec.turnover.leavers_per_year > 0:
         world.env.process(_turnover(world, desk, people, spec, world.streams.get(f"turnover:{site}/{role}")))
 
 
 def _shifts(world: World, desk: UnitPool, people: list[Unit], intervals: list[tuple[float, float]],
-            absence: float, rng: np.random.Generator) -> Proc:
+            absence: float, rngs: list[np.random.Generator]) -> Proc:
     """People come on duty at each interval's start and go off at its end; each is absent from a
-    whole interval with probability ``absence`` (one draw per person and interval)."""
+    whole interval with probability ``absence`` (one draw per person and interval, from the
+    person's own stream: person i's k-th interval always gets the k-th number)."""
     env = world.env
     for u in people:
         u.shift_end = 0.0
         desk.set_down(u, "off_shift")
-    for a, b in intervals:
+    draws_by_person = np.stack([r.random(len(intervals)) for r in rngs], axis=1) if intervals else None
+    for k, (a, b) in enumerate(intervals):
         if a > env.now:
             yield env.timeout(a - env.now)
-        draws = rng.random(len(people))
-        for u, x in zip(people, draws):
+        assert draws_by_person is not None
+        for u, x in zip(people, draws_by_person[k].tolist()):
             u.shift_end = b
             if x < absence:
                 desk.set_down(u, "absent", duration=b - env.now)
@@ -109,12 +113,15 @@ def _shifts(world: World, desk: UnitPool, people: list[Unit], intervals: list[tu
 
 
 def _daily_absence(world: World, desk: UnitPool, people: list[Unit], absence: float,
-                   rng: np.random.Generator) -> Proc:
+                   rngs: list[np.random.Generator]) -> Proc:
     """Around-the-clock staff: each person is absent for a day with probability ``absence``
-    (drawn at 00:00; someone busy then leaves when the task in hand is done)."""
+    (drawn at 00:00 from the person's own stream; someone busy then leaves when the task in hand
+    is done)."""
     env = world.env
-    while True:
-        for u, x in zip(people, rng.random(len(people))):
+    days = int(math.ceil(world.sc.horizon_h / 24.0)) + 1
+    draws_by_person = np.stack([r.random(days) for r in rngs], axis=1)
+    for day in range(days):
+        for u, x in zip(people, draws_by_person[day].tolist()):
             if x < absence:
                 desk.set_down(u, "absent", duration=24.0)
         yield env.timeout(24.0)
