@@ -53,11 +53,11 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import numba  # noqa: E402
+from machine import cpu_busy, cpu_name  # noqa: E402
 from numba import njit  # noqa: E402
 
 from twin import __version__  # noqa: E402
 from twin import biology as bio  # noqa: E402
-from machine import cpu_busy, cpu_name  # noqa: E402
 
 PY_MAX_CULTURES = 100
 PY_MAX_HOURS = 24.0

@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from machine import machine_info  # noqa: E402
+
 from twin import __version__  # noqa: E402
 from twin.model import simulate  # noqa: E402
 from twin.results import replication_tables  # noqa: E402
