@@ -15,14 +15,15 @@ import simpy
 class Condition:
     """Up unless some reason holds it down (reasons are reference-counted)."""
 
-    __slots__ = ("_down_ev", "_up_ev", "env", "name", "on_change", "reasons", "since")
+    __slots__ = ("_down_watch", "_up_ev", "env", "name", "on_change", "reasons", "since")
 
     def __init__(self, env: simpy.Environment, name: str) -> None:
         self.env = env
         self.name = name
         self.reasons: dict[str, int] = {}
         self._up_ev: simpy.Event | None = None
-        self._down_ev: simpy.Event | None = None
+        # One event per waiter for the next down (see when_down), in the order they were asked.
+        self._down_watch: dict[int, simpy.Event] = {}
         self.on_change: list[Callable[[bool], None]] = []  # called with the new state (True = up)
         self.since = 0.0  # when the state last changed (hours)
 
@@ -41,8 +42,8 @@ class Condition:
         self.reasons[reason] = self.reasons.get(reason, 0) + 1
         if was_up:
             self.since = self.env.now
-            ev, self._down_ev = self._down_ev, None
-            if ev is not None:
+            watch, self._down_watch = self._down_watch, {}
+            for ev in watch.values():
                 ev.succeed(reason)
             for fn in list(self.on_change):
                 fn(False)
@@ -73,10 +74,20 @@ class Condition:
         return self._up_ev
 
     def when_down(self) -> simpy.Event:
-        """An event that fires when the condition next goes down (value: the reason)."""
-        if self._down_ev is None:
-            self._down_ev = self.env.event()
-        return self._down_ev
+        """An event that fires when the condition next goes down (value: the reason).
+
+        Each call gets its own event; a waiter that stops waiting for other reasons hands it
+        back with :meth:`forget`. (One event shared by all waiters would make every waiter that
+        leaves scan the others' callbacks: quadratic in the batches in progress, measured as the
+        largest single cost of a busy factory.) Events fire in the order they were asked for,
+        which is the order a shared event would have called its waiters back."""
+        ev = self.env.event()
+        self._down_watch[id(ev)] = ev
+        return ev
+
+    def forget(self, ev: simpy.Event) -> None:
+        """Stop watching for ``ev`` (from :meth:`when_down`); nothing if it already fired."""
+        self._down_watch.pop(id(ev), None)
 
 
 def all_up(conds: list[Condition]) -> bool:
@@ -90,3 +101,9 @@ def first_down(conds: list[Condition]) -> Condition | None:
         if c.reasons:
             return c
     return None
+
+
+def forget(conds: list[Condition], events: list[simpy.Event]) -> None:
+    """Hand back the :meth:`Condition.when_down` events of ``conds`` (pairwise) after a wait."""
+    for c, ev in zip(conds, events):
+        c.forget(ev)

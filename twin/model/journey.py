@@ -30,7 +30,7 @@ import numpy as np
 import simpy
 
 from twin.culture import detection_probability
-from twin.model.conditions import Condition, first_down
+from twin.model.conditions import Condition, first_down, forget
 from twin.model.facility import World
 from twin.model.pools import Request, Unit, UnitPool
 from twin.scenario import ClinicalStep, Step
@@ -239,7 +239,9 @@ class Journey:
         t0 = env.now
         timer = env.timeout(hours)
         if gates:
-            yield simpy.AnyOf(env, [timer, *(g.when_down() for g in gates)])
+            downs = [g.when_down() for g in gates]
+            yield simpy.AnyOf(env, [timer, *downs])
+            forget(gates, downs)
         else:
             yield timer
         return hours if timer.processed or env.now - t0 >= hours - EPS else env.now - t0
@@ -460,8 +462,10 @@ class Journey:
             if c.done.triggered and not paused:
                 break
             waits = [c.done, p.fail_ev] if not c.done.triggered else [p.fail_ev]
-            waits += [down.when_up()] if down is not None else [g.when_down() for g in gates]
+            downs = [g.when_down() for g in gates] if down is None else []
+            waits += [down.when_up()] if down is not None else downs
             yield simpy.AnyOf(env, waits)
+            forget(gates, downs)
         reason = c.done.value
         s = w.ticker.remove(c)
         p.viable, p.viability, p.contam_cfu = s["cells"], s["viability"], s["contam"]
@@ -488,7 +492,9 @@ class Journey:
             gates = self.gates(site, held)
             down = first_down(gates)
             if down is None:
-                yield simpy.AnyOf(env, [leaving, *(g.when_down() for g in gates)])
+                downs = [g.when_down() for g in gates]
+                yield simpy.AnyOf(env, [leaving, *downs])
+                forget(gates, downs)
                 continue
             cause = down.cause()
             if tol is None:
