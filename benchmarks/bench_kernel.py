@@ -1,14 +1,14 @@
-"""Speed of the culture kernel (twin.biology): nanoseconds per culture-hour, and compile time.
+"""Speed of the culture kernel (twin.kernel): nanoseconds per culture-hour, and compile time.
 
     python benchmarks/bench_kernel.py [--n 10000] [--hours 336] [--repeat 5] [--json PATH]
 
 Variants, each at 100, 1,000 and ``--n`` cultures advanced ``--hours`` hours (sub-step dt = 1 h):
 
-* ``numba``            :func:`twin.biology.advance`, one call for all hours, one thread
-* ``numba_parallel``   :func:`twin.biology.advance_parallel` with ``numba.set_num_threads(all cores)``
+* ``numba``            :func:`twin.kernel.compiled.advance`, one call for all hours, one thread
+* ``numba_parallel``   :func:`twin.kernel.compiled.advance_parallel` with ``numba.set_num_threads(all cores)``
                        (below ``PARALLEL_MIN`` cultures it runs serially by design)
-* ``numpy``            :func:`twin.biology.advance_numpy`, the plain NumPy reference
-* ``python``           :func:`twin.biology.advance_python`, measured on at most 100 cultures x 24 h and
+* ``numpy``            :func:`twin.kernel.reference.advance_numpy`, the plain NumPy reference
+* ``python``           :func:`twin.kernel.reference.advance_python`, measured on at most 100 cultures x 24 h and
                        scaled per culture-hour (it is linear in both; the table says so)
 * ``*_hourly``         the same kernels called once per hour (``--hours`` calls of 1 h), which is how
                        the simulation ticks: adds per-call costs (dispatch, input checks)
@@ -24,7 +24,7 @@ Workload (fixed seed): 5e7 viable + 5e6 dead cells, lognormal growth rate around
 without CO2, so the excursion terms are exercised. Each timing is the best of ``--repeat`` runs on
 fresh copies of the state.
 
-Compile time: ``import twin.biology`` plus the first call of each kernel, timed in a fresh
+Compile time: ``import twin.kernel.compiled`` plus the first call of each kernel, timed in a fresh
 subprocess with an empty ``NUMBA_CACHE_DIR`` (compiles) and again in a second fresh subprocess
 with that cache now warm (loads).
 
@@ -57,7 +57,7 @@ from machine import cpu_busy, cpu_name  # noqa: E402
 from numba import njit  # noqa: E402
 
 from twin import __version__  # noqa: E402
-from twin import biology as bio  # noqa: E402
+from twin.kernel import compiled, params, reference  # noqa: E402
 
 PY_MAX_CULTURES = 100
 PY_MAX_HOURS = 24.0
@@ -87,7 +87,7 @@ def workload(n: int, seed: int = 20261125) -> tuple[dict[str, np.ndarray], list[
 def best_time(fn, n: int, hours: float, calls: int, repeat: int, min_total_s: float = 0.2) -> float:
     """Best wall time (s) of one run = ``calls`` calls of ``fn(hours/calls, ...)`` on fresh state."""
     state0, fixed = workload(n)
-    p = bio.KernelParams().as_array()
+    p = params.KernelParams().as_array()
     step = hours / calls
     times: list[float] = []
     spent = 0.0
@@ -104,17 +104,17 @@ def best_time(fn, n: int, hours: float, calls: int, repeat: int, min_total_s: fl
 
 
 def numba_vs_numpy(n: int = 10_000, hours: float = 336.0, repeat: int = 5) -> dict:
-    """The kernel (:func:`twin.biology.advance`, one thread) against its NumPy reference at ``n`` cultures.
+    """The kernel (:func:`twin.kernel.compiled.advance`, one thread) against its NumPy reference at ``n`` cultures.
 
     One call advancing ``hours`` hours, as in the ``numba`` and ``numpy`` rows of :func:`main`.
     """
-    bio.warm_up(parallel=False)
+    compiled.warm_up(parallel=False)
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
         ch = n * hours
-        nb = best_time(bio.advance, n, hours, 1, repeat) / ch * 1e9
-        npy = best_time(bio.advance_numpy, n, hours, 1, max(1, repeat // 2), 0.0) / ch * 1e9
+        nb = best_time(compiled.advance, n, hours, 1, repeat) / ch * 1e9
+        npy = best_time(reference.advance_numpy, n, hours, 1, max(1, repeat // 2), 0.0) / ch * 1e9
     finally:
         numba.set_num_threads(threads)
     return {"n": n, "hours": hours, "numba_ns_per_culture_hour": nb, "numpy_ns_per_culture_hour": npy,
@@ -128,16 +128,16 @@ def numba_vs_numpy(n: int = 10_000, hours: float = 336.0, repeat: int = 5) -> di
 def _roof_block(x, acc, hours, k, h):
     for _ in range(hours):
         for i in range(x.size):
-            g = bio._vexp(-k * x[i])
-            e = bio._vexpm1(-g * h * 0.011)
-            d = bio._vexpm1(-(0.0005 + 0.01 * x[i]) * h)
+            g = compiled._vexp(-k * x[i])
+            e = compiled._vexpm1(-g * h * 0.011)
+            d = compiled._vexpm1(-(0.0005 + 0.01 * x[i]) * h)
             acc[i] = acc[i] * (1.0 + e) + d
 
 
 @njit(error_model="numpy", fastmath={"contract"})
 def roofline(x, acc, hours):
-    for lo in range(0, x.size, bio.BLOCK):
-        hi = min(x.size, lo + bio.BLOCK)
+    for lo in range(0, x.size, compiled.BLOCK):
+        hi = min(x.size, lo + compiled.BLOCK)
         _roof_block(x[lo:hi], acc[lo:hi], hours, 1.0, 1.0)
 
 
@@ -153,8 +153,8 @@ def _roof_block_libm(x, acc, hours, k, h):
 
 @njit(error_model="numpy", fastmath={"contract"})
 def roofline_libm(x, acc, hours):
-    for lo in range(0, x.size, bio.BLOCK):
-        hi = min(x.size, lo + bio.BLOCK)
+    for lo in range(0, x.size, compiled.BLOCK):
+        hi = min(x.size, lo + compiled.BLOCK)
         _roof_block_libm(x[lo:hi], acc[lo:hi], hours, 1.0, 1.0)
 
 
@@ -178,17 +178,17 @@ import json, sys, time
 t0 = time.perf_counter()
 sys.path.insert(0, {repo!r})
 import numpy as np
-from twin import biology as bio
+from twin.kernel import compiled, params, reference
 t1 = time.perf_counter()
-f = np.ones(4); u = np.ones(4, dtype=np.uint8); p = bio.KernelParams().as_array()
+f = np.ones(4); u = np.ones(4, dtype=np.uint8); p = params.KernelParams().as_array()
 def call(kernel):
     s = time.perf_counter()
     kernel(1.0, f.copy(), f.copy(), f.copy(), f.copy(), f * 37.0, f * 5.0, f.copy(), f.copy(), f.copy(),
            f * 10.0, f.copy(), u, u, u, p)
     return time.perf_counter() - s
-out = {{"import_s": t1 - t0, "advance_first_call_s": call(bio.advance)}}
+out = {{"import_s": t1 - t0, "advance_first_call_s": call(compiled.advance)}}
 out["import_plus_first_call_s"] = time.perf_counter() - t0
-out["advance_parallel_first_call_s"] = call(bio.advance_parallel)
+out["advance_parallel_first_call_s"] = call(compiled.advance_parallel)
 s = time.perf_counter(); bio.flags(f, f, f, f, 0.7, 1.0); out["flags_first_call_s"] = time.perf_counter() - s
 print(json.dumps(out))
 """
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
 
     threads = numba.config.NUMBA_NUM_THREADS
     busy_before = cpu_busy()
-    bio.warm_up()
+    compiled.warm_up()
     roofline(np.zeros(1), np.zeros(1), 1)
     roofline_libm(np.zeros(1), np.zeros(1), 1)
 
@@ -241,18 +241,18 @@ def main(argv: list[str] | None = None) -> int:
     for n in sizes:
         ch = n * hours
         numba.set_num_threads(1)
-        add("numba", n, best_time(bio.advance, n, hours, 1, args.repeat), ch)
-        add("numba_hourly", n, best_time(bio.advance, n, hours, calls_hourly, max(2, args.repeat // 2)), ch)
+        add("numba", n, best_time(compiled.advance, n, hours, 1, args.repeat), ch)
+        add("numba_hourly", n, best_time(compiled.advance, n, hours, calls_hourly, max(2, args.repeat // 2)), ch)
         numba.set_num_threads(threads)
-        note = f"{threads} threads; below {bio.PARALLEL_MIN:,} cultures (PARALLEL_MIN) it runs serially"
-        add("numba_parallel", n, best_time(bio.advance_parallel, n, hours, 1, args.repeat), ch, note)
-        add("numba_parallel_hourly", n, best_time(bio.advance_parallel, n, hours, calls_hourly,
+        note = f"{threads} threads; below {compiled.PARALLEL_MIN:,} cultures (PARALLEL_MIN) it runs serially"
+        add("numba_parallel", n, best_time(compiled.advance_parallel, n, hours, 1, args.repeat), ch, note)
+        add("numba_parallel_hourly", n, best_time(compiled.advance_parallel, n, hours, calls_hourly,
                                                   max(2, args.repeat // 2)), ch, note)
         numba.set_num_threads(1)
-        add("numpy", n, best_time(bio.advance_numpy, n, hours, 1, max(1, args.repeat // 2), 0.0), ch)
-        add("numpy_hourly", n, best_time(bio.advance_numpy, n, hours, calls_hourly, 1, 0.0), ch)
+        add("numpy", n, best_time(reference.advance_numpy, n, hours, 1, max(1, args.repeat // 2), 0.0), ch)
+        add("numpy_hourly", n, best_time(reference.advance_numpy, n, hours, calls_hourly, 1, 0.0), ch)
         pn, ph = min(n, PY_MAX_CULTURES), min(hours, PY_MAX_HOURS)
-        add("python", n, best_time(bio.advance_python, pn, ph, 1, 1, 0.0), pn * ph,
+        add("python", n, best_time(reference.advance_python, pn, ph, 1, 1, 0.0), pn * ph,
             f"measured on {pn} cultures x {ph:g} h, scaled per culture-hour")
         hr = int(round(hours))
         add("roofline", n, roof_time(roofline, n, hr, args.repeat), n * hr, "3 vector exp per culture-hour")

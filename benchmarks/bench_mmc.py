@@ -5,7 +5,7 @@ Poisson referrals at 0.21 an hour, so rho = 0.7; 1,000 days, 50 days' warm-up). 
 are read from that file, so the three models always run the same queue:
 
 * ``celltwin``: :func:`twin.model.simulate` on the loaded scenario (simulation only), and
-  separately simulate + :func:`twin.results.replication_tables` (the event log to tables and KPIs).
+  separately simulate + :func:`twin.results.collect.replication_tables` (the event log to tables and KPIs).
   celltwin still walks each patient through every step of the journey (referral, apheresis,
   couriers, receipt, the one recipe step, cryopreservation, storage, QC, release, infusion), all
   of zero length but each logged; ``events per patient`` says how many rows that is.
@@ -144,10 +144,10 @@ def _median_run(fn, q: dict, repeat: int) -> dict:
 
 
 def celltwin_mmc(q: dict, repeat: int) -> dict:
-    from twin.biology import warm_up
+    from twin.kernel.compiled import warm_up
     from twin.model import simulate
-    from twin.results import replication_tables
-    from twin.scenario import load_scenario
+    from twin.results.collect import replication_tables
+    from twin.scenario.loading import load_scenario
 
     warm_up(parallel=False)  # the culture kernel from the numba cache, before any clock starts
     loaded = load_scenario(SCENARIO)

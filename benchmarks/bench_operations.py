@@ -32,8 +32,8 @@ from machine import machine_info  # noqa: E402
 
 from twin import __version__  # noqa: E402
 from twin.model import simulate  # noqa: E402
-from twin.results import replication_tables  # noqa: E402
-from twin.scenario import scenario_from_data  # noqa: E402
+from twin.results.collect import replication_tables  # noqa: E402
+from twin.scenario.loading import scenario_from_data  # noqa: E402
 
 PER_YEAR = 500
 F = "central_factory"
@@ -93,7 +93,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "operations.json")
     args = ap.parse_args()
-    from twin.biology import warm_up
+    from twin.kernel.compiled import warm_up
 
     warm_up(parallel=False)  # load the culture kernel from the numba cache before any clock starts
     rows = {"plain": measure(plain(), args.repeat), "every mechanism": measure(every_mechanism(), args.repeat)}

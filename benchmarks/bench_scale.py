@@ -31,8 +31,8 @@ from machine import machine_info  # noqa: E402
 
 from twin import __version__  # noqa: E402
 from twin.model import simulate  # noqa: E402
-from twin.results import replication_tables  # noqa: E402
-from twin.scenario import scenario_from_data  # noqa: E402
+from twin.results.collect import replication_tables  # noqa: E402
+from twin.scenario.loading import scenario_from_data  # noqa: E402
 
 BASE_PER_YEAR = 6 * 52.18  # referrals a year in scenarios/centralised.yaml
 
@@ -93,7 +93,7 @@ def scaling(sizes: list[int], repeat: int) -> dict:
     ``linearity`` is microseconds per patient at the largest size over that at the smallest: 1.0 is
     perfectly linear, above 1 the cost per patient grows with size.
     """
-    from twin.biology import warm_up
+    from twin.kernel.compiled import warm_up
 
     warm_up(parallel=False)  # load the culture kernel from the numba cache before any clock starts
     rows = [measure(n, repeat) for n in sizes]

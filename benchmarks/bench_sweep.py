@@ -1,7 +1,7 @@
 """Sweep throughput: local process pool vs one process vs a static two-way split vs Dask.
 
 N one-year, 500-referral centralised scenarios (one point, N replications, so every task is a
-distinct scenario id) are run through ``twin.sweep.execute`` into a fresh store:
+distinct scenario id) are run through ``twin.experiments.sweep.execute`` into a fresh store:
 
 * ``serial``: one process (the baseline for parallel efficiency);
 * ``local``: the process pool with ``--workers`` (default 2);
@@ -37,9 +37,9 @@ from bench_scale import scaled  # noqa: E402
 from machine import machine_info  # noqa: E402
 
 from twin import __version__  # noqa: E402
-from twin.sweep.execute import execute, run_task  # noqa: E402
-from twin.sweep.spec import load_sweep  # noqa: E402
-from twin.sweep.store import SweepStore  # noqa: E402
+from twin.experiments.sweep.execute import execute, run_task  # noqa: E402
+from twin.experiments.sweep.spec import load_sweep  # noqa: E402
+from twin.experiments.sweep.store import SweepStore  # noqa: E402
 
 
 def make_plan(tmp: Path, n: int):

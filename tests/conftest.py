@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from twin.scenario import LoadedScenario, scenario_from_data
+from twin.scenario.loading import LoadedScenario, scenario_from_data
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"

@@ -2,9 +2,11 @@
 
 Data flows one way::
 
-    scenario YAML -> twin.scenario.Scenario -> twin.model (SimPy) -> twin.results tables -> reports
+    scenario YAML -> twin.scenario.document.Scenario -> twin.model (SimPy) -> twin.results tables -> reports
 
 Time inside the twin is in hours from the scenario's ``start_date`` at 00:00.
 """
 
-__version__ = "0.1.0"
+from twin.core.version import __version__
+
+__all__ = ["__version__"]

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from twin import __version__
+from twin.core.version import __version__
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -116,7 +116,7 @@ def _fmt(v: float, unit: str = "") -> str:
 
 def kpi_table_text(summary, n_reps: int) -> str:  # summary: pandas DataFrame from results.summarise
     """The console KPI table: headline KPIs, then utilisation per resource."""
-    from twin.results import HEADLINE
+    from twin.results.kpis import HEADLINE
 
     by = {row.kpi: row for row in summary.itertuples(index=False)}
     rows: list[tuple[str, str]] = []
@@ -164,7 +164,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from twin.scenario import load_scenario
+    from twin.scenario.loading import load_scenario
 
     loaded = load_scenario(args.scenario, args.overrides)
     sc = loaded.scenario
@@ -176,8 +176,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from twin.errors import InputError
-    from twin.schema import json_schema_text, markdown_reference
+    from twin.authoring.schema import json_schema_text, markdown_reference
+    from twin.core.errors import InputError
 
     text = json_schema_text() if args.json else markdown_reference()
     if args.out is None:
@@ -198,15 +198,15 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from twin.explain import describe
-    from twin.scenario import load_scenario
+    from twin.authoring.explain import describe
+    from twin.scenario.loading import load_scenario
 
     print(describe(load_scenario(args.scenario, args.overrides)))
     return EXIT_OK  # the load warnings are advice
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from twin.newscenario import new_scenario
+    from twin.authoring.new import new_scenario
 
     path = new_scenario(args.name, args.source, args.out)
     print(f"wrote {path}: a copy of the bundled scenario {args.source.removesuffix('.yaml')!r} named {args.name!r}, every section "
@@ -215,8 +215,8 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from twin.run import run_scenario, write_run
-    from twin.scenario import load_scenario
+    from twin.experiments.run import run_scenario, write_run
+    from twin.scenario.loading import load_scenario
 
     overrides = list(args.overrides) + ([f"seed={args.seed}"] if args.seed is not None else [])
     loaded = load_scenario(args.scenario, overrides)
@@ -258,10 +258,10 @@ def _new_folder(name: str) -> Path:
     return out
 
 
-def comparison_text(table, names: list[str]) -> str:  # table: pandas DataFrame from twin.compare
+def comparison_text(table, names: list[str]) -> str:  # table: pandas DataFrame from twin.experiments.compare
     """Console table: each headline KPI and cost per layout (mean [CI]) and the paired difference
     from the first layout (utilisation per pool is in comparison.parquet and the report)."""
-    from twin.results import HEADLINE
+    from twin.results.kpis import HEADLINE
 
     rows = [("KPI", *[f"{n}" for n in names], *[f"{n} - {names[0]}" for n in names[1:]])]
     by = {(r.layout, r.kpi): r for r in table.itertuples(index=False)}
@@ -289,9 +289,9 @@ def comparison_text(table, names: list[str]) -> str:  # table: pandas DataFrame 
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from twin.compare import compare
-    from twin.run import write_run
-    from twin.scenario import load_scenario
+    from twin.experiments.compare import compare
+    from twin.experiments.run import write_run
+    from twin.scenario.loading import load_scenario
 
     layouts = [load_scenario(p) for p in args.scenarios]
     result = compare(layouts, args.replications)
@@ -314,11 +314,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from twin.progress import Progress
-    from twin.sweep.execute import execute
-    from twin.sweep.spec import load_sweep
-    from twin.sweep.store import SweepStore
-    from twin.sweep.summary import planners_answer, point_summary, wide
+    from twin.experiments.progress import Progress
+    from twin.experiments.sweep.answer import planners_answer, point_summary, wide
+    from twin.experiments.sweep.execute import execute
+    from twin.experiments.sweep.spec import load_sweep
+    from twin.experiments.sweep.store import SweepStore
 
     plan = load_sweep(args.sweep)
     out = Path(args.out) if args.out else Path("results") / "sweeps" / plan.spec.name
@@ -372,7 +372,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``twin`` console script; returns the exit status."""
-    from twin.errors import InputError
+    from twin.core.errors import InputError
 
     parser = _parser()
     try:

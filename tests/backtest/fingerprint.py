@@ -68,8 +68,8 @@ def fingerprint(path: str, replication: int) -> tuple[int, str, dict[str, str]]:
     """(event count, event-log hash, {kpi: value text}) of one replication of a bundled
     scenario (path relative to the repository root)."""
     from twin.model import simulate
-    from twin.results import replication_tables
-    from twin.scenario import load_scenario
+    from twin.results.collect import replication_tables
+    from twin.scenario.loading import load_scenario
 
     raw = simulate(load_scenario(REPO / path), replication)
     n, digest = events_hash(raw.events)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from conftest import SCENARIOS
 
-from twin.run import run_scenario
-from twin.scenario import load_scenario
+from twin.experiments.run import run_scenario
+from twin.scenario.loading import load_scenario
 
 
 def _run(name: str):

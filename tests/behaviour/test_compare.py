@@ -7,8 +7,8 @@ import pytest
 from conftest import SCENARIOS, build, centralised_data, fixed_expansion, no_leaks
 
 from twin.cli import main
-from twin.compare import compare
-from twin.run import run_scenario
+from twin.experiments.compare import compare
+from twin.experiments.run import run_scenario
 
 
 def test_a_layout_compared_with_itself_differs_by_exactly_zero() -> None:
@@ -98,7 +98,7 @@ LAYOUTS = [SCENARIOS / "layouts" / f"{n}.yaml" for n in ("centralised", "point_o
 
 
 def test_costs_add_up_and_labour_is_paid_hours_times_rates() -> None:
-    from twin.scenario import load_scenario
+    from twin.scenario.loading import load_scenario
 
     loaded = load_scenario(LAYOUTS[2])
     res = run_scenario(loaded, replications=2)
@@ -117,7 +117,7 @@ def test_costs_add_up_and_labour_is_paid_hours_times_rates() -> None:
 
 
 def test_bundled_layouts_share_their_patients() -> None:
-    from twin.scenario import load_scenario
+    from twin.scenario.loading import load_scenario
 
     res = compare([load_scenario(p) for p in LAYOUTS], replications=2)
     referred = res.table[res.table["kpi"] == "referred"]

@@ -13,9 +13,9 @@ import pytest
 from conftest import REPO, build, centralised_data, ideal_devices, tiny_data
 from scipy import stats
 
+from twin.experiments.run import run_scenario
 from twin.model import simulate
-from twin.results import replication_tables
-from twin.run import run_scenario
+from twin.results.collect import replication_tables
 
 
 def _tables(data: dict, rep: int = 0):

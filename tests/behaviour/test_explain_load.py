@@ -12,9 +12,9 @@ from __future__ import annotations
 import pytest
 from conftest import SCENARIOS
 
-from twin.load import LoadEstimate, expected_load
-from twin.run import RunResult, run_scenario
-from twin.scenario import load_scenario
+from twin.authoring.offered_load import LoadEstimate, expected_load
+from twin.experiments.run import RunResult, run_scenario
+from twin.scenario.loading import load_scenario
 
 CENTRALISED = SCENARIOS / "centralised.yaml"
 ROUND_THE_CLOCK = ["sites.central_factory.staff.operator.shift=null"]

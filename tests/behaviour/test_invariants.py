@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from twin.model import simulate
-from twin.results import held_intervals, replication_tables
+from twin.results.collect import replication_tables
+from twin.results.tables import held_intervals
 
 JOURNEY_ORDER = [
     "referral_h", "apheresis_start_h", "apheresis_end_h", "ship_to_factory_start_h",

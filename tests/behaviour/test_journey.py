@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 from conftest import build, centralised_data, fixed_expansion, ideal_devices, max_concurrent, no_leaks, tiny_data
 
+from twin.experiments.run import run_scenario
 from twin.model import simulate
-from twin.results import events_table, held_intervals, replication_tables
-from twin.run import run_scenario
+from twin.results.collect import replication_tables
+from twin.results.tables import events_table, held_intervals
 
 
 def _events(data: dict, replication: int = 0) -> tuple[pd.DataFrame, object]:
@@ -68,7 +69,7 @@ def _busy_overlaps(e: pd.DataFrame, horizon: float, resources: pd.DataFrame) -> 
 def test_one_device_never_holds_two_batches() -> None:
     """With one Prodigy and heavy demand, no two batches ever overlap on it (nor on any other
     unit beyond its slots), judged from the event log alone."""
-    from twin.results import resources_table
+    from twin.results.tables import resources_table
 
     data = centralised_data()
     data["sites"]["central_factory"]["devices"]["clinimacs_prodigy"]["count"] = 1

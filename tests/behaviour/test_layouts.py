@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from conftest import build, centralised_data, multisite_data, no_leaks
 
-from twin.errors import ScenarioError
-from twin.run import run_scenario
+from twin.core.errors import ScenarioError
+from twin.experiments.run import run_scenario
 
 
 def _batches(data: dict):

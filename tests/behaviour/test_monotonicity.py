@@ -33,7 +33,8 @@ import pandas as pd
 from conftest import build, centralised_data, fixed_expansion, ideal_devices
 
 from twin.model import simulate
-from twin.results import replication_tables, t_quantile_975
+from twin.results.collect import replication_tables
+from twin.results.stats import t_quantile_975
 
 SEED = 20261125
 REPLICATIONS = 4

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from conftest import build, centralised_data, fixed_expansion, ideal_devices, tiny_data
 
+from twin.experiments.run import run_scenario
 from twin.model import simulate
-from twin.results import held_intervals, intervals, replication_tables, unit_down_intervals
-from twin.run import run_scenario
+from twin.results.collect import replication_tables
+from twin.results.tables import held_intervals, intervals, unit_down_intervals
 
 OFF_DUTY = ("off_shift", "absent", "vacant", "training")
 

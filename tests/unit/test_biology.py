@@ -1,5 +1,5 @@
-"""Culture kernel (twin.biology): numba kernels == NumPy reference == pure-Python reference on random
-inputs (n = 0, 1, many; extreme parameters), flags, input checks, the SoA container, the exp."""
+"""Culture kernel (twin.kernel): numba kernels == NumPy reference == pure-Python reference on random
+inputs (n = 0, 1, many; extreme parameters), input checks, the SoA container, the exp."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numba.core.errors import TypingError
 
-from twin import biology as bio
+from twin.kernel import compiled, cultures, detection, inputs, params, reference
 
 STATE = ("cells", "dead", "contam", "age_h", "temp_c", "co2_pct", "stress_h")
 PARAMS = ("mu_per_h", "lag_h", "capacity_cells", "doubling_contam_h")
 ENV = ("powered", "co2_supply", "perfused")
-KERNELS = (bio.advance, bio.advance_parallel, bio.advance_numpy, bio.advance_python)
+KERNELS = (compiled.advance, compiled.advance_parallel, reference.advance_numpy, reference.advance_python)
 KERNEL_IDS = ("numba", "numba_parallel", "numpy", "python")
 
 
@@ -52,7 +52,7 @@ def random_cultures(n: int, seed: int, extreme: bool = False) -> dict[str, np.nd
 
 
 params_strategy = st.builds(
-    bio.KernelParams,
+    params.KernelParams,
     temp_set_c=st.floats(30, 40),
     temp_ambient_c=st.floats(0, 40),
     temp_tau_off_h=st.floats(1e-3, 100),
@@ -91,25 +91,25 @@ def assert_close(got: dict[str, np.ndarray], ref: dict[str, np.ndarray], before:
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(n=st.sampled_from([0, 1, 2, 7, 33]), seed=st.integers(0, 2**32 - 1), extreme=st.booleans(),
-       hours=hours_strategy, params=st.one_of(st.just(bio.KernelParams()), params_strategy))
+       hours=hours_strategy, params=st.one_of(st.just(params.KernelParams()), params_strategy))
 def test_numba_matches_numpy_reference(n, seed, extreme, hours, params):
     c = random_cultures(n, seed, extreme)
     p = params.as_array()
     ref, got = _copy(c), _copy(c)
-    bio.advance_numpy(hours, *_args(ref), p)
-    bio.advance(hours, *_args(got), p)
+    reference.advance_numpy(hours, *_args(ref), p)
+    compiled.advance(hours, *_args(got), p)
     assert_close(got, ref, c)
 
 
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(0, 3), seed=st.integers(0, 2**32 - 1), extreme=st.booleans(),
-       hours=st.floats(0, 30), params=st.one_of(st.just(bio.KernelParams()), params_strategy))
+       hours=st.floats(0, 30), params=st.one_of(st.just(params.KernelParams()), params_strategy))
 def test_python_reference_matches_numpy_reference(n, seed, extreme, hours, params):
     c = random_cultures(n, seed, extreme)
     p = params.as_array()
     ref, got = _copy(c), _copy(c)
-    bio.advance_numpy(hours, *_args(ref), p)
-    bio.advance_python(hours, *_args(got), p)
+    reference.advance_numpy(hours, *_args(ref), p)
+    reference.advance_python(hours, *_args(got), p)
     assert_close(got, ref, c, rtol=1e-11)
 
 
@@ -117,9 +117,9 @@ def test_python_reference_matches_numpy_reference(n, seed, extreme, hours, param
 def test_parallel_is_bit_identical_to_serial(n):
     c = random_cultures(n, seed=n, extreme=True)
     a, b = _copy(c), _copy(c)
-    p = bio.KernelParams().as_array()
-    bio.advance(37.5, *_args(a), p)
-    bio.advance_parallel(37.5, *_args(b), p)
+    p = params.KernelParams().as_array()
+    compiled.advance(37.5, *_args(a), p)
+    compiled.advance_parallel(37.5, *_args(b), p)
     for k in STATE:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
@@ -128,10 +128,10 @@ def test_one_call_equals_many_calls_on_the_same_grid():
     """Sub-steps are the unit of work: 48 calls of 1 h == one call of 48 h (dt = 1 h)."""
     c = random_cultures(50, seed=3)
     a, b = _copy(c), _copy(c)
-    p = bio.KernelParams().as_array()
-    bio.advance(48.0, *_args(a), p)
+    p = params.KernelParams().as_array()
+    compiled.advance(48.0, *_args(a), p)
     for _ in range(48):
-        bio.advance(1.0, *_args(b), p)
+        compiled.advance(1.0, *_args(b), p)
     for k in STATE:
         np.testing.assert_allclose(a[k], b[k], rtol=1e-12, atol=0, err_msg=k)
 
@@ -139,18 +139,18 @@ def test_one_call_equals_many_calls_on_the_same_grid():
 def test_results_do_not_depend_on_the_other_cultures():
     """No randomness and no coupling: a culture's result is the same alone or among 1,500 others."""
     c = random_cultures(1500, seed=11)
-    p = bio.KernelParams().as_array()
+    p = params.KernelParams().as_array()
     together = _copy(c)
-    bio.advance(30.0, *_args(together), p)
+    compiled.advance(30.0, *_args(together), p)
     for i in (0, 777, 1499):
         alone = {k: v[i : i + 1].copy() for k, v in c.items()}
-        bio.advance(30.0, *_args(alone), p)
+        compiled.advance(30.0, *_args(alone), p)
         for k in STATE:
             assert alone[k][0] == together[k][i], (k, i)
 
 
 def test_zero_cultures_and_zero_hours_change_nothing():
-    p = bio.KernelParams().as_array()
+    p = params.KernelParams().as_array()
     for kernel in KERNELS:
         empty = random_cultures(0, seed=0)
         kernel(5.0, *_args(empty), p)
@@ -168,46 +168,26 @@ def test_zero_cultures_and_zero_hours_change_nothing():
 @given(y=st.one_of(st.floats(-745, 0), st.floats(-1e-6, 0), st.floats(-40, 0)))
 def test_vector_exp_within_two_ulp_of_libm(y):
     ref = math.exp(y)
-    got = bio._vexp(y)
+    got = compiled._vexp(y)
     if y < -708.0:  # below the documented cut-off the kernel returns 0 (libm: a subnormal)
         assert got == 0.0 or abs(got - ref) <= 2 * math.ulp(ref)
     else:
         assert abs(got - ref) <= 2 * math.ulp(ref)
     ref1 = math.expm1(y)
-    assert abs(bio._vexpm1(y) - ref1) <= 2 * math.ulp(ref1) + (1e-300 if y < -708 else 0.0)
+    assert abs(compiled._vexpm1(y) - ref1) <= 2 * math.ulp(ref1) + (1e-300 if y < -708 else 0.0)
 
 
-# -- flags and detection ----------------------------------------------------------------------
-
-
-def test_flags_bits():
-    cells = np.array([10.0, 5.0, 0.0, 8.0, 2.0])
-    dead = np.array([0.0, 5.0, 0.0, 2.0, 0.0])
-    contam = np.array([0.0, 0.0, 0.0, 100.0, 99.9])
-    got = bio.flags(cells, dead, contam, 8.0, 0.7, 100.0)
-    # 10 >= 8; viability .5 < .7; empty culture counts as viability 0; 8 >= 8, .8, 100 >= 100; nothing
-    assert got.dtype == np.int8
-    assert got.tolist() == [1, 2, 2, 1 | 4, 0]
-    per_culture = bio.flags(cells, dead, contam, np.array([11.0, 1.0, 0.0, 9.0, 2.0]), 0.7, np.full(5, 50.0))
-    assert per_culture.tolist() == [0, 1 | 2, 1 | 2, 4, 1 | 4]
-    assert bio.flags(np.zeros(0), np.zeros(0), np.zeros(0), 1.0, 0.5, 1.0).shape == (0,)
-
-
-def test_flags_lengths_checked():
-    with pytest.raises(ValueError, match="same length"):
-        bio.flags(np.ones(3), np.ones(2), np.ones(3), 1.0, 0.5, 1.0)
-    with pytest.raises(ValueError, match="same length"):
-        bio.flags(np.ones(3), np.ones(3), np.ones(3), np.ones(2), 0.5, 1.0)
+# -- detection --------------------------------------------------------------------------------
 
 
 def test_detection_probability_values_and_checks():
-    assert bio.detection_probability(0.0, 0.1, 0.0) == 0.0
-    assert bio.detection_probability(1e6, 0.5, 0.2) == pytest.approx(0.8)
-    assert bio.detection_probability(math.inf, 0.01, 0.1) == pytest.approx(0.9)
-    assert bio.detection_probability(1e-12, 1.0, 0.0) == pytest.approx(1e-12, rel=1e-9)  # expm1: no cancellation
+    assert detection.detection_probability(0.0, 0.1, 0.0) == 0.0
+    assert detection.detection_probability(1e6, 0.5, 0.2) == pytest.approx(0.8)
+    assert detection.detection_probability(math.inf, 0.01, 0.1) == pytest.approx(0.9)
+    assert detection.detection_probability(1e-12, 1.0, 0.0) == pytest.approx(1e-12, rel=1e-9)  # expm1: no cancellation
     for bad in ((-1.0, 0.1, 0.0), (1.0, 1.5, 0.0), (1.0, 0.1, -0.1), (math.nan, 0.1, 0.0), (1.0, 0.1, 2.0)):
         with pytest.raises(ValueError):
-            bio.detection_probability(*bad)
+            detection.detection_probability(*bad)
 
 
 # -- input checks -----------------------------------------------------------------------------
@@ -216,9 +196,9 @@ BAD_INPUTS = [
     (1, lambda c, p: c.__setitem__("lag_h", c["lag_h"][:-1])),
     (1, lambda c, p: c.__setitem__("perfused", c["perfused"][:-1])),
     (2, lambda c, p: p.resize(17, refcheck=False)),
-    (3, lambda c, p: p.__setitem__(bio.PARAM_NAMES.index("dt_h"), 0.0)),
-    (3, lambda c, p: p.__setitem__(bio.PARAM_NAMES.index("plateau_fraction"), 1.0)),
-    (3, lambda c, p: p.__setitem__(bio.PARAM_NAMES.index("growth_stress_k"), math.nan)),
+    (3, lambda c, p: p.__setitem__(params.PARAM_NAMES.index("dt_h"), 0.0)),
+    (3, lambda c, p: p.__setitem__(params.PARAM_NAMES.index("plateau_fraction"), 1.0)),
+    (3, lambda c, p: p.__setitem__(params.PARAM_NAMES.index("growth_stress_k"), math.nan)),
     (6, lambda c, p: c["cells"].__setitem__(1, -1.0)),
     (6, lambda c, p: c["dead"].__setitem__(0, math.nan)),
     (6, lambda c, p: c["contam"].__setitem__(2, math.inf)),
@@ -239,12 +219,12 @@ BAD_INPUTS = [
 @pytest.mark.parametrize("code,spoil", BAD_INPUTS)
 def test_bad_inputs_raise_before_changing_anything(kernel, code, spoil):
     c = random_cultures(3, seed=5)
-    p = bio.KernelParams().as_array()
+    p = params.KernelParams().as_array()
     spoil(c, p)
     before = _copy(c)
     with pytest.raises(ValueError) as err:
         kernel(10.0, *_args(c), p)
-    assert str(err.value) == bio._MESSAGES[code]
+    assert str(err.value) == inputs._MESSAGES[code]
     for k in STATE:
         np.testing.assert_array_equal(c[k], before[k])
 
@@ -254,14 +234,14 @@ def test_bad_inputs_raise_before_changing_anything(kernel, code, spoil):
 def test_bad_hours(kernel, hours, code):
     c = random_cultures(2, seed=1)
     with pytest.raises(ValueError) as err:
-        kernel(hours, *_args(c), bio.KernelParams().as_array())
-    assert str(err.value) == bio._MESSAGES[code]
+        kernel(hours, *_args(c), params.KernelParams().as_array())
+    assert str(err.value) == inputs._MESSAGES[code]
 
 
 def test_njit_messages_match_the_shared_table():
-    for code, message in enumerate(bio._MESSAGES[1:11], start=1):
+    for code, message in enumerate(inputs._MESSAGES[1:11], start=1):
         with pytest.raises(ValueError) as err:
-            bio._raise(code)
+            compiled._raise(code)
         assert str(err.value) == message
 
 
@@ -270,16 +250,16 @@ def test_wrong_dtype_is_refused():
     whole float32 kernel (numba types every callee before it reports the error)."""
     c = random_cultures(2, seed=1)
     c["cells"] = c["cells"].astype(np.float32)
-    p = bio.KernelParams().as_array()
+    p = params.KernelParams().as_array()
     with pytest.raises(TypingError, match="float64"):
-        bio._guard_types(*_args(c), p)
+        compiled._guard_types(*_args(c), p)
     with pytest.raises(ValueError) as err:
-        bio.advance_numpy(1.0, *_args(c), p)
-    assert str(err.value) == bio._MESSAGES[11]
+        reference.advance_numpy(1.0, *_args(c), p)
+    assert str(err.value) == inputs._MESSAGES[11]
     c = random_cultures(2, seed=1)
     c["powered"] = c["powered"].astype(np.int64)
     with pytest.raises(TypingError, match="uint8"):
-        bio._guard_types(*_args(c), p)
+        compiled._guard_types(*_args(c), p)
 
 
 def test_bool_environment_arrays_pass_the_type_guard():
@@ -288,7 +268,7 @@ def test_bool_environment_arrays_pass_the_type_guard():
     c = random_cultures(2, seed=2)
     for k in ENV:
         c[k] = c[k].astype(bool)
-    bio._guard_types(*_args(c), bio.KernelParams().as_array())
+    compiled._guard_types(*_args(c), params.KernelParams().as_array())
 
 
 any_float = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-2, 50))
@@ -298,33 +278,33 @@ any_float = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(
 @given(vec=st.lists(any_float, min_size=18, max_size=18))
 def test_python_and_njit_parameter_rules_agree(vec):
     p = np.array(vec)
-    assert (bio.params_problem(p) == "") == bio._params_ok(p)
+    assert (params.params_problem(p) == "") == compiled._params_ok(p)
 
 
 @settings(max_examples=150, deadline=None)
 @given(i=st.integers(0, 17), v=any_float)
 def test_python_and_njit_parameter_rules_agree_one_value_off(i, v):
-    p = bio.KernelParams().as_array()
+    p = params.KernelParams().as_array()
     p[i] = v
-    assert (bio.params_problem(p) == "") == bio._params_ok(p)
+    assert (params.params_problem(p) == "") == compiled._params_ok(p)
 
 
 def test_kernel_params_validation_and_round_trip():
-    p = bio.KernelParams(dt_h=0.25, contam_max_cfu=1e9)
-    assert bio.KernelParams.from_array(p.as_array()) == p
-    assert p.as_array()[bio.PARAM_NAMES.index("dt_h")] == 0.25
-    assert bio.PARAM_NAMES[0] == "temp_set_c" and bio.PARAM_NAMES[-1] == "dt_h"
+    p = params.KernelParams(dt_h=0.25, contam_max_cfu=1e9)
+    assert params.KernelParams.from_array(p.as_array()) == p
+    assert p.as_array()[params.PARAM_NAMES.index("dt_h")] == 0.25
+    assert params.PARAM_NAMES[0] == "temp_set_c" and params.PARAM_NAMES[-1] == "dt_h"
     for bad in ({"dt_h": 0.0}, {"temp_tau_off_h": -1.0}, {"plateau_fraction": 1.0}, {"growth_stress_k": math.nan},
                 {"temp_set_c": math.inf}, {"contam_max_cfu": math.inf}):
         with pytest.raises(ValueError, match="KernelParams"):
-            bio.KernelParams(**bad)
+            params.KernelParams(**bad)
 
 
 # -- container --------------------------------------------------------------------------------
 
 
 def test_cultures_container_slots_and_advance():
-    cs = bio.Cultures(capacity=2)
+    cs = cultures.Cultures(capacity=2)
     a = cs.add(1e8, 0.02, 10.0, 1e10, 1.0, target_cells=2e8)
     b = cs.add(1e8, 0.02, 10.0, 1e10, 1.0, contam=1.0)
     c = cs.add(5e7, 0.01, 0.0, 1e10, 2.0)  # grows the arrays
@@ -341,13 +321,12 @@ def test_cultures_container_slots_and_advance():
     cs.powered[a] = 0
     direct["powered"][a] = 0
     cs.advance(48.0)
-    bio.advance(48.0, *_args(direct), cs.params_vec)
+    compiled.advance(48.0, *_args(direct), cs.params_vec)
     for k in STATE:
         np.testing.assert_array_equal(getattr(cs, k)[: cs.high], direct[k])
     cs.remove(b)
-    f = cs.flags(min_viability=0.5, lod_cfu=1.0)
-    assert f.shape == (1,)
     cs.advance(1.0, parallel=True)
+    assert cs.high == 1 and len(cs) == 1
 
 
 # -- documentation --------------------------------------------------------------------------
@@ -359,7 +338,7 @@ def test_cultures_container_slots_and_advance():
 ])
 def test_documented_outage_table(mode, hours, share, viability):
     """The outage table in the module docstring is what the defaults give."""
-    p = bio.KernelParams().as_array()
+    p = params.KernelParams().as_array()
     on, off = np.ones(1, np.uint8), np.zeros(1, np.uint8)
 
     def culture():
@@ -368,13 +347,13 @@ def test_documented_outage_table(mode, hours, share, viability):
                  mu_per_h=np.array([math.log(2) / (2.6 * 24)]), lag_h=np.array([24.0]),
                  capacity_cells=np.array([1e300]), doubling_contam_h=np.ones(1), powered=on, co2_supply=on,
                  perfused=on)
-        bio.advance(24 * 7, *_args(c), p)
+        compiled.advance(24 * 7, *_args(c), p)
         return c
 
     hit, calm = culture(), culture()
     assert calm["cells"][0] / (calm["cells"][0] + calm["dead"][0]) == pytest.approx(0.96, abs=0.005)
     hit.update(powered=off, co2_supply=off, perfused=off) if mode == "power" else hit.update(co2_supply=off)
-    bio.advance(hours, *_args(hit), p)
-    bio.advance(hours, *_args(calm), p)
+    compiled.advance(hours, *_args(hit), p)
+    compiled.advance(hours, *_args(calm), p)
     assert hit["cells"][0] / calm["cells"][0] == pytest.approx(share, abs=0.005)
     assert hit["cells"][0] / (hit["cells"][0] + hit["dead"][0]) == pytest.approx(viability, abs=0.005)

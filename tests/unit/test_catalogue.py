@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from twin.catalogue import DeviceType, bundled_dir, load_catalogue, load_device_type
-from twin.errors import ScenarioError
-from twin.scenario import scenario_from_yaml_text
+from twin.core.errors import ScenarioError
+from twin.scenario.catalogue import DeviceType, bundled_dir, load_catalogue, load_device_type
+from twin.scenario.loading import scenario_from_yaml_text
 
 REPO = Path(__file__).resolve().parents[2]
 EQUIPMENT = REPO / "equipment"

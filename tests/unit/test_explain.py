@@ -10,16 +10,17 @@ import re
 import pytest
 from conftest import SCENARIOS, build, centralised_data, multisite_data
 
+from twin.authoring.explain import SECTIONS, describe
+from twin.authoring.new import bundled_scenarios, explained_text, new_scenario, retarget_modeline
+from twin.authoring.offered_load import device_availability, expected_culture_h, expected_load, staff_h_per_week
 from twin.cli import main
-from twin.distributions import Fixed
-from twin.errors import InputError
-from twin.explain import SECTIONS, describe
-from twin.load import device_availability, expected_culture_h, expected_load, staff_h_per_week
-from twin.newscenario import bundled_scenarios, explained_text, new_scenario, retarget_modeline
-from twin.operations import ShiftBlock
-from twin.scenario import Scenario, load_scenario
-from twin.shifts import on_duty_h_per_week, shift_intervals
-from twin.vocab import CHAIRS, SLOTS
+from twin.core.errors import InputError
+from twin.core.vocab import CHAIRS, SLOTS
+from twin.scenario.calendars import on_duty_h_per_week, shift_intervals
+from twin.scenario.distributions import Fixed
+from twin.scenario.document import Scenario
+from twin.scenario.loading import load_scenario
+from twin.scenario.staffing import ShiftBlock
 
 BUNDLED = bundled_scenarios()
 CENTRALISED = str(SCENARIOS / "centralised.yaml")
@@ -262,7 +263,7 @@ def test_on_duty_hours_a_week(blocks, hours) -> None:
 def test_culture_length_matches_a_simulated_culture() -> None:
     """The closed form against the kernel itself, ticked hourly as the model ticks it: a culture
     at the mean patient's parameters reaches the target within an hour of the estimate."""
-    from twin import biology as bio
+    from twin.kernel.cultures import Cultures
 
     sc = load_scenario(CENTRALISED).scenario
     step = next(st for st in sc.recipe if st.end_point is not None)
@@ -271,7 +272,7 @@ def test_culture_length_matches_a_simulated_culture() -> None:
         b = sc.biology.model_copy(update={"starting_cells_millions": Fixed(value=start_m),
                                           "doubling_time_h": Fixed(value=doubling)})
         estimate = expected_culture_h(b, step.end_point, capacity, start_m * 1e6)
-        cultures = bio.Cultures(capacity=1, params=b.kernel_params())
+        cultures = Cultures(capacity=1, params=b.kernel_params())
         slot = cultures.add(start_m * 1e6, b.growth_rate_per_h(doubling), b.lag_h.mean, capacity)
         hours = 0
         while cultures.cells[slot] < step.end_point.target_cells and hours < step.end_point.max_h:
@@ -294,6 +295,6 @@ def test_culture_that_cannot_reach_its_target_runs_to_max_h() -> None:
 def test_place_names_are_the_models() -> None:
     """The estimate names hospital places as the model's pools do (it cannot import the model:
     SimPy)."""
-    from twin.model import facility
+    from twin.model import world
 
-    assert (CHAIRS, SLOTS) == (facility.CHAIRS, facility.SLOTS)
+    assert (CHAIRS, SLOTS) == (world.CHAIRS, world.SLOTS)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from twin.cli import main
-from twin.scenario import load_scenario
+from twin.scenario.loading import load_scenario
 
 SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "centralised.yaml"
 BASE = SCENARIO.read_text(encoding="utf-8")
@@ -408,7 +408,7 @@ def test_anchors_and_aliases_still_work(tmp_path) -> None:
 def test_leading_zero_is_decimal_as_a_reader_expects(tmp_path) -> None:
     """YAML 1.1 reads "017" as octal 15 and "no" as False; the twin reads them the YAML 1.2 way:
     17, and the string "no"."""
-    from twin.yamlio import parse_yaml
+    from twin.scenario.yamlio import parse_yaml
 
     data, _ = parse_yaml("seed: 017\nname: no\nflag: true\nbig: 1e3\n")
     assert data == {"seed": 17, "name": "no", "flag": True, "big": 1000.0}

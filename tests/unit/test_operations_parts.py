@@ -7,11 +7,11 @@ import pytest
 import simpy
 from conftest import build, centralised_data, tiny_data
 
-from twin.errors import ScenarioError
+from twin.core.errors import ScenarioError
+from twin.model.availability import ln2_plan, power_plan, shift_intervals
 from twin.model.conditions import Condition
-from twin.model.operations import ln2_plan, power_plan, shift_intervals
 from twin.model.pools import Unit, UnitPool
-from twin.operations import ShiftBlock
+from twin.scenario.staffing import ShiftBlock
 
 # -- shift calendars -------------------------------------------------------------------------------
 

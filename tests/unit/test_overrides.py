@@ -8,9 +8,9 @@ import pytest
 from conftest import SCENARIOS
 
 from twin.cli import main
-from twin.errors import InputError
-from twin.overrides import apply_overrides, split_path
-from twin.scenario import load_scenario
+from twin.core.errors import InputError
+from twin.scenario.loading import load_scenario
+from twin.scenario.overrides import apply_overrides, split_path
 
 CENTRAL = str(SCENARIOS / "centralised.yaml")
 

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("plotly")
 
-from twin.reports.run import (
+from twin.reports.run_report import (
     NO_CULTURE,
     culture_sections,
     culture_specs,
@@ -33,8 +33,8 @@ from twin.reports.run import (
     step_segments,
     wip_series,
 )
-from twin.reports.sweep import fig_frontier, fig_heatmap, fig_tornado, tornado_table
-from twin.results import unit_down_intervals
+from twin.reports.sweep_report import fig_frontier, fig_heatmap, fig_tornado, tornado_table
+from twin.results.tables import unit_down_intervals
 
 
 def ev(rows):
@@ -107,15 +107,15 @@ def test_figures_have_titled_axes_and_the_right_data() -> None:
 
 
 def test_reports_never_import_the_simulation() -> None:
-    code = ("import sys, twin.reports, twin.reports.run, twin.reports.sweep; "
-            "bad = [m for m in sys.modules if m in ('simpy', 'numba', 'twin.run', 'twin.biology', 'twin.culture') "
-            "or m.startswith(('twin.model', 'twin.scenario'))]; "
+    code = ("import sys, twin.reports, twin.reports.run_report, twin.reports.sweep_report, twin.reports.compare_report; "
+            "bad = [m for m in sys.modules if m in ('simpy', 'numba') "
+            "or m.startswith(('twin.model', 'twin.scenario', 'twin.kernel', 'twin.experiments'))]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_comparison_figures_show_means_and_relative_paired_differences() -> None:
-    from twin.reports.compare import fig_differences, fig_side_by_side
+    from twin.reports.compare_report import fig_differences, fig_side_by_side
 
     t = pd.DataFrame({
         "layout": ["a", "a", "b", "b"], "kpi": ["throughput_per_year", "mean_wip"] * 2,

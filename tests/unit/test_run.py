@@ -9,8 +9,8 @@ from conftest import SCENARIOS, build, tiny_data
 
 import twin.model
 from twin.cli import main
-from twin.run import run_scenario, write_run
-from twin.scenario import load_scenario
+from twin.experiments.run import run_scenario, write_run
+from twin.scenario.loading import load_scenario
 
 
 def test_a_failing_replication_is_recorded_and_the_others_kept(monkeypatch, tmp_path, capsys) -> None:

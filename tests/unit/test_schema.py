@@ -16,12 +16,7 @@ import pytest
 from conftest import REPO, SCENARIOS
 from pydantic import BaseModel
 
-from twin.catalogue import DeviceType
-from twin.cli import main
-from twin.culture import KernelParams
-from twin.errors import ScenarioError
-from twin.scenario import Scenario, scenario_from_data
-from twin.schema import (
+from twin.authoring.schema import (
     DIST_DEFS,
     JSON_PATH,
     MARKDOWN_PATH,
@@ -32,8 +27,14 @@ from twin.schema import (
     scenario_models,
     unit_of,
 )
-from twin.validation import models_in
-from twin.yamlio import load_yaml
+from twin.cli import main
+from twin.core.errors import ScenarioError
+from twin.kernel.params import KernelParams
+from twin.scenario.catalogue import DeviceType
+from twin.scenario.document import Scenario
+from twin.scenario.loading import scenario_from_data
+from twin.scenario.locate import models_in
+from twin.scenario.yamlio import load_yaml
 
 BUNDLED = [p for folder in ("", "layouts", "validation") for p in sorted((SCENARIOS / folder).glob("*.yaml"))]
 """The bundled scenario files (not scenarios/sweeps/: sweep files are another format)."""

@@ -11,11 +11,11 @@ from conftest import SCENARIOS
 
 import twin.model
 from twin.cli import main
-from twin.errors import InputError
-from twin.sweep.execute import execute
-from twin.sweep.spec import load_sweep
-from twin.sweep.store import SweepStore
-from twin.sweep.summary import planners_answer, point_summary, wide
+from twin.core.errors import InputError
+from twin.experiments.sweep.answer import planners_answer, point_summary, wide
+from twin.experiments.sweep.execute import execute
+from twin.experiments.sweep.spec import load_sweep
+from twin.experiments.sweep.store import SweepStore
 
 SWEEP = f"""
 name: tiny_sweep

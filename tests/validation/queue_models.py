@@ -19,8 +19,10 @@ import numpy as np
 import pandas as pd
 
 from twin.model import simulate
-from twin.results import events_table, replication_tables, t_quantile_975
-from twin.scenario import load_scenario
+from twin.results.collect import replication_tables
+from twin.results.stats import t_quantile_975
+from twin.results.tables import events_table
+from twin.scenario.loading import load_scenario
 
 VALIDATION = Path(__file__).resolve().parents[2] / "scenarios" / "validation"
 MMC = VALIDATION / "mmc.yaml"

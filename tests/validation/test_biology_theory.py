@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from twin import biology as bio
+from twin.kernel import compiled, detection, params, reference
 
-KERNELS = pytest.mark.parametrize("kernel", [bio.advance, bio.advance_numpy], ids=["numba", "numpy"])
+KERNELS = pytest.mark.parametrize("kernel", [compiled.advance, reference.advance_numpy], ids=["numba", "numpy"])
 ON = np.ones(1, np.uint8)
 OFF = np.zeros(1, np.uint8)
 NO_DEATH = dict(death_base_per_h=0.0, death_plateau_per_h=0.0, death_stress_per_h=0.0)
@@ -32,7 +32,7 @@ def culture(n: int = 1, **values: float | np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def run(kernel, c: dict[str, np.ndarray], hours: float, params: bio.KernelParams, **env: np.ndarray) -> None:
+def run(kernel, c: dict[str, np.ndarray], hours: float, params: params.KernelParams, **env: np.ndarray) -> None:
     e = {k: env.get(k, c[k]) for k in ("powered", "co2_supply", "perfused")}
     kernel(hours, c["cells"], c["dead"], c["contam"], c["age_h"], c["temp_c"], c["co2_pct"], c["stress_h"],
            c["mu_per_h"], c["lag_h"], c["capacity_cells"], c["doubling_contam_h"], e["powered"], e["co2_supply"],
@@ -45,7 +45,7 @@ def test_pure_exponential_growth_after_lag(kernel, dt):
     """Theory: dN/dt = mu N for t > lag, N constant before (logistic with K -> infinity, no death,
     no stress, fed): N(t) = N0 exp(mu max(0, t - lag)). The lag ends inside a sub-step (lag 10.4 h),
     so this also checks that only the time past the lag grows. Ages 0..300 h in uneven calls."""
-    p = bio.KernelParams(dt_h=dt, **NO_DEATH)
+    p = params.KernelParams(dt_h=dt, **NO_DEATH)
     mu, lag, n0 = 0.0111, 10.4, 5e7
     c = culture(cells=n0, mu_per_h=mu, lag_h=lag)
     t = 0.0
@@ -64,7 +64,7 @@ def test_pure_exponential_growth_after_lag(kernel, dt):
 def test_logistic_growth_matches_closed_form(kernel, dt, n0_over_k):
     """Theory: Verhulst logistic dN/dt = r N (1 - N/K) has N(t) = K / (1 + (K/N0 - 1) exp(-r t)); the
     kernel's exact step composes to it for any dt (no death, no lag, at setpoint). N0 > K decays to K."""
-    p = bio.KernelParams(dt_h=dt, **NO_DEATH)
+    p = params.KernelParams(dt_h=dt, **NO_DEATH)
     k, r = 2e9, 0.03
     n0 = n0_over_k * k
     c = culture(cells=n0, mu_per_h=r, capacity_cells=k)
@@ -76,7 +76,7 @@ def test_logistic_growth_matches_closed_form(kernel, dt, n0_over_k):
         assert c["cells"][0] == pytest.approx(expected, rel=1e-11)
 
 
-@pytest.mark.parametrize("kernel,max_hours", [(bio.advance, 1e5), (bio.advance_numpy, 500.0)], ids=["numba", "numpy"])
+@pytest.mark.parametrize("kernel,max_hours", [(compiled.advance, 1e5), (reference.advance_numpy, 500.0)], ids=["numba", "numpy"])
 @settings(max_examples=30, deadline=None)
 @given(fraction=st.one_of(st.floats(0, 1), st.sampled_from([0.0, 1e-300, 1.0])),
        powered=st.integers(0, 1), co2=st.integers(0, 1), doubling=st.floats(1e-3, 1e3))
@@ -84,7 +84,7 @@ def test_sterile_culture_stays_sterile(kernel, max_hours, fraction, powered, co2
     """Theory: contaminant growth is multiplicative (dC/dt = C ln2 / t_d), so C = 0 is a fixed point:
     zero contamination stays exactly zero for any number of hours (up to 1e5 h here), any conditions."""
     c = culture(n=3, contam=0.0, doubling_contam_h=doubling, powered=powered, co2_supply=co2)
-    run(kernel, c, fraction * max_hours, bio.KernelParams())
+    run(kernel, c, fraction * max_hours, params.KernelParams())
     assert np.all(c["contam"] == 0.0)
 
 
@@ -92,7 +92,7 @@ def test_sterile_culture_stays_sterile(kernel, max_hours, fraction, powered, co2
 @pytest.mark.parametrize("doubling", [0.5, 1.0, 3.0, 7.3])
 def test_contaminant_doubles_every_doubling_time_until_the_cap(kernel, doubling):
     """Theory: C(t) = C0 2^(t / t_d), capped at contam_max (saturating load), independent of dt."""
-    p = bio.KernelParams(contam_max_cfu=1e9, dt_h=0.4)
+    p = params.KernelParams(contam_max_cfu=1e9, dt_h=0.4)
     c = culture(contam=1.0, doubling_contam_h=doubling)
     for k in range(1, 6):
         run(kernel, c, doubling, p)
@@ -107,7 +107,7 @@ def test_chamber_relaxes_exponentially_with_its_time_constant(kernel, dt):
     """Theory: Newton's law of cooling / first-order gas exchange: without power T(t) = Ta + (T0 - Ta)
     exp(-t/tau_off) and CO2(t) = Ca + (C0 - Ca) exp(-t/tau_co2_off); after power returns both relax
     to setpoint with tau_on. Exact for any dt (each sub-step is the exact solution)."""
-    p = bio.KernelParams(dt_h=dt)
+    p = params.KernelParams(dt_h=dt)
     c = culture()
     t = 0.0
     for hours in (0.5, 2.0, 3.5, 6.0):
@@ -125,7 +125,7 @@ def test_chamber_relaxes_exponentially_with_its_time_constant(kernel, dt):
 def test_co2_without_supply_leaks_even_when_powered(kernel):
     """Theory: same first-order exchange, CO2 only: temperature stays at setpoint, CO2 decays with
     tau_co2_off, and the stress dose is the integral of the excursion (only CO2 contributes)."""
-    p = bio.KernelParams(dt_h=1.0)
+    p = params.KernelParams(dt_h=1.0)
     c = culture()
     run(kernel, c, 10.0, p, co2_supply=OFF)
     assert c["temp_c"][0] == 37.0
@@ -135,16 +135,16 @@ def test_co2_without_supply_leaks_even_when_powered(kernel):
     assert c["stress_h"][0] == pytest.approx(dose, rel=1e-12)
 
 
-def _outage_run(outage_h: int, mode: str, params: bio.KernelParams, n0: float, k: float, mu: float, lag: float,
+def _outage_run(outage_h: int, mode: str, params: params.KernelParams, n0: float, k: float, mu: float, lag: float,
                 start_h: int, end_h: int) -> tuple[float, float]:
     """Culture grows until start_h, loses power (with CO2 and feed) or only CO2 for outage_h, then
     runs normally until end_h. Returns viable cells and viability at end_h. Whole hours, dt = 1 h,
     so every run shares the same sub-step grid."""
     c = culture(cells=n0, dead=0.05 * n0, mu_per_h=mu, lag_h=lag, capacity_cells=k)
-    run(bio.advance, c, float(start_h), params)
+    run(compiled.advance, c, float(start_h), params)
     env = dict(powered=OFF, co2_supply=OFF, perfused=OFF) if mode == "power" else dict(co2_supply=OFF)
-    run(bio.advance, c, float(outage_h), params, **env)
-    run(bio.advance, c, float(end_h - start_h - outage_h), params)
+    run(compiled.advance, c, float(outage_h), params, **env)
+    run(compiled.advance, c, float(end_h - start_h - outage_h), params)
     cells, dead = c["cells"][0], c["dead"][0]
     return cells, cells / (cells + dead)
 
@@ -165,7 +165,7 @@ def test_longer_outage_never_gives_more_viable_cells(mode, h1, extra, n0, mu, la
     and decreasing in the excursion x; a longer outage gives x at least as large at every sub-step
     (the chamber is further from setpoint and relaxes back without overshoot). So viable cells at
     the end never increase with outage length, near capacity too."""
-    p = bio.KernelParams()
+    p = params.KernelParams()
     end = start + h1 + extra + after
     short = _outage_run(h1, mode, p, n0, k_over_n0 * n0, mu, lag, start, end)
     long = _outage_run(h1 + extra, mode, p, n0, k_over_n0 * n0, mu, lag, start, end)
@@ -182,7 +182,7 @@ def test_longer_outage_never_gives_higher_viability_in_exponential_growth(mode, 
     and viability = 1/(1 + rho) never higher at the end. (Near capacity this does NOT hold in the
     model: a culture knocked back by a longer outage escapes crowding death and is diluted by faster
     logistic regrowth; the property is tested where the theory applies.)"""
-    p = bio.KernelParams()
+    p = params.KernelParams()
     end = start + h1 + extra + after
     short = _outage_run(h1, mode, p, n0, 1e300, mu, lag, start, end)
     long = _outage_run(h1 + extra, mode, p, n0, 1e300, mu, lag, start, end)
@@ -199,7 +199,7 @@ def test_colder_room_during_a_power_cut_is_never_better(ambient, colder, hours, 
     so neither viable cells nor (far below capacity) viability at the end can be higher."""
     results = []
     for amb in (ambient, max(0.0, ambient - colder)):
-        p = bio.KernelParams(temp_ambient_c=amb)
+        p = params.KernelParams(temp_ambient_c=amb)
         results.append(_outage_run(hours, "power", p, 1e8, 1e300, mu, 0.0, 24, 24 + hours + after))
     warm, cold = results
     assert cold[0] <= warm[0] * (1 + 1e-12)
@@ -213,7 +213,7 @@ def test_detection_probability_closed_form(cfu, fraction, fn):
     with mean C f (random sampling of well-mixed organisms), so P(at least one) = 1 - exp(-C f);
     a method missing a positive sample with probability q detects with (1 - exp(-C f)) (1 - q)."""
     expected = (1.0 - math.exp(-cfu * fraction)) * (1.0 - fn)
-    got = bio.detection_probability(cfu, fraction, fn)
+    got = detection.detection_probability(cfu, fraction, fn)
     assert got == pytest.approx(expected, rel=1e-12, abs=1e-15)
     assert 0.0 <= got <= 1.0
 
@@ -226,7 +226,7 @@ def test_detection_probability_poisson_by_simulation():
     cfu, f, q, n = 40, 0.05, 0.1, 200_000
     hits = (rng.binomial(cfu, f, n) > 0) & (rng.random(n) >= q)
     exact_binomial = (1 - (1 - f) ** cfu) * (1 - q)
-    poisson = bio.detection_probability(cfu, f, q)
+    poisson = detection.detection_probability(cfu, f, q)
     se = math.sqrt(exact_binomial * (1 - exact_binomial) / n)
     assert abs(hits.mean() - exact_binomial) < 4 * se
     assert abs(poisson - exact_binomial) < 0.01  # Poisson limit of the binomial (f small)

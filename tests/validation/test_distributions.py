@@ -1,4 +1,4 @@
-"""Statistical validation of ``twin.distributions`` against theory.
+"""Statistical validation of ``twin.scenario.distributions`` against theory.
 
 For each distribution a scenario may name, large samples drawn with a fixed seed must match the
 ``mean`` and ``variance`` the class claims, and those claims must match the closed forms of
@@ -28,7 +28,9 @@ from conftest import build, tiny_data
 from pydantic import TypeAdapter, ValidationError
 from scipy import stats
 
-from twin.distributions import (
+from twin.model import simulate
+from twin.results.tables import events_table
+from twin.scenario.distributions import (
     DIST_NAMES,
     MAX_PARAM,
     Distribution,
@@ -39,8 +41,6 @@ from twin.distributions import (
     Triangular,
     Weibull,
 )
-from twin.model import simulate
-from twin.results import events_table
 
 N = 200_000
 N_SINGLE = 20_000

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from conftest import build, centralised_data
 
-from twin.run import run_scenario
+from twin.experiments.run import run_scenario
 
 
 @pytest.mark.parametrize("hazard", [0.0, 0.01])

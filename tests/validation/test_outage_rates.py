@@ -19,7 +19,7 @@ from conftest import build, tiny_data
 from scipy import stats
 
 from twin.model import simulate
-from twin.results import replication_tables
+from twin.results.collect import replication_tables
 
 pytestmark = pytest.mark.slow
 

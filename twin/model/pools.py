@@ -18,32 +18,13 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import simpy
 
+from twin.core.record import PoolSpec  # noqa: F401  (re-exported for the model)
 from twin.model.conditions import Condition
 
 INF = float("inf")
-
-
-@dataclass(frozen=True)
-class PoolSpec:
-    """What a pool is: where, what, how many. Also recorded in the run's resource table.
-
-    For people, a site has one pool per role (``name`` = role) for the tables, and the model
-    serves requests from all roles of the site together (see :class:`StaffDesk`)."""
-
-    site: str
-    name: str
-    kind: str  # device | staff | chair | slot
-    units: int
-    slots_per_unit: int = 1
-
-    @property
-    def capacity(self) -> int:
-        """Places in the pool (batches or people that can hold it at once)."""
-        return self.units * self.slots_per_unit
 
 
 class Unit:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from twin.errors import InputError
+from twin.core.errors import InputError
 
 
 def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
@@ -17,15 +17,15 @@ def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
     d = Path(folder)
     target = Path(out) if out else d / "report.html"
     if (d / "manifest.json").exists() and (d / "runs").is_dir():
-        from twin.reports.sweep import sweep_report
+        from twin.reports.sweep_report import sweep_report
 
         html = sweep_report(d)
     elif (d / "comparison.parquet").exists():
-        from twin.reports.compare import compare_report
+        from twin.reports.compare_report import compare_report
 
         html = compare_report(d)
     elif (d / "summary.json").exists() and (d / "events.parquet").exists():
-        from twin.reports.run import run_report
+        from twin.reports.run_report import run_report
 
         html = run_report(d)
     else:

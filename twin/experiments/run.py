@@ -1,0 +1,197 @@
+"""Run a scenario's replications and write a run folder.
+
+``run_scenario`` is the library entry point the CLI wraps; ``write_run`` stores the result as
+``events.parquet``, ``batches.parquet``, ``resources.parquet``, ``outages.parquet``,
+``impacts.parquet`` (see :mod:`twin.results`), ``kpis.parquet``,
+``summary.json`` and ``scenario.json`` (the experiment record: the validated scenario with its
+resolved device types). Every table row carries its provenance (scenario hash, seed, celltwin
+version, replication).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from twin.core.version import __version__
+from twin.results.collect import replication_tables
+from twin.results.stats import kpi_long, summarise
+from twin.scenario.loading import LoadedScenario
+
+
+@dataclass
+class RunResult:
+    """All replications of one scenario: tidy tables, KPI summary and provenance."""
+
+    loaded: LoadedScenario
+    events: pd.DataFrame
+    batches: pd.DataFrame
+    resources: pd.DataFrame
+    kpis: pd.DataFrame
+    summary: pd.DataFrame
+    provenance: dict[str, Any]
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    outages: pd.DataFrame = field(default_factory=pd.DataFrame)
+    impacts: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def kpi(self, name: str) -> float:
+        """Mean of KPI ``name`` over replications."""
+        row = self.summary.loc[self.summary["kpi"] == name]
+        if row.empty:
+            raise KeyError(name)
+        return float(row["mean"].iloc[0])
+
+
+def run_scenario(
+    loaded: LoadedScenario,
+    replications: int | None = None,
+    on_replication: Callable[[int, float], None] | None = None,
+) -> RunResult:
+    """Simulate ``replications`` independent replications (default: the scenario's own).
+
+    A replication that raises is recorded in ``failures`` (with its traceback) and the others
+    still run: nothing already computed is lost.
+
+    Args:
+        loaded: validated scenario.
+        replications: number of replications (overrides the scenario's; the root seed is the
+            scenario's ``seed`` field, set it with an override to change it).
+        on_replication: called with (replication, wall seconds) after each one.
+    """
+    from twin.model import simulate
+
+    sc = loaded.scenario
+    n = replications or sc.replications
+    started = time.perf_counter()
+    ev, ba, rs, kp, failures, ou, im = [], [], [], [], [], [], []
+    for rep in range(n):
+        t0 = time.perf_counter()
+        try:
+            t = replication_tables(simulate(loaded, rep))
+        except Exception as exc:  # a failed replication is data, not a crash
+            failures.append(
+                {"replication": rep, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+            )
+            continue
+        ev.append(t.events)
+        ba.append(t.batches)
+        rs.append(t.resources)
+        ou.append(t.outages)
+        im.append(t.impacts)
+        kp.append((rep, t.kpis))
+        if on_replication:
+            on_replication(rep, time.perf_counter() - t0)
+    long = kpi_long(kp)
+    summary = summarise(long) if len(long) else pd.DataFrame(columns=["kpi", "n", "mean", "sd", "ci_low", "ci_high"])
+    provenance = {
+        "celltwin_version": __version__,
+        "scenario_name": sc.name,
+        "scenario_file": loaded.source,
+        "scenario_file_sha256": loaded.file_sha256,
+        "scenario_hash": loaded.scenario_hash,
+        "overrides": list(loaded.overrides),
+        "root_seed": sc.seed,
+        "replications": n,
+        "replications_completed": len(kp),
+        "horizon_days": sc.horizon_days,
+        "warmup_days": sc.warmup_days,
+        "start_date": sc.start_date.isoformat(),
+        "wall_time_s": round(time.perf_counter() - started, 4),
+        "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+    }
+
+    def cat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+        full = [f for f in frames if len(f)]
+        if not full:
+            return frames[0] if frames else pd.DataFrame()
+        return pd.concat(full, ignore_index=True)
+
+    return RunResult(loaded, cat(ev), cat(ba), cat(rs), long, summary, provenance, failures, cat(ou), cat(im))
+
+
+def _with_provenance(df: pd.DataFrame, prov: dict[str, Any]) -> pd.DataFrame:
+    df = df.copy()
+    df["scenario_hash"] = pd.Categorical([prov["scenario_hash"]] * len(df))
+    df["root_seed"] = prov["root_seed"]
+    df["celltwin_version"] = pd.Categorical([prov["celltwin_version"]] * len(df))
+    return df
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write to a dot-file beside ``path`` and rename it in place when complete."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _json_safe(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def summary_dict(result: RunResult) -> dict[str, Any]:
+    """The content of ``summary.json``: provenance, KPI means with 95% CIs, per-replication
+    values, outcome conservation, failed replications."""
+    kp = {
+        row.kpi: {
+            "mean": _json_safe(row.mean),
+            "ci_low": _json_safe(row.ci_low),
+            "ci_high": _json_safe(row.ci_high),
+            "n": int(row.n),
+        }
+        for row in result.summary.itertuples(index=False)
+    }
+    per_rep: dict[str, dict[str, Any]] = {}
+    for row in result.kpis.itertuples(index=False):
+        per_rep.setdefault(str(row.replication), {})[row.kpi] = _json_safe(row.value)
+    b = result.batches
+    conservation = {}
+    if len(b):
+        counts = b.groupby("replication", observed=True)["outcome"].value_counts().unstack(fill_value=0)
+        for rep, row in counts.iterrows():
+            conservation[str(rep)] = {"entered": int(row.sum()), **{str(k): int(v) for k, v in row.items()}}
+    return {
+        "provenance": result.provenance,
+        "kpis": kp,
+        "replications": per_rep,
+        "conservation_all_patients": conservation,
+        "failed_replications": [{k: f[k] for k in ("replication", "error")} for f in result.failures],
+    }
+
+
+def write_run(result: RunResult, out_dir: str | Path) -> Path:
+    """Write the run folder (created if needed) and return its path. Each file is written
+    atomically; the tables go first so a failure later keeps them."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    prov = result.provenance
+    for name in ("events", "batches", "resources", "outages", "impacts"):
+        df = getattr(result, name)
+        if len(df):
+            _atomic_write(out / f"{name}.parquet", lambda p, df=df: _with_provenance(df, prov).to_parquet(p, index=False))
+    if len(result.kpis):
+        _atomic_write(out / "kpis.parquet", lambda p: _with_provenance(result.kpis, prov).to_parquet(p, index=False))
+    _atomic_write(
+        out / "scenario.json",
+        lambda p: p.write_text(json.dumps(result.loaded.canonical(), indent=2, sort_keys=True)),
+    )
+    _atomic_write(out / "summary.json", lambda p: p.write_text(json.dumps(summary_dict(result), indent=2)))
+    if result.failures:
+        _atomic_write(
+            out / "failures.txt",
+            lambda p: p.write_text("\n\n".join(f"replication {f['replication']}\n{f['traceback']}" for f in result.failures)),
+        )
+    return out

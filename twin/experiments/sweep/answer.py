@@ -1,0 +1,75 @@
+"""Summaries of a sweep: KPI mean and 95% CI per point, and the planner's answer."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from twin.experiments.sweep.spec import Plan
+from twin.results.stats import complete_kpis, summarise
+
+
+def point_summary(plan: Plan, runs: pd.DataFrame) -> pd.DataFrame:
+    """Long table: one row per (point, KPI) with the axis values, n, mean, sd, ci_low, ci_high,
+    and the point's count of failed tasks."""
+    axes = list(plan.spec.axes)
+    points = pd.DataFrame(plan.points)
+    ok = runs[runs["status"] == "ok"]
+    parts = []
+    for pid, grp in ok.groupby("point_id", sort=False):
+        s = summarise(complete_kpis(grp[["replication", "kpi", "value"]]))
+        s.insert(0, "point_id", pid)
+        parts.append(s)
+    summary = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["point_id", "kpi", "n", "mean", "sd", "ci_low", "ci_high"])
+    failed = runs[runs["status"] == "failed"].groupby("point_id")["scenario_id"].nunique()
+    summary["failed_tasks"] = summary["point_id"].map(failed).fillna(0).astype(int)
+    return points[["point_id", *axes]].merge(summary, on="point_id", how="right")
+
+
+def wide(summary: pd.DataFrame, plan: Plan, kpis: list[str]) -> pd.DataFrame:
+    """One row per point: axis values and the mean of each KPI in ``kpis``."""
+    axes = list(plan.spec.axes)
+    sub = summary[summary["kpi"].isin(kpis)]
+    table = sub.pivot_table(index=["point_id", *axes], columns="kpi", values="mean", aggfunc="first")
+    return table.reindex(columns=[k for k in kpis if k in table.columns]).reset_index()
+
+
+def planners_answer(plan: Plan, summary: pd.DataFrame) -> pd.DataFrame:
+    """Per demand level: the cheapest point that meets every target (means over replications).
+
+    Cost = the mean of ``cost_kpi``, or the sum over cost axes of axis value x unit cost (a
+    point whose cost is unknown never wins). Columns: the demand axis, ``met``
+    (whether any point meets the targets), the chosen point's axis values, ``cost``, and the
+    target KPIs' means. Empty when the sweep file has no ``answer``.
+    """
+    spec = plan.spec
+    if spec.answer is None:
+        return pd.DataFrame()
+    axes = list(spec.axes)
+    kpis = list(spec.targets)
+    cost_kpi = spec.answer.cost_kpi
+    w = wide(summary, plan, kpis + ([cost_kpi] if cost_kpi and cost_kpi not in kpis else []))
+    for k in [*kpis, *([cost_kpi] if cost_kpi else [])]:
+        if k not in w:
+            w[k] = math.nan
+    if cost_kpi:
+        w["cost"] = w[cost_kpi]
+    else:
+        w["cost"] = sum(w[a].astype(float) * c for a, c in spec.answer.cost_per_unit.items())
+    w["met"] = True
+    for k, target in spec.targets.items():
+        w["met"] &= w[k].map(target.met)
+    rows: list[dict[str, Any]] = []
+    demand = spec.answer.demand
+    for level, grp in w.groupby(demand, sort=True):
+        good = grp[grp["met"] & grp["cost"].notna()].sort_values(["cost", *axes])
+        if good.empty:
+            rows.append({demand: level, "met": False})
+        else:
+            best = good.iloc[0]
+            rows.append({demand: level, "met": True, **{a: best[a] for a in axes if a != demand},
+                         "cost": best["cost"], **{k: best[k] for k in kpis}})
+    return pd.DataFrame(rows)

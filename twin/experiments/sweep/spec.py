@@ -1,0 +1,285 @@
+"""The sweep file and its expansion into a validated plan.
+
+A sweep file names a ``base`` scenario (path relative to the sweep file), fixed overrides
+``set``, and ``axes``: dotted scenario field paths, each with a list of values or
+``{range: [start, stop, step]}`` (stop included; for random and lhs designs a range without
+a step is continuous, with a step it is snapped to the step's grid). ``design`` is ``grid`` (every combination),
+``random`` (``samples`` points drawn uniformly) or ``lhs`` (a Latin hypercube of ``samples``
+points). Each point runs ``replications`` replications with the base scenario's seed, so points
+share common random numbers. ``targets`` (KPI -> ``{max: x}`` / ``{min: x}``, judged on the
+mean over replications) and ``answer`` (the demand axis and a unit cost per cost axis) define
+the planner's answer: per demand level, the cheapest point that meets every target.
+
+Every generated scenario is validated before anything runs; a bad axis value is an error that
+names the sweep file, the axis and the value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from twin.core.errors import LocatedValueError, ScenarioError
+from twin.core.version import __version__
+from twin.scenario.loading import LoadedScenario, scenario_from_data
+from twin.scenario.locate import located_error, require_mapping, validate_document
+from twin.scenario.overrides import set_path, split_path
+from twin.scenario.yamlio import Marks, load_yaml
+
+Number = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class Range(BaseModel):
+    """``{range: [start, stop, step]}``: start, start+step, ... up to and including stop."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    range: list[Number] = Field(min_length=2, max_length=3)
+
+    @model_validator(mode="after")
+    def _ok(self) -> Range:
+        lo, hi = self.range[0], self.range[1]
+        if hi < lo:
+            raise ValueError(f"range stop {hi:g} is below start {lo:g}")
+        if len(self.range) == 3 and self.range[2] <= 0:
+            raise ValueError("range step must be > 0")
+        return self
+
+    @property
+    def is_int(self) -> bool:
+        return all(float(v).is_integer() for v in self.range)
+
+    def values(self) -> list[float | int]:
+        """The grid values (needs a step)."""
+        if len(self.range) < 3:
+            raise ValueError("a grid over a range needs a step: {range: [start, stop, step]}")
+        lo, hi, step = self.range
+        n = int(np.floor((hi - lo) / step + 1e-9)) + 1
+        vals = [lo + i * step for i in range(n)]
+        if n > 100_000:
+            raise ValueError(f"range gives {n} values; at most 100000")
+        return [int(round(v)) for v in vals] if self.is_int else [round(v, 12) for v in vals]
+
+    def at(self, u: float) -> float | int:
+        """The value at quantile ``u`` in [0, 1) of the range (snapped to the step if any)."""
+        lo, hi = self.range[0], self.range[1]
+        if len(self.range) == 3:
+            vals = self.values()
+            return vals[min(int(u * len(vals)), len(vals) - 1)]
+        return lo + u * (hi - lo)  # no step: continuous (give a step of 1 for whole numbers)
+
+
+class Target(BaseModel):
+    """A KPI bound judged on the mean over replications."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    max: Number | None = None
+    min: Number | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Target:
+        if self.max is None and self.min is None:
+            raise ValueError("a target needs max or min")
+        return self
+
+    def met(self, value: float) -> bool:
+        if value != value:  # NaN never meets a target
+            return False
+        return (self.max is None or value <= self.max) and (self.min is None or value >= self.min)
+
+
+class Answer(BaseModel):
+    """How to read the planner's answer: the demand axis, and what "cheapest" means: either a
+    ``cost_kpi`` (a KPI the runs compute, e.g. ``cost_per_dose`` when the scenario has a costs
+    section; its mean over replications), or ``cost_per_unit``, the cost of one unit of each cost
+    axis (e.g. per Prodigy or per operator)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    demand: str
+    cost_kpi: str | None = None
+    cost_per_unit: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_cost(self) -> Answer:
+        if (self.cost_kpi is None) == (not self.cost_per_unit):
+            raise ValueError("give exactly one of cost_kpi or cost_per_unit")
+        return self
+
+
+class SweepSpec(BaseModel):
+    """A sweep file (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=64)]
+    description: str = ""
+    base: str
+    set: dict[str, Any] = Field(default_factory=dict)
+    axes: dict[str, list[Any] | Range] = Field(min_length=1)
+    design: Literal["grid", "random", "lhs"] = "grid"
+    samples: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    sample_seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
+    replications: Annotated[int, Field(ge=1, le=10_000)] = 1
+    targets: dict[str, Target] = Field(default_factory=dict)
+    answer: Answer | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SweepSpec:
+        for path, axis in self.axes.items():
+            if isinstance(axis, list) and not axis:
+                raise LocatedValueError(f"axis {path!r} has no values", ("axes", path))
+        if self.design == "grid":
+            if self.samples is not None:
+                raise LocatedValueError(
+                    "samples is for design random or lhs; a grid runs every combination", ("samples",)
+                )
+        elif self.samples is None:
+            raise LocatedValueError(f"design {self.design} needs samples", ("design",))
+        if self.answer is not None:
+            if self.answer.demand not in self.axes:
+                raise LocatedValueError(
+                    f"answer names {self.answer.demand!r}, which is not an axis", ("answer", "demand")
+                )
+            for p in self.answer.cost_per_unit:
+                if p not in self.axes:
+                    raise LocatedValueError(f"answer names {p!r}, which is not an axis", ("answer", "cost_per_unit", p))
+        return self
+
+
+@dataclass
+class Task:
+    """One scenario and replication to simulate: everything a worker needs, as plain data."""
+
+    scenario_id: str
+    point_id: str
+    replication: int
+    data: dict[str, Any]
+    base_dir: str
+
+
+@dataclass
+class Plan:
+    """The expanded sweep: points (axis values), their validated scenarios, and the tasks."""
+
+    spec: SweepSpec
+    source: str
+    sweep_hash: str
+    points: list[dict[str, Any]]  # point_id + axis values
+    tasks: list[Task]
+    base_hash: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def manifest(self) -> dict[str, Any]:
+        """What the store records to refuse a resume of a different sweep."""
+        return {
+            "sweep": self.spec.name,
+            "sweep_file": self.source,
+            "sweep_hash": self.sweep_hash,
+            "celltwin_version": __version__,
+            "points": len(self.points),
+            "tasks": len(self.tasks),
+            "axes": list(self.spec.axes),
+        }
+
+
+def _short_hash(obj: Any) -> str:
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def _points(spec: SweepSpec) -> list[dict[str, Any]]:
+    names = list(spec.axes)
+    axes = list(spec.axes.values())
+    if spec.design == "grid":
+        grids = [a.values() if isinstance(a, Range) else list(a) for a in axes]
+        return [dict(zip(names, combo)) for combo in itertools.product(*grids)]
+    rng = np.random.default_rng(spec.sample_seed)
+    n, d = spec.samples, len(axes)
+    if spec.design == "random":
+        u = rng.random((n, d))
+    else:  # Latin hypercube: one sample in each of n strata per axis, strata shuffled
+        u = (np.stack([rng.permutation(n) for _ in range(d)], axis=1) + rng.random((n, d))) / n
+    out = []
+    for row in u:
+        point = {}
+        for name, axis, q in zip(names, axes, row):
+            point[name] = axis.at(float(q)) if isinstance(axis, Range) else axis[min(int(q * len(axis)), len(axis) - 1)]
+        out.append(point)
+    return out
+
+
+def load_sweep(path: str | Path) -> Plan:
+    """Read a sweep file, expand it and validate every generated scenario.
+
+    Raises:
+        ScenarioError: naming the sweep file (and line) or the axis and value that fail.
+    """
+    p = Path(path)
+    raw, marks = load_yaml(p)
+    spec = validate_document(SweepSpec, raw, marks, str(p), "a sweep file")
+    for key in [*spec.set, *spec.axes]:
+        try:
+            split_path(key)
+        except Exception as err:  # noqa: BLE001 - reported with its location
+            section = "set" if key in spec.set else "axes"
+            raise located_error(str(err), (section, key), marks, str(p)) from None
+
+    base_path = (p.parent / spec.base).resolve()
+    base_data, base_marks = load_yaml(base_path)
+    require_mapping(base_data, str(base_path), "a scenario")
+    fixed = _apply(base_data, spec.set)
+    base_loaded = _validate(fixed, base_marks, base_path, p, marks, ("set",), "")
+
+    try:
+        points = _points(spec)
+    except ValueError as err:
+        raise located_error(str(err), ("axes",), marks, str(p)) from None
+    seen: dict[str, dict] = {}
+    tasks: list[Task] = []
+    out_points: list[dict[str, Any]] = []
+    for point in points:
+        data = _apply(fixed, point)
+        desc = ", ".join(f"{k}={v!r}" for k, v in point.items())
+        loaded = _validate(data, base_marks, base_path, p, marks, ("axes",), desc)
+        point_id = _short_hash(loaded.scenario_hash)
+        if point_id in seen:
+            continue  # random designs may draw the same point twice; run it once
+        seen[point_id] = point
+        out_points.append({"point_id": point_id, **point})
+        for rep in range(spec.replications):
+            sid = _short_hash([loaded.scenario_hash, rep])
+            tasks.append(Task(sid, point_id, rep, data, str(base_path.parent)))
+    sweep_hash = _short_hash([spec.model_dump(mode="json"), base_loaded.scenario_hash, [t.scenario_id for t in tasks]])
+    return Plan(spec, str(p), sweep_hash, out_points, tasks, base_loaded.scenario_hash)
+
+
+def _apply(data: dict[str, Any], assignments: dict[str, Any]) -> dict[str, Any]:
+    import copy
+
+    out = copy.deepcopy(data)
+    for key, value in assignments.items():
+        set_path(out, split_path(key), value, key)
+    return out
+
+
+def _validate(
+    data: dict[str, Any], base_marks: Marks, base_path: Path, sweep_path: Path, sweep_marks: Marks,
+    section: tuple[str, ...], desc: str,
+) -> LoadedScenario:
+    try:
+        return scenario_from_data(data, base_marks, str(base_path), base_dir=base_path.parent)
+    except ScenarioError as err:
+        _, pos = sweep_marks.locate(section)
+        what = f" at point {desc}" if desc else " with the sweep's fixed 'set' values"
+        raise ScenarioError(
+            f"the generated scenario{what} is invalid: {err}",
+            file=str(sweep_path),
+            line=pos[0] if pos else None,
+            column=pos[1] if pos else None,
+            field=".".join(section),
+        ) from None

@@ -1,0 +1,217 @@
+"""The domain steps of a journey, built on the step mechanics: tubing transfers, courier
+shipments, QC tests, cultures (with the kernel's ticker) and the storage watch."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from twin.kernel.detection import detection_probability
+from twin.model import streams
+from twin.model.conditions import first_down, forget
+from twin.model.steps import EPS, Held, StepRunner, short_cause
+
+if TYPE_CHECKING:
+    from twin.scenario.recipe import Step
+
+Proc = Generator[simpy.Event, Any, Any]
+
+
+class Handling(StepRunner):
+    """Transfers, transits, QC tests, cultures and storage of one patient's batch."""
+
+    def transfer(self, site: str, step: Step, held: Held | None) -> Proc:
+        """Bring the material into ``step`` through its connection: the connection's time and
+        hands-on (the step's role), an open transfer in a cabinet with the room in grade; then
+        contamination, a leak and cell loss as the connection type says."""
+        assert step.transfer is not None
+        w, pid = self.w, self.p.pid
+        conn = w.sc.connections[step.transfer]
+        name = f"transfer:{step.name}"
+        cabinet = None
+        if conn.device is not None and (held is None or held.unit.name != conn.device):  # else: done in it
+            cabinet = yield from self.place(site, conn.device, name)
+            if cabinet is None:
+                return False
+        extra = ("grade",) if step.transfer == "open" else ()
+        duration = w.draw(conn.duration_h, streams.duration(name), pid)
+        ok = yield from self.progress(site, name, max(duration, conn.hands_on_h), conn.hands_on_h, step.role, held,
+                                      extra, skill=step.name, limit_h=step.staff_wait_limit_h,
+                                      start_detail=step.transfer)
+        if cabinet is not None:
+            self.release(cabinet, name, site)
+        if not ok:
+            return False
+        self.log(site, name, "step_end", detail=step.transfer)
+        if w.u(streams.contamination(name), pid) < conn.contamination_probability:
+            self.p.contam_cfu += conn.inoculum_cfu
+            self.log(site, name, "damage", detail="contamination")
+        if w.u(streams.leak(name), pid) < conn.leak_probability:
+            if conn.leak_effect == "lost":
+                self.finish("lost", f"{name}:leak", site)
+                return False
+            self.p.cells *= 1.0 - conn.leak_volume_fraction
+            self.log(site, name, "damage", detail="leak")
+        self.p.cells *= 1.0 - conn.cell_loss_fraction
+        return True
+
+    def transit(self, origin: str, destination: str, step: str, frozen: bool, losable: bool = True) -> Proc:
+        """Courier shipment along the lane ``origin -> destination``: wait for the pickup, then
+        transit (plus a delay, sometimes). Returns False when the batch is lost: the shipment
+        is lost, or frozen material outlives the dry shipper's hold time."""
+        w, pid = self.w, self.p.pid
+        lane = w.sc.lane(origin, destination)
+        name = f"{origin}->{destination}"
+        wait = w.hours_to_pickup(lane, w.env.now)
+        hours = w.draw(lane.transit_h, streams.transit(name), pid)
+        if w.u(streams.delay(name), pid) < lane.delay_probability:
+            hours += w.draw(lane.delay_h, streams.delay_h(name), pid)
+        lost = losable and w.u(streams.loss(name), pid) < lane.loss_probability
+        self.log(origin, step, "step_start", resource=name)
+        hold = w.sc.shipper_hold_h
+        if frozen and hold is not None and hours > hold:  # the shipper warms up on the way
+            yield w.env.timeout(wait + hold)
+            self.finish("lost", f"{step}:shipper_hold_exceeded", origin)
+            return False
+        if wait + hours > 0 or w.env.peek() <= w.env.now:  # (no event needed when nothing else is due now)
+            yield w.env.timeout(wait + hours)
+        if lost:
+            self.finish("lost", f"{step}:shipment_lost", origin)
+            return False
+        self.log(destination, step, "step_end", resource=name)
+        return True
+
+    def qc_test(self, lab: str, test: Any, results: dict[str, bool], failed_ev: simpy.Event) -> Proc:
+        """One QC test at ``lab``: analyst hands-on at the start, result after ``duration_h``; a
+        failing result triggers ``failed_ev`` (the first one to fail names the cause)."""
+        step = f"qc:{test.name}"
+        ok = yield from self.work(lab, step, self.w.qc_steps[test.name], None, renege=False)
+        if not ok:
+            return
+        failed = self.w.u(streams.qc_fail(step), self.p.pid) < test.fail_probability or self.out_of_spec(step, test)
+        results[test.name] = not failed
+        self.log(lab, step, "qc_result", detail="fail" if failed else "pass")
+        if failed and not failed_ev.triggered:
+            failed_ev.succeed(("failed", step))
+
+    def out_of_spec(self, step: str, test: Any) -> bool:
+        """Whether the batch fails what ``test`` measures: a contaminated sample (Poisson
+        sampling of ``sample_fraction`` of the product, missed with ``false_negative``), or
+        viability or dose below ``spec`` at the end of the last culture."""
+        p = self.p
+        if test.measures == "contamination":
+            prob = detection_probability(p.contam_cfu, test.sample_fraction, test.false_negative)
+            return prob > 0 and self.w.u(streams.qc_detect(step), p.pid) < prob
+        if test.measures == "viability" and p.viability is not None:
+            return p.viability < test.spec
+        if test.measures == "dose" and p.viable is not None:
+            return p.viable * p.cells < test.spec
+        return False
+
+    def culture(self, site: str, step: Step, held: Held | None, extra: tuple[str, ...]) -> Proc:
+        """A culture step: the hands-on start, then the culture kernel decides when it ends (the
+        end point's target dose, or its maximum length). The device stopping does not stop the
+        biology: the culture goes on without power, CO2 or feed and suffers for it (the ticker
+        sets its conditions each hour); the step is logged as paused meanwhile, and a stop the
+        device's policy says is fatal loses the batch. A positive in-process check fails it."""
+        w, p, env = self.w, self.p, self.w.env
+        bio, end = w.sc.biology, step.end_point
+        assert bio is not None and end is not None and held is not None
+        ok = yield from self.progress(site, step.name, step.hands_on_h, step.hands_on_h, step.role, held, extra,
+                                      limit_h=step.staff_wait_limit_h, start_detail=step.processing)
+        if not ok:
+            return False
+        dtype = w.loaded.device_types[(site, held.unit.name)]
+        if p.viable is None:
+            cells = 1e6 * w.draw(bio.starting_cells_millions, streams.BIO_STARTING_CELLS, p.pid) * p.cells
+        else:
+            cells = p.viable * p.cells
+        p.cells = 1.0
+        mu = bio.growth_rate_per_h(w.draw(bio.doubling_time_h, streams.BIO_DOUBLING, p.pid))
+        check = end.in_process_check
+        checks = [0]
+
+        def on_check(cfu: float) -> None:
+            checks[0] += 1
+            if check is None or cfu < check.lod_cfu:
+                return
+            if w.u(streams.bio_check(step.name, checks[0]), p.pid) < check.false_negative:
+                return
+            self.log(site, step.name, "damage", detail="contamination_detected", value=cfu)
+            env.process(self._fail_after(check.result_h, f"{step.name}:contamination_detected"))
+
+        gates = self.gates(site, held, extra)
+        c = w.ticker.start(
+            p.pid, held.unit.name, cells, mu, w.draw(bio.lag_h, streams.BIO_LAG, p.pid),
+            dtype.culture_capacity_cells or 1e10, end.target_cells, p.contam_cfu,
+            w.draw(bio.contaminant_doubling_h, streams.BIO_ORGANISM, p.pid), end.max_h, gates,
+            w.cond[(site, "co2")] if "co2" in dtype.utilities else None,
+            check.every_h if check is not None else float("inf"), on_check,
+        )
+        paused = ""
+        while True:
+            down = first_down(gates)
+            if down is not None and not paused:
+                if self.stop_policy(site, down, held) == "abort":
+                    w.ticker.remove(c)
+                    self.finish("lost", f"{step.name}:{short_cause(down.cause())}", site)
+                    return False
+                paused = down.cause()
+                self.log(site, step.name, "pause", detail=paused)
+            elif down is None and paused:
+                self.log(site, step.name, "resume", detail=paused)
+                paused = ""
+            if p.fail_cause:
+                w.ticker.remove(c)
+                return False
+            if c.done.triggered and not paused:
+                break
+            waits = [c.done, p.fail_ev] if not c.done.triggered else [p.fail_ev]
+            downs = [g.when_down() for g in gates] if down is None else []
+            waits += [down.when_up()] if down is not None else downs
+            yield simpy.AnyOf(env, waits)
+            forget(gates, downs)
+        reason = c.done.value
+        s = w.ticker.remove(c)
+        p.viable, p.viability, p.contam_cfu = s["cells"], s["viability"], s["contam"]
+        for name, value in (("cells", s["cells"]), ("viability", s["viability"]), ("contam_cfu", s["contam"]),
+                            ("culture_h", s["age_h"])):
+            self.log(site, step.name, "measure", resource=name, detail=reason, value=value)
+        self.log(site, step.name, "step_end", detail=step.processing)
+        return True
+
+    def _fail_after(self, hours: float, cause: str) -> Proc:
+        yield self.w.env.timeout(hours)
+        if not self.p.fail_cause:
+            self.p.fail_cause = cause
+            if self.p.fail_ev is not None and not self.p.fail_ev.triggered:
+                self.p.fail_ev.succeed(cause)
+
+    def watch_storage(self, site: str, held: Held, leaving: simpy.Event, failed_ev: simpy.Event) -> Proc:
+        """While the batch is in storage: a stop of the storage unit longer than its tolerance
+        (e.g. LN2 gone for longer than the freezer holds temperature) loses the batch."""
+        env = self.w.env
+        dtype = self.w.loaded.device_types[(site, held.unit.name)]
+        tol = dtype.stop_tolerance_h
+        while not leaving.triggered:
+            gates = self.gates(site, held)
+            down = first_down(gates)
+            if down is None:
+                downs = [g.when_down() for g in gates]
+                yield simpy.AnyOf(env, [leaving, *downs])
+                forget(gates, downs)
+                continue
+            cause = down.cause()
+            if tol is None:
+                yield simpy.AnyOf(env, [leaving, down.when_up()])
+                continue
+            t0 = env.now
+            while first_down(self.gates(site, held)) is not None and not leaving.triggered:
+                left = t0 + tol - env.now
+                if left <= EPS:
+                    if not failed_ev.triggered:
+                        failed_ev.succeed(("lost", f"storage:stopped_{short_cause(cause)}"))
+                    return
+                yield simpy.AnyOf(env, [leaving, first_down(self.gates(site, held)).when_up(), env.timeout(left)])

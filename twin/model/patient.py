@@ -1,0 +1,34 @@
+"""A patient and their batch: one id for both (chain of identity)."""
+
+from __future__ import annotations
+
+import simpy
+
+
+class Patient:
+    """A patient and their batch (one id for both; chain of identity).
+
+    ``contam_cfu``: contaminants in the batch (colony-forming units; 0 = sterile).
+    ``cells``: fraction of the batch's cells kept through connections and leaks since the last
+    culture ended (or since collection): 1 = none lost.
+    ``viable``, ``viability``: viable cells and viability at the end of the last culture (None
+    before any). ``fail_ev`` / ``fail_cause``: a failure found while the batch moves on (an
+    in-process check's positive result).
+    """
+
+    __slots__ = ("cells", "contam_cfu", "done", "dropped", "dropped_ev", "fail_cause", "fail_ev", "hospital", "pid",
+                 "viability", "viable", "waiting")
+
+    def __init__(self, pid: int, hospital: str, dropped_ev: simpy.Event) -> None:
+        self.pid = pid
+        self.hospital = hospital
+        self.dropped = False
+        self.dropped_ev = dropped_ev
+        self.done = False
+        self.waiting = True  # drop-out can happen until infusion starts
+        self.contam_cfu = 0.0
+        self.cells = 1.0
+        self.viable: float | None = None
+        self.viability: float | None = None
+        self.fail_ev: simpy.Event | None = None
+        self.fail_cause = ""

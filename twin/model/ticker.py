@@ -1,0 +1,198 @@
+"""The culture ticker: one SimPy process that advances every culture in every device each hour
+with the numba kernel (:mod:`twin.kernel`) and triggers the events the journeys wait on.
+
+A journey starts a culture with :meth:`Ticker.start` when the batch enters a culture step (a
+recipe step with an ``end_point``) and waits on the returned event, which the ticker succeeds
+with ``"target"`` (viable cells reached the end point's target), ``"max_length"`` (the step's
+maximum culture time passed) or ``"removed"`` (the journey took the culture out). Each hour on
+the clock the ticker sets every culture's conditions from the model's state — ``powered`` and
+``perfused`` while its device unit runs (not broken, no device outage, the site's stopping
+utilities up), ``co2_supply`` while the site's CO2 is up (for a device that draws CO2) — then
+advances all cultures of a device type in one kernel call. A culture started between two ticks
+is first advanced alone to the next tick, so every culture's clock is exact.
+
+In-process checks are sampled at each multiple of the check interval of culture age: a load at
+or above the limit of detection is found unless the draw says false negative; the result is
+known ``result_h`` later (see :class:`twin.scenario.biology.InProcessCheck`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import simpy
+
+from twin.model.conditions import Condition
+
+Proc = Generator[simpy.Event, Any, Any]
+
+
+@dataclass
+class Culture:
+    """Bookkeeping for one culture: where its state lives and what to tell whom."""
+
+    pid: int
+    group: str  # the device type (one kernel call per type)
+    slot: int
+    done: simpy.Event
+    gates: list[Condition]  # what must be up for the device to run
+    co2: Condition | None  # the site's CO2 (None: the device draws none)
+    max_h: float
+    check_every_h: float  # inf: no in-process checks
+    on_check: Callable[[float], None] | None  # called with the contaminant load at each check
+    started_at: float = 0.0  # hours; advanced alone up to the first tick after it
+
+
+class Ticker:
+    """All cultures of one replication (see the module docstring)."""
+
+    def __init__(self, env: simpy.Environment, params_by_group: dict[str, Any]) -> None:
+        from twin.kernel.compiled import advance  # numba: imported only by scenarios that culture
+        from twin.kernel.cultures import Cultures
+
+        self.advance = advance
+        self.env = env
+        self.groups = {g: Cultures(capacity=16, params=p) for g, p in params_by_group.items()}
+        self.cultures: dict[tuple[str, int], Culture] = {}
+        # Per group and slot: maximum culture hours, in-process check interval (inf: none), and
+        # whether the end event has fired; sized with the group's arrays.
+        self.max_h = {g: np.full(16, np.inf) for g in self.groups}
+        self.every = {g: np.full(16, np.inf) for g in self.groups}
+        self.ended = {g: np.ones(16, dtype=bool) for g in self.groups}
+        self.dependents: dict[int, set[tuple[str, int]]] = {}  # condition id -> cultures it affects
+        self.fresh: list[Culture] = []  # started since the last tick
+        self._wake: simpy.Event | None = None
+        env.process(self._run())
+
+    # -- journeys' side ------------------------------------------------------------------------
+    def start(self, pid: int, group: str, cells: float, mu_per_h: float, lag_h: float, capacity_cells: float,
+              target_cells: float, contam_cfu: float, doubling_contam_h: float, max_h: float,
+              gates: list[Condition], co2: Condition | None, check_every_h: float = math.inf,
+              on_check: Callable[[float], None] | None = None) -> Culture:
+        """Start a culture now; returns its :class:`Culture` (wait on ``.done``)."""
+        cul = self.groups[group]
+        slot = cul.add(cells, mu_per_h, lag_h, capacity_cells, doubling_contam_h, contam=contam_cfu,
+                       target_cells=target_cells)
+        if slot >= len(self.max_h[group]):
+            n = len(cul.cells)
+            for arrs, fill in ((self.max_h, np.inf), (self.every, np.inf), (self.ended, True)):
+                grown = np.full(n, fill, dtype=arrs[group].dtype)
+                grown[: len(arrs[group])] = arrs[group]
+                arrs[group] = grown
+        self.max_h[group][slot] = max_h
+        self.every[group][slot] = check_every_h if on_check is not None else np.inf
+        self.ended[group][slot] = False
+        c = Culture(pid, group, slot, self.env.event(), gates, co2, max_h, check_every_h, on_check, self.env.now)
+        self.cultures[(group, slot)] = c
+        for cond in [*gates, *([co2] if co2 is not None else [])]:
+            key = id(cond)
+            deps = self.dependents.get(key)
+            if deps is None:
+                deps = self.dependents[key] = set()
+                cond.on_change.append(self._refresher(key))
+            deps.add((group, slot))
+        self._set_env(c)
+        self.fresh.append(c)
+        lead = math.ceil(self.env.now) - self.env.now  # hours to the next tick
+        if lead > 1e-12:
+            self._advance_one(c, lead)
+        if self._wake is not None and not self._wake.triggered:
+            self._wake.succeed()
+        return c
+
+    def state(self, c: Culture) -> dict[str, float]:
+        """The culture's state now: cells, dead, contam, age_h, stress_h, viability."""
+        cul = self.groups[c.group]
+        s = {k: float(getattr(cul, k)[c.slot]) for k in ("cells", "dead", "contam", "age_h", "stress_h")}
+        total = s["cells"] + s["dead"]
+        s["viability"] = s["cells"] / total if total > 0 else 0.0
+        return s
+
+    def remove(self, c: Culture) -> dict[str, float]:
+        """Take the culture out (harvest or loss); returns its final state."""
+        s = self.state(c)
+        self.groups[c.group].remove(c.slot)
+        self.ended[c.group][c.slot] = True
+        del self.cultures[(c.group, c.slot)]
+        for cond in [*c.gates, *([c.co2] if c.co2 is not None else [])]:
+            self.dependents[id(cond)].discard((c.group, c.slot))
+        if not c.done.triggered:
+            c.done.succeed("removed")
+        return s
+
+    # -- conditions ------------------------------------------------------------------------------
+    def _refresher(self, key: int) -> Callable[[bool], None]:
+        return lambda _up: self._refresh(key)
+
+    def _refresh(self, key: int) -> None:
+        for ref in list(self.dependents.get(key, ())):
+            c = self.cultures.get(ref)
+            if c is not None:
+                self._set_env(c)
+
+    def _set_env(self, c: Culture) -> None:
+        cul = self.groups[c.group]
+        running = all(not g.reasons for g in c.gates)
+        cul.powered[c.slot] = cul.perfused[c.slot] = 1 if running else 0
+        cul.co2_supply[c.slot] = 1 if (c.co2 is None or not c.co2.reasons) else 0
+
+    # -- advancing -------------------------------------------------------------------------------
+    def _advance_one(self, c: Culture, hours: float) -> None:
+        cul = self.groups[c.group]
+        i = slice(c.slot, c.slot + 1)
+        before = cul.age_h[i].copy()
+        self.advance(float(hours), *(getattr(cul, n)[i] for n in cul.STATE + cul.PARAMS[:4] + cul.ENV),
+                         cul.params_vec)
+        self._after(c.group, np.array([c.slot]), before)
+
+    def _after(self, group: str, slots: np.ndarray, age_before: np.ndarray) -> None:
+        """Fire the in-process checks that fell due and the end points reached, for ``slots``
+        advanced from ``age_before``."""
+        cul = self.groups[group]
+        age = cul.age_h[slots]
+        every = self.every[group][slots]
+        due = np.isfinite(every) & (np.floor(age / every + 1e-9) > np.floor(age_before / every + 1e-9))
+        for k in np.nonzero(due)[0]:
+            c = self.cultures[(group, int(slots[k]))]
+            if c.on_check is not None:
+                c.on_check(float(cul.contam[c.slot]))
+        ended = self.ended[group][slots]
+        hit = ~ended & ((cul.cells[slots] >= cul.target_cells[slots]) | (age >= self.max_h[group][slots] - 1e-9))
+        for k in np.nonzero(hit)[0]:
+            slot = int(slots[k])
+            self.ended[group][slot] = True
+            self.cultures[(group, slot)].done.succeed(
+                "target" if cul.cells[slot] >= cul.target_cells[slot] else "max_length")
+
+    def _run(self) -> Proc:
+        env = self.env
+        while True:
+            if not self.cultures:
+                self._wake = env.event()
+                yield self._wake
+                self._wake = None
+            step = math.ceil(env.now + 1e-12) - env.now
+            yield env.timeout(step if step > 1e-12 else 1.0)
+            for group, cul in self.groups.items():
+                h = cul.high
+                if h == 0:
+                    continue
+                live = np.nonzero(cul.active[:h])[0]
+                # A culture started after the previous tick is already at this tick's time.
+                fresh = [c.slot for c in self.fresh if c.group == group and c.started_at > env.now - 1.0 + 1e-9
+                         and self.cultures.get((group, c.slot)) is c]
+                kept = {i: [float(getattr(cul, n)[i]) for n in cul.STATE] for i in fresh}
+                before = cul.age_h[:h].copy()
+                cul.advance(1.0)
+                for i, values in kept.items():
+                    for n, v in zip(cul.STATE, values):
+                        getattr(cul, n)[i] = v
+                if kept:
+                    live = np.setdiff1d(live, np.fromiter(kept, dtype=live.dtype))
+                if len(live):
+                    self._after(group, live, before[live])
+            self.fresh = [c for c in self.fresh if c.started_at > env.now - 1e-9]

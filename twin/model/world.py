@@ -1,0 +1,214 @@
+"""The world of one replication: the SimPy environment, the sites' pools and conditions, the
+random streams, the event log, and the routing and calendar questions journeys ask of it.
+
+:func:`twin.model.replication.simulate` builds it, starts the processes and runs it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import simpy
+
+from twin.core.record import PoolSpec
+from twin.core.units import HOURS_PER_WEEK
+from twin.core.vocab import CHAIRS, SITE_CONDITIONS, SLOTS
+from twin.model import streams
+from twin.model.conditions import Condition
+from twin.model.eventlog import EventLog
+from twin.model.pools import Unit, UnitPool
+from twin.model.streams import Streams
+from twin.scenario.distributions import Fixed
+from twin.scenario.fields import WEEKDAYS
+from twin.scenario.recipe import ClinicalStep
+
+if TYPE_CHECKING:
+    from twin.scenario.document import Scenario
+    from twin.scenario.loading import LoadedScenario
+
+#: Utilities whose loss stops a unit that draws them (CO2 and O2 only degrade the culture inside).
+STOPPING_UTILITIES = ("power", "compressed_air", "ln2")
+
+
+class World:
+    """Everything a journey needs: env, pools by (site, name), streams, the log, the scenario."""
+
+    def __init__(self, loaded: LoadedScenario, replication: int) -> None:
+        self.loaded = loaded
+        self.sc: Scenario = loaded.scenario
+        self.env = simpy.Environment()
+        self.streams = Streams(self.sc.seed, replication)
+        self.log = EventLog()
+        self.rows = self.log.rows  # appended to directly on the hot path (journey.log)
+        self.closed = False  # set once the horizon is reached; nothing is logged after it
+        self.n_patients = 0  # set once the referral times are drawn
+        self.first_weekday = self.sc.start_date.weekday()  # 0 = Monday, for pickup calendars
+        self._quantiles: dict[str, tuple[list[float], bytearray]] = {}
+        self.cond: dict[tuple[str, str], Condition] = {
+            (sname, what): Condition(self.env, f"{sname}/{what}") for sname in self.sc.sites for what in SITE_CONDITIONS
+        }
+        self.pools: dict[tuple[str, str], UnitPool] = {}
+        self.specs: list[PoolSpec] = []
+        self.desk: dict[str, UnitPool] = {}  # the people of each site, all roles
+        self.device_gates: dict[tuple[str, str], list[Condition]] = {}
+        self.step_role = self.sc.step_roles(loaded.device_types)
+        for sname, site in self.sc.sites.items():
+            if site.kind == "hospital":
+                self._add(PoolSpec(sname, CHAIRS, "chair", site.apheresis_chairs))
+                self._add(PoolSpec(sname, SLOTS, "slot", site.infusion_slots))
+            for tname, pool in site.devices.items():
+                dtype = loaded.device_types[(sname, tname)]
+                draws = [self.cond[(sname, u)] for u in dtype.utilities]
+                if dtype.network == "stop":
+                    draws.append(self.cond[(sname, "it")])
+                self.device_gates[(sname, tname)] = [self.cond[(sname, u)] for u in dtype.utilities
+                                                     if u in STOPPING_UTILITIES] + (
+                    [self.cond[(sname, "it")]] if dtype.network == "stop" else [])
+                self._add(PoolSpec(sname, tname, "device", pool.count, dtype.batches_per_unit), draws, running=True)
+            people: list[Unit] = []
+            for role, spec in site.staff.items():
+                self.specs.append(PoolSpec(sname, role, "staff", spec.count))
+                skills = frozenset({st for st, r in self.step_role.items() if r == role} | set(spec.skills))
+                people += [Unit(role, i, 1, None, skills) for i in range(spec.count)]
+            self.desk[sname] = UnitPool(self.env, people, self._unit_logger(sname))
+        # Routing: candidate sites per hospital (nearest first) and, per site, the mean hours a
+        # batch holds the first recipe device (for least_expected_v2v).
+        self.candidates = {h: self.sc.route_candidates(h) for h in self.sc.hospital_shares()}
+        first = next((st.device for st in self.sc.recipe if st.device is not None), None)
+        self.first_device = first
+        self.first_hold_h = 0.0
+        for st in self.sc.recipe:
+            if st.device is None:
+                continue
+            if st.device != first:
+                break
+            self.first_hold_h += max(st.duration_h.mean, st.hands_on_h)
+        shares = self.sc.hospital_shares()
+        self.hospitals = list(shares)
+        self.hospital_cum = np.cumsum(list(shares.values())).tolist()
+        # The culture ticker, when a recipe step has a biological end point.
+        self.ticker = None
+        if any(st.end_point is not None for st in self.sc.recipe) and self.sc.biology is not None:
+            from twin.model.ticker import Ticker
+
+            params = self.sc.biology.kernel_params()
+            groups = {st.device for st in self.sc.recipe if st.end_point is not None and st.device is not None}
+            self.ticker = Ticker(self.env, {g: params for g in groups})
+        # Each QC test as a step: the panel's analyst role for the test's hands-on hours.
+        self.qc_steps = {
+            t.name: ClinicalStep(duration_h=t.duration_h, role=self.sc.qc.role, hands_on_h=t.hands_on_h)
+            for t in self.sc.qc.tests
+        }
+
+    def u(self, name: str, pid: int) -> float:
+        """Patient ``pid``'s uniform quantile for purpose ``name`` (e.g. ``duration:expansion``).
+
+        The first draw for (name, pid) is the pid-th number of stream ``name`` — so patient i
+        gets the same quantile whatever order patients reach the step in, which keeps common
+        random numbers exact across layouts and capacities. A repeat for the same patient (a
+        step done twice) comes from the stream ``name#again``.
+        """
+        entry = self._quantiles.get(name)
+        if entry is None:
+            entry = (self.streams.get(name).random(max(self.n_patients, 1)).tolist(), bytearray(max(self.n_patients, 1)))
+            self._quantiles[name] = entry
+        values, used = entry
+        if not used[pid]:
+            used[pid] = 1
+            return values[pid]
+        return float(self.streams.get(name + streams.AGAIN).random())
+
+    def draw(self, dist: Any, name: str, pid: int) -> float:
+        """Patient ``pid``'s value of ``dist`` (a :mod:`twin.scenario.distributions` distribution) for
+        purpose ``name``: its quantile at :meth:`u`. A fixed value takes no draw (quantiles are
+        indexed by patient, so skipping one shifts no other draw)."""
+        if type(dist) is Fixed:
+            return dist.value
+        return dist.ppf(self.u(name, pid))
+
+    def hospital_of(self, pid: int) -> str:
+        """The hospital patient ``pid`` belongs to (drawn by share from the ``hospital`` stream)."""
+        u = self.u(streams.HOSPITAL, pid)
+        for name, c in zip(self.hospitals, self.hospital_cum):
+            if u < c:
+                return name
+        return self.hospitals[-1]
+
+    def route(self, hospital: str) -> str:
+        """The site that makes a batch of ``hospital`` shipping now (see scenario.Routing)."""
+        cands = self.candidates[hospital]
+        policy = self.sc.routing.policy
+        if policy == "fixed" or len(cands) == 1:
+            return cands[0]
+        if policy == "nearest":
+            for site in cands:
+                if any(u.available() for u in self.pools[(site, self.first_device)].units):
+                    return site
+            return cands[0]
+        best, best_h = cands[0], float("inf")
+        for site in cands:  # least expected vein-to-vein: transit both ways + expected wait
+            pool = self.pools[(site, self.first_device)]
+            capacity = sum(u.slots for u in pool.units)
+            wait = len(pool.queue) * self.first_hold_h / max(capacity, 1)
+            h = self.sc.transit_mean_h(hospital, site) + self.sc.transit_mean_h(site, hospital) + wait
+            if h < best_h:
+                best, best_h = site, h
+        return best
+
+    def hours_to_pickup(self, lane, now_h: float) -> float:
+        """Hours from ``now_h`` until the lane's next pickup (0 for on-demand lanes)."""
+        if lane.pickup_h is None:
+            return 0.0
+        days = {WEEKDAYS.index(d) for d in lane.pickup_days}
+        day = int(now_h // 24)
+        for k in range(8):
+            weekday = (self.first_weekday + day + k) % 7
+            t = (day + k) * 24.0 + lane.pickup_h
+            if weekday in days and t >= now_h:
+                return t - now_h
+        raise AssertionError("a lane has at least one pickup day")  # pragma: no cover
+
+    def _unit_logger(self, site: str):
+        log = self.log
+
+        def fn(u: Unit, kind: str, reason: str) -> None:
+            if not self.closed:
+                log.add(self.env.now, -1, site, "", u.name, u.index, kind, reason)
+
+        return fn
+
+    def _add(self, spec: PoolSpec, conditions: list[Condition] | None = None, running: bool = False) -> None:
+        units = [
+            Unit(spec.name, i, spec.slots_per_unit,
+                 Condition(self.env, f"{spec.site}/{spec.name}#{i}") if running else None)
+            for i in range(spec.units)
+        ]
+        self.specs.append(spec)
+        self.pools[(spec.site, spec.name)] = UnitPool(self.env, units, self._unit_logger(spec.site), conditions)
+
+    def pool(self, site: str, name: str) -> UnitPool:
+        """The pool ``name`` at ``site``."""
+        return self.pools[(site, name)]
+
+    def referral_times(self) -> np.ndarray:
+        """Referral times (hours) within the horizon, sorted, from the ``arrivals`` stream."""
+        ref = self.sc.referrals
+        horizon = self.sc.horizon_h
+        if ref.times_h is not None:
+            t = np.sort(np.asarray(ref.times_h, dtype=float))
+            return t[t < horizon]
+        rng = self.streams.get(streams.ARRIVALS)
+        mean_gap = HOURS_PER_WEEK / ref.rate_per_week
+        # Draw gaps in blocks until the horizon is passed (block size from the expected count).
+        out: list[np.ndarray] = []
+        last = 0.0
+        block = max(16, int(1.2 * horizon / mean_gap) + 16)
+        while True:
+            times = last + np.cumsum(rng.exponential(mean_gap, size=block))
+            out.append(times)
+            last = float(times[-1])
+            if last >= horizon:
+                break
+        t = np.concatenate(out)
+        return t[t < horizon]

@@ -1,0 +1,252 @@
+"""The root of a scenario document: every section, and the derived views the model, the checks
+and the offered-load estimate ask of it. See ``scenarios/centralised.yaml`` for an annotated
+example."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+
+from twin.core.errors import LocatedValueError
+from twin.scenario.biology import Biology
+from twin.scenario.connections import Connection, ConnectionType, default_connections
+from twin.scenario.costs import Costs
+from twin.scenario.demand import Dropout, Referrals
+from twin.scenario.fields import Name, StrictModel
+from twin.scenario.logistics import CourierLane, Routing, StartingMaterial
+from twin.scenario.outages import Outage
+from twin.scenario.recipe import ClinicalStep, Cryopreservation, QCPanel, Release, Step, Storage
+from twin.scenario.sites import Site
+from twin.scenario.staffing import ShiftBlock
+
+if TYPE_CHECKING:
+    from twin.scenario.catalogue import DeviceType
+
+class Scenario(StrictModel):
+    """A whole scenario. See ``scenarios/centralised.yaml`` for an annotated example."""
+
+    name: Name = Field(description="Scenario name: labels the results and names the default run folder.")
+    description: str = Field(
+        default="", max_length=10_000,
+        description="Free text saying what the scenario is; kept with the validated scenario in `scenario.json`.",
+    )
+    start_date: dt.date = Field(
+        description="Calendar date of day 0 (YYYY-MM-DD): its weekday anchors the shift calendars and courier "
+        "pickup days, and report timelines are dated from it.",
+    )
+    horizon_days: Annotated[float, Field(gt=0, le=36_500, allow_inf_nan=False)] = Field(
+        description="How long the simulation runs (days).",
+    )
+    warmup_days: Annotated[float, Field(ge=0, le=36_500, allow_inf_nan=False)] = Field(
+        default=0.0,
+        description="Start of the measurement window (days): KPIs are of patients referred from then to the "
+        "horizon; less than `horizon_days`.",
+    )
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = Field(
+        description="Root seed of every random stream: the same seed gives the same patients and draws (common "
+        "random numbers across layouts).",
+    )
+    replications: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        default=1, description="Independent replications `twin run` simulates (`-r N` overrides it).",
+    )
+    catalogue: str | None = Field(
+        default=None,
+        description="Device catalogue folder, relative to the scenario file (default: the bundled `equipment/`).",
+    )
+    sites: dict[Name, Site] = Field(
+        min_length=1, description="Hospitals and factories by name; at least one is a hospital.",
+    )
+    referrals: Referrals = Field(description="When patients are referred, and to which hospital.")
+    apheresis: ClinicalStep = Field(
+        description="Collection of the patient's cells at the hospital; holds an apheresis chair.",
+    )
+    receipt: ClinicalStep = Field(
+        description="Receipt and chain-of-identity check at the manufacturing site; it needs the IT/MES system up "
+        "(a batch record is opened).",
+    )
+    recipe: list[Step] = Field(
+        min_length=1, max_length=200, description="The manufacturing steps, in order, on the site's devices.",
+    )
+    cryopreservation: Cryopreservation = Field(
+        description="Formulation and controlled-rate freezing after the recipe.",
+    )
+    storage: Storage = Field(description="LN2 storage of the frozen product during QC and release.")
+    qc: QCPanel = Field(description="The QC release panel.")
+    release: Release = Field(description="QP certification once every QC result is in.")
+    infusion: ClinicalStep = Field(
+        description="Infusion at the hospital; holds an infusion slot. The wait (and drop-out risk) ends when it "
+        "starts.",
+    )
+    couriers: list[CourierLane] = Field(
+        default_factory=list,
+        description="Courier lanes between sites: each hospital needs a lane to and from the site that makes its "
+        "batches (none within a site).",
+    )
+    starting_material: StartingMaterial = Field(
+        default_factory=StartingMaterial,
+        description="How the apheresis product travels to manufacturing: fresh or cryopreserved.",
+    )
+    shipper_hold_h: Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="Hold time of the dry vapour shipper (hours): a shipment of frozen material (the final product, "
+        "or cryopreserved starting material) whose transit is longer is lost; none: no limit.",
+    )
+    routing: Routing = Field(default_factory=Routing, description="Which site makes each hospital's batches.")
+    dropout: Dropout = Field(default_factory=Dropout, description="Patients dropping out while they wait.")
+    costs: Costs | None = Field(
+        default=None, description="Cost of goods inputs; none: no cost KPIs.",
+    )
+    shifts: dict[Name, list[ShiftBlock]] = Field(
+        default_factory=dict,
+        description="Named shift calendars that staff roles refer to: `{NAME: [{days, start_h, end_h}, ...]}`.",
+    )
+    connections: dict[ConnectionType, Connection] = Field(
+        default_factory=default_connections,
+        description="Tubing connection types that recipe steps' `transfer` names; a type you list is merged over "
+        "its default.",
+    )
+    outages: list[Outage] = Field(
+        default_factory=list, max_length=10_000,
+        description="Scripted or stochastic outages of utilities, IT, devices or staff.",
+    )
+    biology: Biology | None = Field(
+        default=None, description="The culture model; needed by recipe steps with an `end_point`.",
+    )
+
+    @field_validator("connections", mode="before")
+    @classmethod
+    def _merge_connection_defaults(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        merged: dict[str, Any] = {k: c.model_dump() for k, c in default_connections().items()}
+        for k, given in v.items():
+            merged[k] = {**merged[k], **given} if k in merged and isinstance(given, dict) else given
+        return merged
+
+    @model_validator(mode="after")
+    def _warmup(self) -> Scenario:
+        if self.warmup_days >= self.horizon_days:
+            raise LocatedValueError(
+                f"warmup_days ({self.warmup_days:g}) must be less than horizon_days "
+                f"({self.horizon_days:g})",
+                ("warmup_days",),
+            )
+        seen: set[str] = set()
+        for i, step in enumerate(self.recipe):
+            if step.name in seen:
+                raise LocatedValueError(
+                    f"recipe step names must be unique; {step.name!r} is repeated", ("recipe", i, "name")
+                )
+            seen.add(step.name)
+        return self
+
+    # -- derived views used by the model -------------------------------------------------
+    @property
+    def horizon_h(self) -> float:
+        """Simulated time span (hours)."""
+        return self.horizon_days * 24.0
+
+    @property
+    def warmup_h(self) -> float:
+        """Start of the measurement window (hours)."""
+        return self.warmup_days * 24.0
+
+    def hospital_shares(self) -> dict[str, float]:
+        """Referring hospitals and their share of patients (summing to 1)."""
+        shares = self.referrals.hospitals or {n: 1.0 for n, s in self.sites.items() if s.kind == "hospital"}
+        total = sum(shares.values())
+        return {h: w / total for h, w in shares.items()}
+
+    def device_types_needed(self) -> list[str]:
+        """Device types a manufacturing site must have."""
+        types = [s.device for s in self.recipe if s.device is not None]
+        return list(dict.fromkeys([*types, self.cryopreservation.device, self.storage.device]))
+
+    def roles_needed(self) -> list[str]:
+        """Staff roles a manufacturing site must have."""
+        roles = [s.role for s in (self.receipt, *self.recipe, self.cryopreservation) if s.role and s.hands_on_h > 0]
+        if self.qc.lab is None and any(t.hands_on_h > 0 for t in self.qc.tests):
+            roles.append(self.qc.role)
+        if self.release.site is None and self.release.hands_on_h > 0:
+            roles.append(self.release.role)
+        return list(dict.fromkeys(roles))
+
+    def can_manufacture(self, site: str) -> bool:
+        """Whether ``site`` has every device type and role manufacturing needs."""
+        s = self.sites[site]
+        return all(s.devices.get(t) is not None and s.devices[t].count > 0 for t in self.device_types_needed()) and \
+            all(s.headcount(r) > 0 for r in self.roles_needed())
+
+    def transit_mean_h(self, origin: str, destination: str) -> float:
+        """Mean courier transit (hours); 0 within a site."""
+        return 0.0 if origin == destination else self.lane(origin, destination).transit_h.mean
+
+    def route_candidates(self, hospital: str) -> list[str]:
+        """Sites that may make ``hospital``'s batches, nearest first (one site under ``fixed``)."""
+        if self.routing.policy == "fixed":
+            if hospital in self.routing.assign:
+                return [self.routing.assign[hospital]]
+            if self.can_manufacture(hospital):
+                return [hospital]
+            makers = [n for n in self.sites if self.can_manufacture(n)]
+            return makers if len(makers) == 1 else []
+        makers = [n for n in self.sites if self.can_manufacture(n) and (n == hospital or (
+            self.has_lane(hospital, n) and self.has_lane(n, hospital)))]
+        return sorted(makers, key=lambda n: (self.transit_mean_h(hospital, n), n))
+
+    def skill_names(self, types: dict[str, DeviceType] | None = None) -> list[str]:
+        """Names a role's ``skills`` may list: the hands-on steps, QC tests as ``qc:NAME``, and
+        device repairs as ``repair:TYPE``."""
+        names = ["apheresis", "freezing", "receipt", *(s.name for s in self.recipe), "cryopreservation",
+                 *(f"qc:{t.name}" for t in self.qc.tests), "release", "infusion"]
+        names += [f"repair:{t}" for t in sorted({t for site in self.sites.values() for t in site.devices})]
+        return names
+
+    def step_roles(self, device_types: dict[tuple[str, str], DeviceType]) -> dict[str, str]:
+        """Step (skill name) -> the role it names, for every step that has one: people of that
+        role are qualified for it (others only through their ``skills``)."""
+        out: dict[str, str] = {}
+        freezing = self.starting_material.freezing
+        for name, spec in (("apheresis", self.apheresis), ("freezing", freezing), ("receipt", self.receipt),
+                           *((st.name, st) for st in self.recipe), ("cryopreservation", self.cryopreservation),
+                           ("release", self.release), ("infusion", self.infusion)):
+            if spec is not None and spec.role is not None:
+                out[name] = spec.role
+        for t in self.qc.tests:
+            out[f"qc:{t.name}"] = self.qc.role
+        for (_, tname), dtype in sorted(device_types.items()):
+            if dtype.failure is not None and dtype.failure.repair_role is not None:
+                out[f"repair:{tname}"] = dtype.failure.repair_role
+        return out
+
+    def qualified_roles(self, site: str, step: str, role: str | None) -> list[str]:
+        """Roles at ``site`` with people qualified for ``step``: ``role`` itself (the role the
+        step names) and every role that lists ``step`` in its skills."""
+        staff = self.sites[site].staff
+        return [r for r, spec in staff.items() if spec.count > 0 and (r == role or step in spec.skills)]
+
+    def longest_shift_h(self, role_at_site: str) -> float:
+        """Longest unbroken block (hours) a role's calendar offers (inf around the clock); the
+        longest over the sites where the role exists."""
+        best = 0.0
+        for site in self.sites.values():
+            spec = site.staff.get(role_at_site)
+            if spec is None:
+                continue
+            if spec.shift is None:
+                return float("inf")
+            best = max(best, max((b.length_h for b in self.shifts[spec.shift]), default=0.0))
+        return best
+
+    def has_lane(self, origin: str, destination: str) -> bool:
+        """Whether a courier lane runs from ``origin`` to ``destination``."""
+        return any(lane.from_ == origin and lane.to == destination for lane in self.couriers)
+
+    def lane(self, origin: str, destination: str) -> CourierLane:
+        """The courier lane from ``origin`` to ``destination``."""
+        for lane in self.couriers:
+            if lane.from_ == origin and lane.to == destination:
+                return lane
+        raise KeyError(f"no courier lane {origin} -> {destination}")
