@@ -186,6 +186,15 @@ def test_version_is_the_one_in_pyproject():
     assert tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"] == __version__
 
 
+def test_ci_runs_the_readme_commands():
+    """README's quick start gives the test command; .ci/run must run exactly that."""
+    readme = (REPO / "README.md").read_text()
+    ci = (REPO / ".ci" / "run").read_text()
+    commands = re.findall(r"^(pip install .*)$", readme[: readme.index("## Commands")], re.M)
+    assert len(commands) == 2 and "pytest" in commands[1]
+    assert commands[1] in ci.splitlines()
+
+
 def test_the_import_graph_sees_function_level_imports():
     """The rules above would be blind if imports inside functions were missed: the sweep
     executor imports the model inside a function."""

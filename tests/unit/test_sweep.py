@@ -95,6 +95,7 @@ def test_a_bad_axis_fails_before_anything_runs(tmp_path, capsys, old, new, words
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.xdist_group("pools")  # starts its own worker processes: one such test at a time
 def test_results_do_not_depend_on_executor_or_workers(tmp_path) -> None:
     """One process, two processes and a Dask LocalCluster give identical result tables."""
     plan = load_sweep(write(tmp_path))
@@ -110,6 +111,7 @@ def test_results_do_not_depend_on_executor_or_workers(tmp_path) -> None:
     pd.testing.assert_frame_equal(one, dask)
 
 
+@pytest.mark.xdist_group("pools")  # starts its own worker processes: one such test at a time
 def test_resume_after_interruption_runs_every_id_exactly_once(tmp_path) -> None:
     plan = load_sweep(write(tmp_path))
     store = SweepStore(tmp_path / "s")
@@ -145,6 +147,7 @@ def test_resume_refuses_a_changed_sweep(tmp_path) -> None:
         store.open(changed.manifest(), {}, resume=True)
 
 
+@pytest.mark.xdist_group("pools")  # starts its own worker processes: one such test at a time
 def test_a_failing_scenario_is_recorded_and_the_others_finish(tmp_path, monkeypatch) -> None:
     real = twin.model.simulate
     plan = load_sweep(write(tmp_path))
@@ -194,6 +197,7 @@ def test_point_summary_and_planners_answer(tmp_path) -> None:
             assert got["met"] and got[dev] == ok[dev].min() and got["cost"] == 100 * ok[dev].min()
 
 
+@pytest.mark.xdist_group("pools")  # starts its own worker processes: one such test at a time
 def test_sweep_cli_end_to_end(tmp_path, capsys) -> None:
     path = write(tmp_path)
     out = tmp_path / "out"
@@ -216,6 +220,7 @@ def test_bundled_sweeps_validate(name) -> None:
     assert np.all([t.data["horizon_days"] == 365 for t in plan.tasks])
 
 
+@pytest.mark.xdist_group("pools")  # starts its own worker processes: one such test at a time
 def test_a_task_that_kills_its_worker_is_recorded_and_the_sweep_finishes(tmp_path, monkeypatch) -> None:
     """A scenario that crashes its worker process (not an exception: the process dies) costs a
     pool restart; when it dies again it is recorded as failed, and every id is stored once."""
