@@ -186,6 +186,19 @@ def test_version_is_the_one_in_pyproject():
     assert tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"] == __version__
 
 
+def test_every_source_file_is_in_git():
+    """A pattern in .gitignore once matched twin/results/ (meant for run output), so the layer
+    was never committed and a fresh clone could not import it."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(["git", "check-ignore", *map(str, PKG.rglob("*.py"))], cwd=REPO,
+                             capture_output=True, text=True).stdout.split()
+    assert not ignored
+
+
 def test_ci_runs_the_readme_commands():
     """README's quick start gives the test command; .ci/run must run exactly that."""
     readme = (REPO / "README.md").read_text()
