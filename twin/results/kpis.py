@@ -1,0 +1,134 @@
+"""KPIs of one replication from its tables (names and windows: :mod:`twin.results`), cost of
+goods by category, and the headline KPIs a console or report shows first."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from twin.core.units import HOURS_PER_YEAR
+from twin.results.tables import ALL_OUTCOMES, cause_name, held_intervals, intervals, on_duty_hours, queue_waits
+
+COST_CATEGORIES = ("capital", "cleanroom", "labour", "consumables", "qc", "courier", "overhead")
+
+
+def cost_kpis(
+    events: pd.DataFrame, resources: pd.DataFrame, inputs: dict, horizon_h: float, warmup_h: float,
+    infused_per_year: float,
+) -> dict[str, float]:
+    """Cost over the window by category (``cost.<category>``), ``cost.total`` and
+    ``cost_per_dose`` (total / infusions in the window); see :class:`twin.scenario.costs.Costs`.
+    Per-event costs count steps *started* in the window."""
+    years = (horizon_h - warmup_h) / HOURS_PER_YEAR
+    out = dict.fromkeys(COST_CATEGORIES, 0.0)
+    for row in resources.itertuples(index=False):
+        if row.kind == "device":
+            unit = inputs["device_unit_year"].get(f"{row.site}/{row.name}", {})
+            out["capital"] += row.units * unit.get("capital", 0.0) * years
+            out["cleanroom"] += row.units * unit.get("cleanroom", 0.0) * years
+        elif row.kind == "staff":
+            out["labour"] += row.units * inputs["head_year"].get(row.name, 0.0) * years
+    started = events[(events["kind"] == "step_start") & (events["time_h"] >= warmup_h) & (events["time_h"] < horizon_h)]
+    counts = started["step"].astype(str).value_counts()
+    out["consumables"] = float(sum(counts.get(k, 0) * v for k, v in inputs["consumables"].items()))
+    out["qc"] = float(sum(counts.get(k, 0) * v for k, v in inputs["qc"].items()))
+    shipments = int(counts.get("ship_to_factory", 0) + counts.get("ship_to_hospital", 0))
+    out["courier"] = shipments * inputs["per_shipment"]
+    out["overhead"] = sum(inputs["overhead_site_year"].values()) * years
+    res = {f"cost.{k}": float(v) for k, v in out.items()}
+    res["cost.total"] = float(sum(out.values()))
+    doses = infused_per_year * years
+    res["cost_per_dose"] = res["cost.total"] / doses if doses > 0 else math.nan
+    return res
+
+
+def kpis(
+    events: pd.DataFrame,
+    batches: pd.DataFrame,
+    resources: pd.DataFrame,
+    horizon_h: float,
+    warmup_h: float,
+    impacts: pd.DataFrame | None = None,
+) -> dict[str, float]:
+    """KPIs of one replication over the window [warmup_h, horizon_h); see the module docstring."""
+    window = horizon_h - warmup_h
+    cohort = batches[batches["in_window"]]
+    out: dict[str, float] = {"referred": float(len(cohort))}
+    counts = cohort["outcome"].value_counts()
+    for name in ALL_OUTCOMES:
+        out[name] = float(counts.get(name, 0))
+    n = len(cohort)
+    out["dropped_out_fraction"] = out["dropped_out"] / n if n else math.nan
+    out["failed_fraction"] = out["failed"] / n if n else math.nan
+    v2v = cohort["vein_to_vein_days"].dropna().to_numpy()
+    out["vein_to_vein_median_days"] = float(np.median(v2v)) if len(v2v) else math.nan
+    out["vein_to_vein_p90_days"] = float(np.quantile(v2v, 0.9)) if len(v2v) else math.nan
+    out["vein_to_vein_mean_days"] = float(v2v.mean()) if len(v2v) else math.nan
+    infused_in_window = batches["outcome_h"].between(warmup_h, horizon_h, inclusive="left") & (
+        batches["outcome"] == "infused"
+    )
+    out["throughput_per_year"] = float(infused_in_window.sum()) / (window / HOURS_PER_YEAR)
+
+    # Mean WIP: time-average number of patients between referral and outcome, over the window.
+    start = batches["referral_h"].clip(lower=warmup_h)
+    end = batches["outcome_h"].fillna(horizon_h).clip(upper=horizon_h)
+    out["mean_wip"] = float((end - start).clip(lower=0).sum() / window)
+
+    pairs = held_intervals(events, horizon_h)
+    duty = on_duty_hours(events, resources, horizon_h, warmup_h, pairs)
+    for row in resources.itertuples(index=False):
+        on, held = duty[(row.site, row.name)]
+        cap = row.slots_per_unit * on
+        out[f"utilisation.{row.kind}.{row.site}.{row.name}"] = held / cap if cap > 0 else math.nan
+        if row.units:
+            out[f"availability.{row.kind}.{row.site}.{row.name}"] = on / (row.units * window)
+    waits = queue_waits(events)
+    waits = waits[(waits["queued_h"] >= warmup_h) & (waits["queued_h"] < horizon_h)]
+    mean_wait = waits.groupby(["site", "resource"])["wait_h"].mean().to_dict()
+    for row in resources.itertuples(index=False):
+        w = mean_wait.get((row.site, row.name))
+        if w is not None:
+            out[f"wait_h_mean.{row.kind}.{row.site}.{row.name}"] = float(w)
+
+    cohort_ids = set(cohort["patient"])
+    # The culture model: infused batches that carried undetected contamination, and the
+    # harvest's culture length and viability (means over the cohort's harvests).
+    out["contaminated_infused"] = float((cohort["contaminated"] & (cohort["outcome"] == "infused")).sum())
+    if cohort["culture_h"].notna().any():
+        out["culture_h_mean"] = float(cohort["culture_h"].mean())
+        out["harvest_viability_mean"] = float(cohort["harvest_viability"].mean())
+    for outcome in ("lost", "failed"):
+        sub = cohort[cohort["outcome"] == outcome]
+        names = pd.Series([cause_name(c.rpartition(":")[2]) for c in sub["cause"].astype(str)], dtype=object)
+        for cause, n_ in names.value_counts().items():
+            out[f"{outcome}_by_cause.{cause}"] = float(n_)
+    if impacts is not None and len(impacts):
+        pz = impacts[(impacts["effect"] == "pause") & impacts["patient"].isin(cohort_ids)]
+        for cause, h in pz.groupby("cause")["hours"].sum().items():
+            out[f"delay_h.{cause}"] = float(h)
+    site_ev = events[(events["patient"] < 0)]
+    if len(site_ev) and (site_ev["kind"] == "backup_start").any():
+        back = intervals(site_ev, "backup_start", "backup_end", ["site", "resource", "detail"], horizon_h)
+        back["h"] = (back["end_h"].clip(upper=horizon_h) - back["start_h"].clip(lower=warmup_h)).clip(lower=0)
+        for carrier, h in back.groupby("resource")["h"].sum().items():
+            out[f"backup_h.{carrier}"] = float(h)
+    return out
+
+
+#: KPIs printed first on the console, with their display names and units.
+HEADLINE = (
+    ("referred", "patients referred", ""),
+    ("infused", "patients infused", ""),
+    ("dropped_out", "dropped out while waiting", ""),
+    ("failed", "failed manufacture/QC", ""),
+    ("lost", "lost in process", ""),
+    ("in_progress", "in progress at horizon", ""),
+    ("vein_to_vein_median_days", "vein-to-vein median", "days"),
+    ("vein_to_vein_p90_days", "vein-to-vein p90", "days"),
+    ("throughput_per_year", "throughput", "infusions/yr"),
+    ("mean_wip", "mean work in progress", "patients"),
+)
