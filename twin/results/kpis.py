@@ -4,8 +4,6 @@ goods by category, and the headline KPIs a console or report shows first."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd

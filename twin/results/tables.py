@@ -4,9 +4,6 @@ out of service, on-duty hours). Columns: :mod:`twin.results`."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
