@@ -11,7 +11,7 @@ import simpy
 from twin.kernel.detection import detection_probability
 from twin.model import streams
 from twin.model.conditions import first_down, forget
-from twin.model.steps import EPS, Held, StepRunner, short_cause
+from twin.model.steps import EPS, Held, StepRunner, Work, short_cause
 
 if TYPE_CHECKING:
     from twin.scenario.recipe import Step
@@ -37,9 +37,9 @@ class Handling(StepRunner):
                 return False
         extra = ("grade",) if step.transfer == "open" else ()
         duration = w.draw(conn.duration_h, streams.duration(name), pid)
-        ok = yield from self.progress(site, name, max(duration, conn.hands_on_h), conn.hands_on_h, step.role, held,
-                                      extra, skill=step.name, limit_h=step.staff_wait_limit_h,
-                                      start_detail=step.transfer)
+        work = Work(site, name, step.role, conn.hands_on_h, skill=step.name, limit_h=step.staff_wait_limit_h,
+                    extra=extra, detail=step.transfer)
+        ok = yield from self.progress(work, max(duration, conn.hands_on_h), held)
         if cabinet is not None:
             self.release(cabinet, name, site)
         if not ok:
@@ -69,7 +69,7 @@ class Handling(StepRunner):
         if w.u(streams.delay(name), pid) < lane.delay_probability:
             hours += w.draw(lane.delay_h, streams.delay_h(name), pid)
         lost = losable and w.u(streams.loss(name), pid) < lane.loss_probability
-        self.log(origin, step, "step_start", resource=name)
+        self.log_resource(origin, step, "step_start", name)
         hold = w.sc.shipper_hold_h
         if frozen and hold is not None and hours > hold:  # the shipper warms up on the way
             yield w.env.timeout(wait + hold)
@@ -80,14 +80,14 @@ class Handling(StepRunner):
         if lost:
             self.finish("lost", f"{step}:shipment_lost", origin)
             return False
-        self.log(destination, step, "step_end", resource=name)
+        self.log_resource(destination, step, "step_end", name)
         return True
 
     def qc_test(self, lab: str, test: Any, results: dict[str, bool], failed_ev: simpy.Event) -> Proc:
         """One QC test at ``lab``: analyst hands-on at the start, result after ``duration_h``; a
         failing result triggers ``failed_ev`` (the first one to fail names the cause)."""
         step = f"qc:{test.name}"
-        ok = yield from self.work(lab, step, self.w.qc_steps[test.name], None, renege=False)
+        ok = yield from self.work(Work.of(lab, step, self.w.qc_steps[test.name], renege=False), None)
         if not ok:
             return
         failed = self.w.u(streams.qc_fail(step), self.p.pid) < test.fail_probability or self.out_of_spec(step, test)
@@ -119,8 +119,9 @@ class Handling(StepRunner):
         w, p, env = self.w, self.p, self.w.env
         bio, end = w.sc.biology, step.end_point
         assert bio is not None and end is not None and held is not None
-        ok = yield from self.progress(site, step.name, step.hands_on_h, step.hands_on_h, step.role, held, extra,
-                                      limit_h=step.staff_wait_limit_h, start_detail=step.processing)
+        work = Work(site, step.name, step.role, step.hands_on_h, limit_h=step.staff_wait_limit_h, extra=extra,
+                    detail=step.processing)
+        ok = yield from self.progress(work, step.hands_on_h, held)
         if not ok:
             return False
         dtype = w.loaded.device_types[(site, held.unit.name)]
@@ -178,7 +179,7 @@ class Handling(StepRunner):
         p.viable, p.viability, p.contam_cfu = s["cells"], s["viability"], s["contam"]
         for name, value in (("cells", s["cells"]), ("viability", s["viability"]), ("contam_cfu", s["contam"]),
                             ("culture_h", s["age_h"])):
-            self.log(site, step.name, "measure", resource=name, detail=reason, value=value)
+            self.measure(site, step.name, name, value, reason)
         self.log(site, step.name, "step_end", detail=step.processing)
         return True
 
