@@ -46,6 +46,7 @@ import simpy
 
 from twin.core.units import HOURS_PER_DAY, HOURS_PER_WEEK, HOURS_PER_YEAR
 from twin.model import streams
+from twin.model.eventlog import LogRow
 from twin.model.pools import INF, Unit, UnitPool
 from twin.scenario.calendars import shift_intervals
 
@@ -203,16 +204,16 @@ def _repair_work(world: World, site: str, tname: str, step: str, hours: float) -
     remaining = hours
     while remaining > 1e-9:
         req = desk.request(step, min(remaining, 0.25))
-        log.add(env.now, -1, site, step, "", -1, "queue", tname)
+        log.add(LogRow(env.now, site, "queue", step=step, detail=tname))
         person = yield req
-        log.add(env.now, -1, site, step, person.name, person.index, "seize", tname)
+        log.add(LogRow(env.now, site, "seize", step=step, resource=person.name, unit=person.index, detail=tname))
         chunk = min(remaining, person.shift_end - env.now)
         yield env.timeout(chunk)
         remaining -= chunk
         if world.closed:
             return
         desk.release(req)
-        log.add(env.now, -1, site, step, person.name, person.index, "release", tname)
+        log.add(LogRow(env.now, site, "release", step=step, resource=person.name, unit=person.index, detail=tname))
 
 
 def _maintenance(world: World, pool: UnitPool, u: Unit, first_h: float, every_h: float, hours: float) -> Proc:
@@ -274,14 +275,14 @@ def _start_air_and_grade(world: World, site: str) -> None:
 def site_down(world: World, site: str, what: str, cause: str) -> None:
     """Site condition ``what`` is lost for ``cause`` (logged)."""
     if not world.closed:
-        world.log.add(world.env.now, -1, site, "", what, -1, "down", cause)
+        world.log.add(LogRow(world.env.now, site, "down", resource=what, detail=cause))
     world.cond[(site, what)].down(cause)
 
 
 def site_up(world: World, site: str, what: str, cause: str) -> None:
     """Site condition ``what`` is back from ``cause`` (logged)."""
     if not world.closed:
-        world.log.add(world.env.now, -1, site, "", what, -1, "up", cause)
+        world.log.add(LogRow(world.env.now, site, "up", resource=what, detail=cause))
     world.cond[(site, what)].clear(cause)
 
 
@@ -329,7 +330,7 @@ def _outage(world: World, o: Outage, label: str, site: str, at: float, duration:
     what = o.what
     resource = o.pool if what == "device" else o.role if what == "staff" else what
     log = world.log
-    log.add(env.now, -1, site, "", resource, -1, "outage_start", label)
+    log.add(LogRow(env.now, site, "outage_start", resource=resource, detail=label))
     util = world.sc.sites[site].utilities
     if what in ("device", "staff"):
         pool = world.pools[(site, o.pool)] if what == "device" else world.desk[site]
@@ -353,15 +354,15 @@ def _outage(world: World, o: Outage, label: str, site: str, at: float, duration:
     elif what == "it":
         site_down(world, site, "it", label)
         yield env.timeout(duration)
-        log.add(env.now, -1, site, "", "it", -1, "outage_end", label)
+        log.add(LogRow(env.now, site, "outage_end", resource="it", detail=label))
         if util.it.restore_h > 0:
-            log.add(env.now, -1, site, "", "it_restore", -1, "backup_start", label)
+            log.add(LogRow(env.now, site, "backup_start", resource="it_restore", detail=label))
             yield env.timeout(util.it.restore_h)
-            log.add(env.now, -1, site, "", "it_restore", -1, "backup_end", label)
+            log.add(LogRow(env.now, site, "backup_end", resource="it_restore", detail=label))
         site_up(world, site, "it", label)
         return
     if not world.closed:
-        log.add(env.now, -1, site, "", resource, -1, "outage_end", label)
+        log.add(LogRow(env.now, site, "outage_end", resource=resource, detail=label))
 
 
 def _segments(world: World, site: str, what: str, label: str, plan: list[tuple[float, float, str]],
@@ -375,13 +376,13 @@ def _segments(world: World, site: str, what: str, label: str, plan: list[tuple[f
         if t0 + a > env.now:
             yield env.timeout(t0 + a - env.now)
         if carrier:
-            world.log.add(env.now, -1, site, "", carrier, -1, "backup_start", label)
+            world.log.add(LogRow(env.now, site, "backup_start", resource=carrier, detail=label))
         else:
             site_down(world, site, what, label)
         yield env.timeout(t0 + b - env.now)
         if carrier:
             if not world.closed:
-                world.log.add(env.now, -1, site, "", carrier, -1, "backup_end", label)
+                world.log.add(LogRow(env.now, site, "backup_end", resource=carrier, detail=label))
         else:
             site_up(world, site, what, label)
     if t0 + duration > env.now:
@@ -413,7 +414,7 @@ def _power(world: World, site: str, label: str, duration: float, power) -> Proc:
     if gen is not None:
         fails = world.streams.get(streams.generator(label, site)).random() < gen.fail_to_start_probability
         if fails:
-            world.log.add(world.env.now, -1, site, "", "generator", -1, "backup_failed", label)
+            world.log.add(LogRow(world.env.now, site, "backup_failed", resource="generator", detail=label))
         else:
             start = gen.start_delay_min / 60.0
     plan = power_plan(duration, power.ups_minutes / 60.0, start, None if gen is None else gen.fuel_h)

@@ -31,6 +31,7 @@ import simpy
 
 from twin.core.vocab import CHAIRS, SLOTS
 from twin.model import streams
+from twin.model.eventlog import LogRow
 from twin.model.handling import Handling
 from twin.model.patient import Patient
 from twin.model.steps import Held, Work
@@ -183,8 +184,8 @@ def _on_dropout(world: World, patient: Patient, site: str) -> Any:
             return
         patient.dropped = True
         patient.done = True
-        world.log.add(world.env.now, patient.pid, site, "", "", -1, "dropout")
-        world.log.add(world.env.now, patient.pid, site, "waiting", "", -1, "outcome", "dropped_out")
+        world.log.add(LogRow(world.env.now, site, "dropout", patient=patient.pid))
+        world.log.add(LogRow(world.env.now, site, "outcome", patient=patient.pid, step="waiting", detail="dropped_out"))
 
     return callback
 

@@ -16,7 +16,7 @@ from twin.core.units import HOURS_PER_WEEK
 from twin.core.vocab import CHAIRS, SITE_CONDITIONS, SLOTS
 from twin.model import streams
 from twin.model.conditions import Condition
-from twin.model.eventlog import EventLog
+from twin.model.eventlog import EventLog, LogRow
 from twin.model.pools import Unit, UnitPool
 from twin.model.streams import Streams
 from twin.scenario.distributions import Fixed
@@ -174,7 +174,7 @@ class World:
 
         def fn(u: Unit, kind: str, reason: str) -> None:
             if not self.closed:
-                log.add(self.env.now, -1, site, "", u.name, u.index, kind, reason)
+                log.add(LogRow(self.env.now, site, kind, resource=u.name, unit=u.index, detail=reason))
 
         return fn
 
