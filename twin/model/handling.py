@@ -3,7 +3,7 @@ shipments, QC tests, cultures (with the kernel's ticker) and the storage watch."
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -12,8 +12,10 @@ from twin.kernel.detection import detection_probability
 from twin.model import streams
 from twin.model.conditions import first_down, forget
 from twin.model.steps import EPS, Held, StepRunner, Work, short_cause
+from twin.model.ticker import CultureSpec
 
 if TYPE_CHECKING:
+    from twin.model.ticker import Culture
     from twin.scenario.recipe import Step
 
 Proc = Generator[simpy.Event, Any, Any]
@@ -116,22 +118,55 @@ class Handling(StepRunner):
         biology: the culture goes on without power, CO2 or feed and suffers for it (the ticker
         sets its conditions each hour); the step is logged as paused meanwhile, and a stop the
         device's policy says is fatal loses the batch. A positive in-process check fails it."""
-        w, p, env = self.w, self.p, self.w.env
-        bio, end = w.sc.biology, step.end_point
-        assert bio is not None and end is not None and held is not None
+        w, p = self.w, self.p
+        assert w.sc.biology is not None and step.end_point is not None and held is not None
         work = Work(site, step.name, step.role, step.hands_on_h, limit_h=step.staff_wait_limit_h, extra=extra,
                     detail=step.processing)
         ok = yield from self.progress(work, step.hands_on_h, held)
         if not ok:
             return False
         dtype = w.loaded.device_types[(site, held.unit.name)]
+        spec = self._culture_spec(site, step, dtype)
+        p.cells = 1.0
+        co2 = w.cond[(site, "co2")] if "co2" in dtype.utilities else None
+        c = w.ticker.start(p.pid, held.unit.name, spec, self.gates(site, held, extra), co2)
+        if not (yield from self._tend(site, step, held, c)):
+            return False
+        self._harvest(site, step, c)
+        return True
+
+    def _culture_spec(self, site: str, step: Step, dtype: Any) -> CultureSpec:
+        """The batch's culture in ``step`` on a device of type ``dtype``: the cells it brings
+        (from the last culture, else the biology's starting cells times the fraction kept),
+        this patient's draws of the biology, the end point and the in-process check."""
+        w, p = self.w, self.p
+        bio, end = w.sc.biology, step.end_point
+        assert bio is not None and end is not None
         if p.viable is None:
             cells = 1e6 * w.draw(bio.starting_cells_millions, streams.BIO_STARTING_CELLS, p.pid) * p.cells
         else:
             cells = p.viable * p.cells
-        p.cells = 1.0
-        mu = bio.growth_rate_per_h(w.draw(bio.doubling_time_h, streams.BIO_DOUBLING, p.pid))
         check = end.in_process_check
+        return CultureSpec(
+            cells=cells,
+            mu_per_h=bio.growth_rate_per_h(w.draw(bio.doubling_time_h, streams.BIO_DOUBLING, p.pid)),
+            lag_h=w.draw(bio.lag_h, streams.BIO_LAG, p.pid),
+            capacity_cells=dtype.culture_capacity_cells or 1e10,
+            target_cells=end.target_cells,
+            contam_cfu=p.contam_cfu,
+            doubling_contam_h=w.draw(bio.contaminant_doubling_h, streams.BIO_ORGANISM, p.pid),
+            max_h=end.max_h,
+            check_every_h=check.every_h if check is not None else float("inf"),
+            on_check=self._on_check(site, step),
+        )
+
+    def _on_check(self, site: str, step: Step) -> Callable[[float], None]:
+        """What an in-process check of the culture in ``step`` does with the contaminant load
+        (CFU) it samples: a load at or above the limit of detection is found unless the draw says
+        false negative; the batch fails ``result_h`` hours later."""
+        w, p = self.w, self.p
+        assert step.end_point is not None
+        check = step.end_point.in_process_check
         checks = [0]
 
         def on_check(cfu: float) -> None:
@@ -141,16 +176,14 @@ class Handling(StepRunner):
             if w.u(streams.bio_check(step.name, checks[0]), p.pid) < check.false_negative:
                 return
             self.log(site, step.name, "damage", detail="contamination_detected", value=cfu)
-            env.process(self._fail_after(check.result_h, f"{step.name}:contamination_detected"))
+            w.env.process(self._fail_after(check.result_h, f"{step.name}:contamination_detected"))
 
-        gates = self.gates(site, held, extra)
-        c = w.ticker.start(
-            p.pid, held.unit.name, cells, mu, w.draw(bio.lag_h, streams.BIO_LAG, p.pid),
-            dtype.culture_capacity_cells or 1e10, end.target_cells, p.contam_cfu,
-            w.draw(bio.contaminant_doubling_h, streams.BIO_ORGANISM, p.pid), end.max_h, gates,
-            w.cond[(site, "co2")] if "co2" in dtype.utilities else None,
-            check.every_h if check is not None else float("inf"), on_check,
-        )
+        return on_check
+
+    def _tend(self, site: str, step: Step, held: Held, c: Culture) -> Proc:
+        """Wait for culture ``c`` to reach its end, logging the device's stops as pauses.
+        Returns False when the batch is lost (a fatal stop) or fails (a positive check)."""
+        w, p, env, gates = self.w, self.p, self.w.env, c.gates
         paused = ""
         while True:
             down = first_down(gates)
@@ -168,20 +201,24 @@ class Handling(StepRunner):
                 w.ticker.remove(c)
                 return False
             if c.done.triggered and not paused:
-                break
+                return True
             waits = [c.done, p.fail_ev] if not c.done.triggered else [p.fail_ev]
             downs = [g.when_down() for g in gates] if down is None else []
             waits += [down.when_up()] if down is not None else downs
             yield simpy.AnyOf(env, waits)
             forget(gates, downs)
+
+    def _harvest(self, site: str, step: Step, c: Culture) -> None:
+        """Take culture ``c`` out: the batch carries its viable cells, viability and
+        contaminant load on; log what was measured and the step's end."""
+        p = self.p
         reason = c.done.value
-        s = w.ticker.remove(c)
+        s = self.w.ticker.remove(c)
         p.viable, p.viability, p.contam_cfu = s["cells"], s["viability"], s["contam"]
         for name, value in (("cells", s["cells"]), ("viability", s["viability"]), ("contam_cfu", s["contam"]),
                             ("culture_h", s["age_h"])):
             self.measure(site, step.name, name, value, reason)
         self.log(site, step.name, "step_end", detail=step.processing)
-        return True
 
     def _fail_after(self, hours: float, cause: str) -> Proc:
         yield self.w.env.timeout(hours)
