@@ -17,6 +17,7 @@ import textwrap
 from collections.abc import Iterable
 
 from twin.authoring.offered_load import NEAR_SATURATION, LoadEstimate, expected_load
+from twin.core.units import HOURS_PER_DAY
 from twin.scenario.calendars import on_duty_h_per_week
 from twin.scenario.catalogue import DeviceType
 from twin.scenario.distributions import Distribution, Fixed
@@ -124,7 +125,7 @@ def _dur(d: Distribution, unit: str = "h") -> str:
 
 
 def _days(hours: float) -> str:
-    return f"{_n(hours)} h ({hours / 24:.1f} days)" if hours >= 48 else f"{_n(hours)} h"
+    return f"{_n(hours)} h ({hours / HOURS_PER_DAY:.1f} days)" if hours >= 48 else f"{_n(hours)} h"
 
 
 def _hours_of_day(h: float) -> str:
@@ -366,7 +367,7 @@ def _outages(loaded: LoadedScenario) -> list[str]:
         else:
             what = _UTILITY[o.what]
         if o.at_h is not None:
-            when = f"from day {o.at_h / 24:.4g} (hour {_n(o.at_h)}) for {_days(o.duration_h.mean)}"
+            when = f"from day {o.at_h / HOURS_PER_DAY:.4g} (hour {_n(o.at_h)}) for {_days(o.duration_h.mean)}"
         else:
             when = f"at random, {_n(o.rate_per_year or 0)} a year, each {_dur(o.duration_h)}"
         out += _para(f"{o.label(i)}: {what} {where}, {when}.")

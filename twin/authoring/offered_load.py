@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from twin.core.units import HOURS_PER_WEEK
+from twin.core.units import HOURS_PER_DAY, HOURS_PER_WEEK
 from twin.core.vocab import CHAIRS, SLOTS
 from twin.scenario.biology import Biology, EndPoint
 from twin.scenario.calendars import on_duty_h_per_week
@@ -202,7 +202,7 @@ def device_availability(sc: Scenario, site: str, name: str, dtype: DeviceType) -
         a *= mtbf / (mtbf + repair) if math.isfinite(repair) else 0.0
     m = dtype.maintenance
     if m is not None:
-        a *= max(0.0, 1.0 - m.duration_h / (m.every_days * 24.0))
+        a *= max(0.0, 1.0 - m.duration_h / (m.every_days * HOURS_PER_DAY))
     return a
 
 

@@ -138,13 +138,13 @@ def _daily_absence(world: World, crew: _Crew) -> Proc:
     (drawn at 00:00 from the person's own stream; someone busy then leaves when the task in hand
     is done)."""
     env, desk, people, absence, rngs = world.env, crew.desk, crew.people, crew.absence, crew.rngs
-    days = int(math.ceil(world.sc.horizon_h / 24.0)) + 1
+    days = int(math.ceil(world.sc.horizon_h / HOURS_PER_DAY)) + 1
     draws_by_person = np.stack([r.random(days) for r in rngs], axis=1)
     for day in range(days):
         for u, x in zip(people, draws_by_person[day].tolist()):
             if x < absence:
-                desk.set_down(u, "absent", duration=24.0)
-        yield env.timeout(24.0)
+                desk.set_down(u, "absent", duration=HOURS_PER_DAY)
+        yield env.timeout(HOURS_PER_DAY)
 
 
 def _turnover(world: World, crew: _Crew, spec: StaffRole, rng: np.random.Generator) -> Proc:
@@ -232,7 +232,7 @@ def _maintenance(world: World, pool: UnitPool, u: Unit, m: Maintenance) -> Proc:
     the pool's units staggered over the interval (unit i first at (i + 0.5) / units of it); soft:
     it waits for the batches inside to leave."""
     env = world.env
-    every_h = m.every_days * 24.0
+    every_h = m.every_days * HOURS_PER_DAY
     yield env.timeout(every_h * (u.index + 0.5) / len(pool.units))
     while True:
         pool.set_down(u, "maintenance", duration=m.duration_h)
@@ -517,6 +517,6 @@ def _ln2(world: World, occ: _Occurrence) -> Proc:
     ln2 = world.sc.sites[site].utilities.ln2
     assert ln2 is not None
     per_h = sum(len(p.units) * (world.loaded.device_types[(site, t)].ln2_l_per_day or 0.0)
-                for (s, t), p in world.pools.items() if s == site and (site, t) in world.loaded.device_types) / 24.0
-    plan = ln2_plan(at, duration, ln2.tank_l, ln2.delivery_every_days * 24.0, per_h)
+                for (s, t), p in world.pools.items() if s == site and (site, t) in world.loaded.device_types) / HOURS_PER_DAY
+    plan = ln2_plan(at, duration, ln2.tank_l, ln2.delivery_every_days * HOURS_PER_DAY, per_h)
     yield from _segments(world, occ, plan, max(duration, max(b for _, b, _ in plan)))

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import simpy
 
+from twin.core.units import HOURS_PER_DAY
 from twin.core.vocab import CHAIRS, SLOTS
 from twin.model import streams
 from twin.model.eventlog import LogRow
@@ -196,7 +197,7 @@ def referral_process(world: World, times: np.ndarray) -> Proc:
     hazard = world.sc.dropout.hazard_per_day
     n = len(times)
     if hazard > 0:
-        dropout_after = world.streams.get(streams.DROPOUT).exponential(24.0 / hazard, size=n)
+        dropout_after = world.streams.get(streams.DROPOUT).exponential(HOURS_PER_DAY / hazard, size=n)
     else:
         dropout_after = np.full(n, np.inf)
     horizon = world.sc.horizon_h

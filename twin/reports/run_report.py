@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from twin.core.units import HOURS_PER_DAY
 from twin.core.vocab import SITE_CONDITIONS
 from twin.reports.page import Section, render_page
 from twin.results.kpis import HEADLINE
@@ -611,7 +612,7 @@ def run_report(run_dir: Path, replication: int = 0) -> str:
     summary = json.loads((run_dir / "summary.json").read_text())
     record = json.loads((run_dir / "scenario.json").read_text())["scenario"]
     prov = summary["provenance"]
-    start, horizon_h, warmup_h = prov["start_date"], prov["horizon_days"] * 24, prov["warmup_days"] * 24
+    start, horizon_h, warmup_h = prov["start_date"], prov["horizon_days"] * HOURS_PER_DAY, prov["warmup_days"] * HOURS_PER_DAY
     events = pd.read_parquet(run_dir / "events.parquet")
     batches = pd.read_parquet(run_dir / "batches.parquet")
     resources = pd.read_parquet(run_dir / "resources.parquet")
