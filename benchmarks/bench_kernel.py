@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -84,10 +85,22 @@ def workload(n: int, seed: int = 20261125) -> tuple[dict[str, np.ndarray], list[
     return state, fixed
 
 
-def best_time(fn, n: int, hours: float, calls: int, repeat: int, min_total_s: float = 0.2) -> float:
-    """Best wall time (s) of one run = ``calls`` calls of ``fn(hours/calls, ...)`` on fresh state."""
+@dataclass(frozen=True)
+class Runs:
+    """How a timing is repeated: each run is ``calls`` calls; at least ``repeat`` runs, more (up
+    to 200) until ``min_total_s`` seconds are spent."""
+
+    calls: int = 1
+    repeat: int = 3
+    min_total_s: float = 0.2
+
+
+def best_time(fn, n: int, hours: float, runs: Runs) -> float:
+    """Best wall time (s) of one run = ``runs.calls`` calls of ``fn(hours/calls, ...)`` on fresh
+    state of ``n`` cultures."""
     state0, fixed = workload(n)
     p = params.KernelParams().as_array()
+    calls, repeat, min_total_s = runs.calls, runs.repeat, runs.min_total_s
     step = hours / calls
     times: list[float] = []
     spent = 0.0
@@ -113,8 +126,8 @@ def numba_vs_numpy(n: int = 10_000, hours: float = 336.0, repeat: int = 5) -> di
     numba.set_num_threads(1)
     try:
         ch = n * hours
-        nb = best_time(compiled.advance, n, hours, 1, repeat) / ch * 1e9
-        npy = best_time(reference.advance_numpy, n, hours, 1, max(1, repeat // 2), 0.0) / ch * 1e9
+        nb = best_time(compiled.advance, n, hours, Runs(1, repeat)) / ch * 1e9
+        npy = best_time(reference.advance_numpy, n, hours, Runs(1, max(1, repeat // 2), 0.0)) / ch * 1e9
     finally:
         numba.set_num_threads(threads)
     return {"n": n, "hours": hours, "numba_ns_per_culture_hour": nb, "numpy_ns_per_culture_hour": npy,
@@ -241,18 +254,19 @@ def main(argv: list[str] | None = None) -> int:
     for n in sizes:
         ch = n * hours
         numba.set_num_threads(1)
-        add("numba", n, best_time(compiled.advance, n, hours, 1, args.repeat), ch)
-        add("numba_hourly", n, best_time(compiled.advance, n, hours, calls_hourly, max(2, args.repeat // 2)), ch)
+        add("numba", n, best_time(compiled.advance, n, hours, Runs(1, args.repeat)), ch)
+        add("numba_hourly", n, best_time(compiled.advance, n, hours, Runs(calls_hourly, max(2, args.repeat // 2))),
+            ch)
         numba.set_num_threads(threads)
         note = f"{threads} threads; below {compiled.PARALLEL_MIN:,} cultures (PARALLEL_MIN) it runs serially"
-        add("numba_parallel", n, best_time(compiled.advance_parallel, n, hours, 1, args.repeat), ch, note)
-        add("numba_parallel_hourly", n, best_time(compiled.advance_parallel, n, hours, calls_hourly,
-                                                  max(2, args.repeat // 2)), ch, note)
+        add("numba_parallel", n, best_time(compiled.advance_parallel, n, hours, Runs(1, args.repeat)), ch, note)
+        add("numba_parallel_hourly", n, best_time(compiled.advance_parallel, n, hours,
+                                                  Runs(calls_hourly, max(2, args.repeat // 2))), ch, note)
         numba.set_num_threads(1)
-        add("numpy", n, best_time(reference.advance_numpy, n, hours, 1, max(1, args.repeat // 2), 0.0), ch)
-        add("numpy_hourly", n, best_time(reference.advance_numpy, n, hours, calls_hourly, 1, 0.0), ch)
+        add("numpy", n, best_time(reference.advance_numpy, n, hours, Runs(1, max(1, args.repeat // 2), 0.0)), ch)
+        add("numpy_hourly", n, best_time(reference.advance_numpy, n, hours, Runs(calls_hourly, 1, 0.0)), ch)
         pn, ph = min(n, PY_MAX_CULTURES), min(hours, PY_MAX_HOURS)
-        add("python", n, best_time(reference.advance_python, pn, ph, 1, 1, 0.0), pn * ph,
+        add("python", n, best_time(reference.advance_python, pn, ph, Runs(1, 1, 0.0)), pn * ph,
             f"measured on {pn} cultures x {ph:g} h, scaled per culture-hour")
         hr = int(round(hours))
         add("roofline", n, roof_time(roofline, n, hr, args.repeat), n * hr, "3 vector exp per culture-hour")

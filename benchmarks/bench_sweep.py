@@ -25,6 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -81,15 +82,28 @@ def timed_split(plan, workers: int) -> float:
 SPLIT_TARGET = 0.85  # sweep throughput at least 0.85 x a static split of the same tasks
 
 
-def measure(n: int = 100, workers: int = 2, *, serial: bool = True, dask: bool = True,
-            profile_workers: bool = False, rounds: int = 1) -> dict:
+@dataclass(frozen=True)
+class Paths:
+    """The paths :func:`measure` times besides the local pool and the static split: ``serial``
+    (one process) and ``dask`` (a local Dask cluster; ``profile_workers`` leaves its profiler and
+    monitors at their defaults)."""
+
+    serial: bool = True
+    dask: bool = True
+    profile_workers: bool = False
+
+
+def measure(n: int = 100, workers: int = 2, paths: Paths | None = None, rounds: int = 1) -> dict:
     """Seconds for ``n`` scenarios through each path, and the ratios the targets are stated in.
 
     ``sweep_vs_static_split`` = split seconds / local-pool seconds (throughput ratio, >= 0.85 is the
-    target); ``serial`` adds the one-process baseline and ``parallel_efficiency``; ``dask`` the Dask path.
-    ``rounds`` > 1 alternates local pool and split that many times and keeps the best of each, so
-    load from other processes that comes and goes hits both alike.
+    target); ``paths.serial`` adds the one-process baseline and ``parallel_efficiency``;
+    ``paths.dask`` the Dask path (default: both). ``rounds`` > 1 alternates local pool and split
+    that many times and keeps the best of each, so load from other processes that comes and goes
+    hits both alike.
     """
+    paths = paths or Paths()
+    serial, dask, profile_workers = paths.serial, paths.dask, paths.profile_workers
     tmp = Path(tempfile.mkdtemp(prefix="celltwin-bench-"))
     try:
         plan = make_plan(tmp, n)
@@ -143,7 +157,7 @@ def main() -> None:
                     help="leave Dask's profiler and monitors at their defaults")
     ap.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "sweep.json"))
     args = ap.parse_args()
-    res = measure(args.n, args.workers, dask=not args.no_dask, profile_workers=args.profile_workers)
+    res = measure(args.n, args.workers, Paths(dask=not args.no_dask, profile_workers=args.profile_workers))
     n, w = args.n, args.workers
     print(f"celltwin {__version__}: {n} one-year 500-referral scenarios, {w} workers")
     for k in ("serial_s", "local_s", "split_s", "dask_s"):

@@ -67,7 +67,7 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def _row(bench: str, measure: str, value, unit: str, target: str = "", met: bool | None = None) -> dict:
+def _row(bench: str, measure: str, value, unit: str, target: str = "", met: bool | None = None) -> dict:  # noqa: PLR0913 (the results table's columns)
     return {"benchmark": bench, "measure": measure, "value": value, "unit": unit, "target": target,
             "met": None if met is None else ("yes" if met else "no")}
 
@@ -140,7 +140,7 @@ def bench_sweep(cfg: dict, repeat: int) -> tuple[dict, list[dict]]:
     import bench_sweep as m
 
     n, w = cfg["sweep_n"], cfg["sweep_workers"]
-    res = m.measure(n, w, serial=False, dask=False, rounds=cfg["sweep_rounds"])
+    res = m.measure(n, w, m.Paths(serial=False, dask=False), rounds=cfg["sweep_rounds"])
     what = f"{n} one-year 500-referral scenarios, {w} processes"
     if cfg["sweep_rounds"] > 1:
         what += f", best of {cfg['sweep_rounds']} alternated"

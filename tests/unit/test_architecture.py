@@ -116,35 +116,52 @@ def test_every_layer_imports_downwards_only():
 
 
 def test_no_import_cycle():
-    g = graph()
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    cycles: list[list[str]] = []
+    cycles = strongly_connected(graph())
+    assert not cycles, f"import cycles: {cycles}"
 
-    def strong(v: str) -> None:  # Tarjan
+
+def strongly_connected(g: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module of the import graph ``g``
+    (Tarjan): each is an import cycle."""
+    tarjan = _Tarjan(g)
+    for v in sorted(g):
+        if v not in tarjan.index:
+            tarjan.visit(v)
+    return tarjan.cycles
+
+
+class _Tarjan:
+    """Tarjan's strongly connected components of ``g``, found by :meth:`visit`."""
+
+    def __init__(self, g: dict[str, set[str]]) -> None:
+        self.g = g
+        self.index: dict[str, int] = {}
+        self.low: dict[str, int] = {}
+        self.stack: list[str] = []
+        self.cycles: list[list[str]] = []
+
+    def visit(self, v: str) -> None:
+        index, low, stack = self.index, self.low, self.stack
         index[v] = low[v] = len(index)
         stack.append(v)
-        for w in g[v]:
+        for w in self.g[v]:
             if w not in index:
-                strong(w)
+                self.visit(w)
                 low[v] = min(low[v], low[w])
             elif w in stack:
                 low[v] = min(low[v], index[w])
         if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                comp.append(w)
-                if w == v:
-                    break
+            comp = self._pop_component(v)
             if len(comp) > 1:
-                cycles.append(sorted(comp))
+                self.cycles.append(sorted(comp))
 
-    for v in sorted(g):
-        if v not in index:
-            strong(v)
-    assert not cycles, f"import cycles: {cycles}"
+    def _pop_component(self, v: str) -> list[str]:
+        comp = []
+        while True:
+            w = self.stack.pop()
+            comp.append(w)
+            if w == v:
+                return comp
 
 
 def test_numba_only_in_the_kernel():

@@ -13,6 +13,8 @@ pytest.importorskip("plotly")
 
 from twin.reports.run_report import (
     NO_CULTURE,
+    Downtime,
+    GanttView,
     culture_sections,
     culture_specs,
     culture_table,
@@ -156,7 +158,7 @@ def test_gantt_draws_units_out_of_service_and_site_wide_losses() -> None:
     held = pd.DataFrame({"patient": [0], "site": ["f"], "resource": ["prodigy"], "unit": [0],
                          "step": ["expansion"], "start_h": [0.0], "end_h": [48.0]})
     res = pd.DataFrame({"site": ["f", "f"], "name": ["prodigy", "op"], "kind": ["device", "staff"]})
-    g = fig_gantt(held, res, "2027-01-04", down=down, site_losses=losses)
+    g = fig_gantt(held, res, "2027-01-04", Downtime(units=down, sites=losses))
     by_name = {t.name.split(" (")[0]: t for t in g.data}
     broken = by_name["breakdown"]
     assert list(broken.y) == ["prodigy #1 @ f"] and list(broken.x) == [10 * 3_600_000]
@@ -176,7 +178,7 @@ def test_gantt_caps_its_rows() -> None:
     held = pd.DataFrame({"patient": range(5), "site": "f", "resource": "prodigy", "unit": range(5),
                          "step": "expansion", "start_h": 0.0, "end_h": 1.0})
     g = fig_gantt(held, pd.DataFrame({"site": ["f"], "name": ["prodigy"], "kind": ["device"]}), "2027-01-04",
-                  max_rows=3)
+                  view=GanttView(max_rows=3))
     assert len(g.layout.yaxis.categoryarray) == 3 and sum(len(t.y) for t in g.data) == 3
     assert "3 of 5" in g.layout.title.text
 

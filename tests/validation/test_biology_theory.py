@@ -5,6 +5,7 @@ runs on the numba kernel and on the NumPy reference."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -80,7 +81,7 @@ def test_logistic_growth_matches_closed_form(kernel, dt, n0_over_k):
 @settings(max_examples=30, deadline=None)
 @given(fraction=st.one_of(st.floats(0, 1), st.sampled_from([0.0, 1e-300, 1.0])),
        powered=st.integers(0, 1), co2=st.integers(0, 1), doubling=st.floats(1e-3, 1e3))
-def test_sterile_culture_stays_sterile(kernel, max_hours, fraction, powered, co2, doubling):
+def test_sterile_culture_stays_sterile(kernel, max_hours, fraction, powered, co2, doubling):  # noqa: PLR0913 (one argument per parameter and strategy)
     """Theory: contaminant growth is multiplicative (dC/dt = C ln2 / t_d), so C = 0 is a fixed point:
     zero contamination stays exactly zero for any number of hours (up to 1e5 h here), any conditions."""
     c = culture(n=3, contam=0.0, doubling_contam_h=doubling, powered=powered, co2_supply=co2)
@@ -135,16 +136,37 @@ def test_co2_without_supply_leaks_even_when_powered(kernel):
     assert c["stress_h"][0] == pytest.approx(dose, rel=1e-12)
 
 
-def _outage_run(outage_h: int, mode: str, params: params.KernelParams, n0: float, k: float, mu: float, lag: float,
-                start_h: int, end_h: int) -> tuple[float, float]:
-    """Culture grows until start_h, loses power (with CO2 and feed) or only CO2 for outage_h, then
-    runs normally until end_h. Returns viable cells and viability at end_h. Whole hours, dt = 1 h,
-    so every run shares the same sub-step grid."""
-    c = culture(cells=n0, dead=0.05 * n0, mu_per_h=mu, lag_h=lag, capacity_cells=k)
-    run(compiled.advance, c, float(start_h), params)
-    env = dict(powered=OFF, co2_supply=OFF, perfused=OFF) if mode == "power" else dict(co2_supply=OFF)
-    run(compiled.advance, c, float(outage_h), params, **env)
-    run(compiled.advance, c, float(end_h - start_h - outage_h), params)
+@dataclass(frozen=True)
+class Seed:
+    """A culture at the start: ``n0`` viable cells (and 5% as many dead), capacity ``k`` (cells),
+    growth rate ``mu`` (per h) after a lag of ``lag`` hours."""
+
+    n0: float
+    k: float
+    mu: float
+    lag: float
+
+
+@dataclass(frozen=True)
+class Cut:
+    """An outage from ``start_h`` for ``hours`` in a run to ``end_h`` (whole hours): ``mode``
+    ``power`` loses power with CO2 and feed, ``co2`` only CO2."""
+
+    mode: str
+    start_h: int
+    hours: int
+    end_h: int
+
+
+def _outage_run(seed: Seed, cut: Cut, params: params.KernelParams) -> tuple[float, float]:
+    """Culture grows until the cut, loses what it takes for its hours, then runs normally until
+    its end. Returns viable cells and viability at the end. Whole hours, dt = 1 h, so every run
+    shares the same sub-step grid."""
+    c = culture(cells=seed.n0, dead=0.05 * seed.n0, mu_per_h=seed.mu, lag_h=seed.lag, capacity_cells=seed.k)
+    run(compiled.advance, c, float(cut.start_h), params)
+    env = dict(powered=OFF, co2_supply=OFF, perfused=OFF) if cut.mode == "power" else dict(co2_supply=OFF)
+    run(compiled.advance, c, float(cut.hours), params, **env)
+    run(compiled.advance, c, float(cut.end_h - cut.start_h - cut.hours), params)
     cells, dead = c["cells"][0], c["dead"][0]
     return cells, cells / (cells + dead)
 
@@ -159,7 +181,7 @@ outage_cases = dict(
 
 @settings(max_examples=60, deadline=None)
 @given(k_over_n0=st.floats(1.0, 1e4), **outage_cases)
-def test_longer_outage_never_gives_more_viable_cells(mode, h1, extra, n0, mu, lag, start, after, k_over_n0):
+def test_longer_outage_never_gives_more_viable_cells(mode, h1, extra, n0, mu, lag, start, after, k_over_n0):  # noqa: PLR0913 (one argument per hypothesis strategy)
     """Theory (comparison principle for an order-preserving scalar map): every step is increasing in
     N (exact logistic step; death N exp(-d(N) dt) while death_plateau/(1-plateau_fraction)*dt*N/K <= 1)
     and decreasing in the excursion x; a longer outage gives x at least as large at every sub-step
@@ -167,14 +189,15 @@ def test_longer_outage_never_gives_more_viable_cells(mode, h1, extra, n0, mu, la
     the end never increase with outage length, near capacity too."""
     p = params.KernelParams()
     end = start + h1 + extra + after
-    short = _outage_run(h1, mode, p, n0, k_over_n0 * n0, mu, lag, start, end)
-    long = _outage_run(h1 + extra, mode, p, n0, k_over_n0 * n0, mu, lag, start, end)
+    seed = Seed(n0, k_over_n0 * n0, mu, lag)
+    short = _outage_run(seed, Cut(mode, start, h1, end), p)
+    long = _outage_run(seed, Cut(mode, start, h1 + extra, end), p)
     assert long[0] <= short[0] * (1 + 1e-12)
 
 
 @settings(max_examples=60, deadline=None)
 @given(**outage_cases)
-def test_longer_outage_never_gives_higher_viability_in_exponential_growth(mode, h1, extra, n0, mu, lag, start,
+def test_longer_outage_never_gives_higher_viability_in_exponential_growth(mode, h1, extra, n0, mu, lag, start,  # noqa: PLR0913 (one argument per hypothesis strategy)
                                                                            after):
     """Theory: far below capacity the dead-to-viable ratio rho = D/N obeys, per sub-step,
     rho' = rho exp(-(r - d) dt) + expm1(d dt): increasing in rho and in the death rate d, decreasing
@@ -184,8 +207,9 @@ def test_longer_outage_never_gives_higher_viability_in_exponential_growth(mode, 
     logistic regrowth; the property is tested where the theory applies.)"""
     p = params.KernelParams()
     end = start + h1 + extra + after
-    short = _outage_run(h1, mode, p, n0, 1e300, mu, lag, start, end)
-    long = _outage_run(h1 + extra, mode, p, n0, 1e300, mu, lag, start, end)
+    seed = Seed(n0, 1e300, mu, lag)
+    short = _outage_run(seed, Cut(mode, start, h1, end), p)
+    long = _outage_run(seed, Cut(mode, start, h1 + extra, end), p)
     assert long[0] <= short[0] * (1 + 1e-12)
     assert long[1] <= short[1] * (1 + 1e-12)
 
@@ -200,7 +224,7 @@ def test_colder_room_during_a_power_cut_is_never_better(ambient, colder, hours, 
     results = []
     for amb in (ambient, max(0.0, ambient - colder)):
         p = params.KernelParams(temp_ambient_c=amb)
-        results.append(_outage_run(hours, "power", p, 1e8, 1e300, mu, 0.0, 24, 24 + hours + after))
+        results.append(_outage_run(Seed(1e8, 1e300, mu, 0.0), Cut("power", 24, hours, 24 + hours + after), p))
     warm, cold = results
     assert cold[0] <= warm[0] * (1 + 1e-12)
     assert cold[1] <= warm[1] * (1 + 1e-12)

@@ -17,13 +17,15 @@ import textwrap
 from collections.abc import Iterable
 
 from twin.authoring.offered_load import NEAR_SATURATION, LoadEstimate, expected_load
+from twin.core.units import HOURS_PER_DAY
 from twin.scenario.calendars import on_duty_h_per_week
+from twin.scenario.catalogue import DeviceType
 from twin.scenario.distributions import Distribution, Fixed
 from twin.scenario.document import Scenario
 from twin.scenario.fields import WEEKDAYS
 from twin.scenario.loading import LoadedScenario
 from twin.scenario.recipe import ClinicalStep
-from twin.scenario.staffing import ShiftBlock
+from twin.scenario.staffing import ShiftBlock, StaffRole
 
 #: Top-level scenario field -> what it is and what it does in the model, in plain words.
 SECTIONS: dict[str, str] = {
@@ -123,7 +125,7 @@ def _dur(d: Distribution, unit: str = "h") -> str:
 
 
 def _days(hours: float) -> str:
-    return f"{_n(hours)} h ({hours / 24:.1f} days)" if hours >= 48 else f"{_n(hours)} h"
+    return f"{_n(hours)} h ({hours / HOURS_PER_DAY:.1f} days)" if hours >= 48 else f"{_n(hours)} h"
 
 
 def _hours_of_day(h: float) -> str:
@@ -209,32 +211,42 @@ def _sites(loaded: LoadedScenario) -> list[str]:
         out += _para(head)
         for tname, pool in site.devices.items():
             t = loaded.device_types[(sname, tname)]
-            bits = [f"{t.batches_per_unit} batch{'es' if t.batches_per_unit != 1 else ''} a unit"]
-            if t.changeover_h:
-                bits.append(f"{_n(t.changeover_h)} h changeover")
-            if t.failure is not None:
-                bits.append(f"breaks every {_n(t.failure.time_between_h.mean)} h on average, repair "
-                            f"{_n(t.failure.repair_h.mean)} h" + (f" by {t.failure.repair_role}" if t.failure.repair_role
-                                                                  else "") + f" ({_ON_FAILURE[t.failure.on_failure]})")
-            if t.maintenance is not None:
-                bits.append(f"maintenance {_n(t.maintenance.duration_h)} h every {_n(t.maintenance.every_days)} days")
-            bits.append(f"needs {', '.join(t.utilities)}" + (" and the network" if t.network == "stop" else ""))
-            out += _para(f"{pool.count} x {tname} ({t.display_name}): {'; '.join(bits)}", "    ")
+            out += _para(f"{pool.count} x {tname} ({t.display_name}): {_device_text(t)}", "    ")
         for role, spec in site.staff.items():
-            when = f"shift {spec.shift}: {_calendar(sc.shifts[spec.shift])}" if spec.shift else "around the clock"
-            bits = [when]
-            if spec.absence_per_day:
-                bits.append(f"absent {_pct(spec.absence_per_day)} of days")
-            if spec.turnover is not None and spec.turnover.leavers_per_year:
-                t = spec.turnover
-                bits.append(f"{_n(t.leavers_per_year)} leavers a year, {_n(t.hiring_lead_days)} days to hire, "
-                            f"{_n(t.training_weeks)} weeks of training")
-            if spec.skills:
-                bits.append(f"also qualified for {', '.join(spec.skills)}")
-            out += _para(f"{spec.count} {role}: {'; '.join(bits)}", "    ")
+            out += _para(f"{spec.count} {role}: {_staff_text(sc, spec)}", "    ")
         if site.devices or site.kind == "factory":
             out += _para(f"utilities: {_utilities(loaded, sname)}", "    ")
     return out
+
+
+def _device_text(t: DeviceType) -> str:
+    """A device type as a site has it: batches a unit, changeover, breakdowns, maintenance and
+    what it needs to run."""
+    bits = [f"{t.batches_per_unit} batch{'es' if t.batches_per_unit != 1 else ''} a unit"]
+    if t.changeover_h:
+        bits.append(f"{_n(t.changeover_h)} h changeover")
+    if t.failure is not None:
+        bits.append(f"breaks every {_n(t.failure.time_between_h.mean)} h on average, repair "
+                    f"{_n(t.failure.repair_h.mean)} h" + (f" by {t.failure.repair_role}" if t.failure.repair_role
+                                                          else "") + f" ({_ON_FAILURE[t.failure.on_failure]})")
+    if t.maintenance is not None:
+        bits.append(f"maintenance {_n(t.maintenance.duration_h)} h every {_n(t.maintenance.every_days)} days")
+    bits.append(f"needs {', '.join(t.utilities)}" + (" and the network" if t.network == "stop" else ""))
+    return "; ".join(bits)
+
+
+def _staff_text(sc: Scenario, spec: StaffRole) -> str:
+    """A staff role at a site: when its people work, absence, turnover and extra skills."""
+    bits = [f"shift {spec.shift}: {_calendar(sc.shifts[spec.shift])}" if spec.shift else "around the clock"]
+    if spec.absence_per_day:
+        bits.append(f"absent {_pct(spec.absence_per_day)} of days")
+    if spec.turnover is not None and spec.turnover.leavers_per_year:
+        t = spec.turnover
+        bits.append(f"{_n(t.leavers_per_year)} leavers a year, {_n(t.hiring_lead_days)} days to hire, "
+                    f"{_n(t.training_weeks)} weeks of training")
+    if spec.skills:
+        bits.append(f"also qualified for {', '.join(spec.skills)}")
+    return "; ".join(bits)
 
 
 def _referrals(sc: Scenario, est: LoadEstimate) -> list[str]:
@@ -355,7 +367,7 @@ def _outages(loaded: LoadedScenario) -> list[str]:
         else:
             what = _UTILITY[o.what]
         if o.at_h is not None:
-            when = f"from day {o.at_h / 24:.4g} (hour {_n(o.at_h)}) for {_days(o.duration_h.mean)}"
+            when = f"from day {o.at_h / HOURS_PER_DAY:.4g} (hour {_n(o.at_h)}) for {_days(o.duration_h.mean)}"
         else:
             when = f"at random, {_n(o.rate_per_year or 0)} a year, each {_dur(o.duration_h)}"
         out += _para(f"{o.label(i)}: {what} {where}, {when}.")

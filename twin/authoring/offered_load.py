@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from twin.core.units import HOURS_PER_WEEK
+from twin.core.units import HOURS_PER_DAY, HOURS_PER_WEEK
 from twin.core.vocab import CHAIRS, SLOTS
 from twin.scenario.biology import Biology, EndPoint
 from twin.scenario.calendars import on_duty_h_per_week
@@ -202,7 +202,7 @@ def device_availability(sc: Scenario, site: str, name: str, dtype: DeviceType) -
         a *= mtbf / (mtbf + repair) if math.isfinite(repair) else 0.0
     m = dtype.maintenance
     if m is not None:
-        a *= max(0.0, 1.0 - m.duration_h / (m.every_days * 24.0))
+        a *= max(0.0, 1.0 - m.duration_h / (m.every_days * HOURS_PER_DAY))
     return a
 
 
@@ -321,8 +321,26 @@ def expected_load(loaded: LoadedScenario) -> LoadEstimate:
     """
     sc = loaded.scenario
     per_week = referrals_per_week(sc)
-    shares = sc.hospital_shares()
-    hospital_rate = {h: per_week * s for h, s in shares.items()}
+    hospital_rate = {h: per_week * s for h, s in sc.hospital_shares().items()}
+    site_rate, exact = _site_rates(sc, hospital_rate)
+    weekly, culture_h, batch_hours = _weekly_demand(loaded, hospital_rate, site_rate)
+    rows: list[LoadRow] = []
+    step_roles = sc.step_roles(loaded.device_types)
+    for sname, site in sc.sites.items():
+        rows += _device_rows(loaded, weekly, sname)
+        if site.kind == "hospital":
+            for kind, name, units in (("chair", CHAIRS, site.apheresis_chairs), ("slot", SLOTS, site.infusion_slots)):
+                rows.append(LoadRow(name, kind, sname, units, weekly.h.get((sname, kind, name), 0.0),
+                                    units * HOURS_PER_WEEK, _shift_note(sc, weekly, (sname, kind, name))))
+        rows += _staff_rows(sc, weekly, sname, step_roles)
+    est = LoadEstimate(rows, per_week, site_rate, exact, batch_hours, culture_h)
+    est.during_outages += _outage_loads(sc, rows)
+    return est
+
+
+def _site_rates(sc: Scenario, hospital_rate: dict[str, float]) -> tuple[dict[str, float], bool]:
+    """Batches a week each manufacturing site receives (each hospital's go to its nearest
+    candidate), and whether that split is exact (fixed routing, or one candidate each)."""
     site_rate: dict[str, float] = {}
     exact = True
     for h, rate in hospital_rate.items():
@@ -330,8 +348,15 @@ def expected_load(loaded: LoadedScenario) -> LoadEstimate:
         if cands:
             site_rate[cands[0]] = site_rate.get(cands[0], 0.0) + rate
         exact = exact and (sc.routing.policy == "fixed" or len(cands) == 1)
+    return site_rate, exact
 
-    # Unit-hours a week by (site, kind, resource): each site's batches, each hospital's patients.
+
+def _weekly_demand(loaded: LoadedScenario, hospital_rate: dict[str, float], site_rate: dict[str, float]
+                   ) -> tuple[_Demand, dict[tuple[str, str], float], dict[tuple[str, str], float]]:
+    """Unit-hours a week by (site, kind, resource): each site's batches, each hospital's
+    patients and the repairs that need a person; with the culture lengths (h) and the
+    unit-hours one batch holds each device type (h), by (site, step or device type)."""
+    sc = loaded.scenario
     weekly = _Demand()
     culture_h: dict[tuple[str, str], float] = {}
     batch_hours: dict[tuple[str, str], float] = {}
@@ -356,47 +381,60 @@ def expected_load(loaded: LoadedScenario) -> LoadEstimate:
         if f is not None and f.repair_role is not None and count:
             cycle = f.time_between_h.mean + repair_h(sc, site, name, dtype)
             weekly.add(site, "staff", f.repair_role, count * HOURS_PER_WEEK / cycle * f.repair_h.mean)
+    return weekly, culture_h, batch_hours
 
-    def shift_note(key: tuple[str, str, str]) -> str:
-        """Which shift-bound roles batches holding this resource wait for."""
-        bound = sorted((site, role) for site, role in weekly.waits.get(key, ()) if _calendar(sc, site, role) is not None)
-        if not bound:
-            return ""
-        who = ", ".join(f"{role} ({on_duty_h_per_week(_calendar(sc, site, role)):g} h/week on duty)"
-                        for site, role in bound)
-        return f"batches also hold it while they wait for {who}: expect the simulation to show it busier"
 
-    step_roles = sc.step_roles(loaded.device_types)
-    rows: list[LoadRow] = []
-    for sname, site in sc.sites.items():
-        for name, pool in site.devices.items():
-            if pool.count == 0:
-                continue
-            dtype = loaded.device_types[(sname, name)]
-            a = device_availability(sc, sname, name, dtype)
-            notes = [shift_note((sname, "device", name))]
-            if dtype.batches_per_unit > 1 and dtype.changeover_h:
-                notes.append(f"changeover counted per batch ({dtype.batches_per_unit} batches a unit: an upper bound)")
-            rows.append(LoadRow(name, "device", sname, pool.count, weekly.h.get((sname, "device", name), 0.0),
-                                pool.count * dtype.batches_per_unit * HOURS_PER_WEEK * a, "; ".join(n for n in notes if n)))
-        if site.kind == "hospital":
-            for kind, name, units in (("chair", CHAIRS, site.apheresis_chairs), ("slot", SLOTS, site.infusion_slots)):
-                rows.append(LoadRow(name, kind, sname, units, weekly.h.get((sname, kind, name), 0.0),
-                                    units * HOURS_PER_WEEK, shift_note((sname, kind, name))))
-        for role, spec in site.staff.items():
-            if spec.count == 0:
-                continue
-            helps = sorted(st for st in spec.skills if step_roles.get(st) not in (None, role))
-            helped = sorted(r for r, other in site.staff.items()
-                            if r != role and other.count and any(step_roles.get(st) == role for st in other.skills))
-            note = ""
-            if helps:
-                note = f"also qualified for {', '.join(helps)} (hours counted under the role each names)"
-            elif helped:
-                note = f"helped by {', '.join(helped)} (their skills): an upper bound"
-            rows.append(LoadRow(role, "staff", sname, spec.count, weekly.h.get((sname, "staff", role), 0.0),
-                                staff_h_per_week(sc, sname, role), note))
-    est = LoadEstimate(rows, per_week, site_rate, exact, batch_hours, culture_h)
+def _shift_note(sc: Scenario, weekly: _Demand, key: tuple[str, str, str]) -> str:
+    """Which shift-bound roles batches holding this resource wait for."""
+    bound = sorted((site, role) for site, role in weekly.waits.get(key, ()) if _calendar(sc, site, role) is not None)
+    if not bound:
+        return ""
+    who = ", ".join(f"{role} ({on_duty_h_per_week(_calendar(sc, site, role)):g} h/week on duty)"
+                    for site, role in bound)
+    return f"batches also hold it while they wait for {who}: expect the simulation to show it busier"
+
+
+def _device_rows(loaded: LoadedScenario, weekly: _Demand, sname: str) -> list[LoadRow]:
+    """The rows of the device pools at site ``sname`` (none for a pool of no units)."""
+    sc = loaded.scenario
+    rows = []
+    for name, pool in sc.sites[sname].devices.items():
+        if pool.count == 0:
+            continue
+        dtype = loaded.device_types[(sname, name)]
+        a = device_availability(sc, sname, name, dtype)
+        notes = [_shift_note(sc, weekly, (sname, "device", name))]
+        if dtype.batches_per_unit > 1 and dtype.changeover_h:
+            notes.append(f"changeover counted per batch ({dtype.batches_per_unit} batches a unit: an upper bound)")
+        rows.append(LoadRow(name, "device", sname, pool.count, weekly.h.get((sname, "device", name), 0.0),
+                            pool.count * dtype.batches_per_unit * HOURS_PER_WEEK * a, "; ".join(n for n in notes if n)))
+    return rows
+
+
+def _staff_rows(sc: Scenario, weekly: _Demand, sname: str, step_roles: dict[str, str]) -> list[LoadRow]:
+    """The rows of the staff roles at site ``sname`` (none for a role of no people), with a note
+    when skills let people of one role do another role's steps (``step_roles``: step -> role)."""
+    site = sc.sites[sname]
+    rows = []
+    for role, spec in site.staff.items():
+        if spec.count == 0:
+            continue
+        helps = sorted(st for st in spec.skills if step_roles.get(st) not in (None, role))
+        helped = sorted(r for r, other in site.staff.items()
+                        if r != role and other.count and any(step_roles.get(st) == role for st in other.skills))
+        note = ""
+        if helps:
+            note = f"also qualified for {', '.join(helps)} (hours counted under the role each names)"
+        elif helped:
+            note = f"helped by {', '.join(helped)} (their skills): an upper bound"
+        rows.append(LoadRow(role, "staff", sname, spec.count, weekly.h.get((sname, "staff", role), 0.0),
+                            staff_h_per_week(sc, sname, role), note))
+    return rows
+
+
+def _outage_loads(sc: Scenario, rows: list[LoadRow]) -> list[OutageLoad]:
+    """The load of each resource a device or staff outage takes units out of, while it lasts."""
+    out_loads = []
     for i, o in enumerate(sc.outages):
         if o.what not in ("device", "staff"):
             continue
@@ -406,5 +444,5 @@ def expected_load(loaded: LoadedScenario) -> LoadEstimate:
                 out = min(o.units or r.units, r.units)
                 left = r.capacity_h_per_week * (r.units - out) / r.units
                 rho = r.demand_h_per_week / left if left > 0 else (math.inf if r.demand_h_per_week > 0 else 0.0)
-                est.during_outages.append(OutageLoad(o.label(i), r, out, rho))
-    return est
+                out_loads.append(OutageLoad(o.label(i), r, out, rho))
+    return out_loads

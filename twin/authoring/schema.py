@@ -220,35 +220,42 @@ def scenario_models() -> list[type[BaseModel]]:
 def _add_factory_defaults(schema: dict[str, Any], defs: dict[str, Any], root: type[BaseModel]) -> None:
     """pydantic leaves out defaults made by a ``default_factory``: add them (a model as the fields
     that differ from its own defaults, so one made of its defaults is ``{}``; a fixed distribution
-    as its number)."""
+    as its number), in ``root``'s node ``schema`` and the nodes in ``defs`` of the models under it."""
+    _visit_factory_defaults(root, schema, defs, set())
+
+
+def _visit_factory_defaults(model: type[BaseModel], node: dict[str, Any], defs: dict[str, Any], seen: set[type]
+                            ) -> None:
+    """:func:`_add_factory_defaults` for ``model`` (its node ``node``) and, once each, the models
+    of its fields."""
+    if model in seen:
+        return
+    seen.add(model)
+    for name, info in model.model_fields.items():
+        prop = node["properties"][info.alias or name]
+        if info.default_factory is not None:
+            prop["default"] = _plain_default(info.default_factory())  # type: ignore[call-arg]
+    for sub in (m for f in model.model_fields.values() for m in models_in(f.annotation)):
+        if sub.__name__ in defs:
+            _visit_factory_defaults(sub, defs[sub.__name__], defs, seen)
+
+
+def _plain_default(value: Any) -> Any:
+    """A default as the schema shows it: a model as the fields that differ from its own
+    defaults, a fixed distribution as its number, containers item by item."""
     from twin.scenario.distributions import Fixed
 
-    def plain(value: Any) -> Any:
-        if isinstance(value, Fixed):
-            return value.value
-        if isinstance(value, BaseModel):  # only what differs from the model's own defaults
-            fields = type(value).model_fields.items()
-            return {info.alias or name: plain(getattr(value, name)) for name, info in fields
-                    if getattr(value, name) != info.get_default(call_default_factory=True)}
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [plain(v) for v in value]
-        return value
-
-    def visit(model: type[BaseModel], node: dict[str, Any], seen: set[type]) -> None:
-        if model in seen:
-            return
-        seen.add(model)
-        for name, info in model.model_fields.items():
-            prop = node["properties"][info.alias or name]
-            if info.default_factory is not None:
-                prop["default"] = plain(info.default_factory())  # type: ignore[call-arg]
-        for sub in (m for f in model.model_fields.values() for m in models_in(f.annotation)):
-            if sub.__name__ in defs:
-                visit(sub, defs[sub.__name__], seen)
-
-    visit(root, schema, set())
+    if isinstance(value, Fixed):
+        return value.value
+    if isinstance(value, BaseModel):  # only what differs from the model's own defaults
+        fields = type(value).model_fields.items()
+        return {info.alias or name: _plain_default(getattr(value, name)) for name, info in fields
+                if getattr(value, name) != info.get_default(call_default_factory=True)}
+    if isinstance(value, dict):
+        return {k: _plain_default(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_default(v) for v in value]
+    return value
 
 
 def _replace_distributions(node: Any, bare: dict[str, Any]) -> Any:
@@ -554,6 +561,8 @@ def _type_text(node: dict[str, Any], field: str) -> str:
 
 
 def _one_type(node: dict[str, Any], field: str) -> str:
+    """How one alternative of a field's type reads: a link to a model, a choice of values, or
+    a plain type (:func:`_plain_type`)."""
     if "$ref" in node:
         name = node["$ref"].rsplit("/", 1)[1]
         return f"[{name}](#{_anchor(name)})"
@@ -564,15 +573,18 @@ def _one_type(node: dict[str, Any], field: str) -> str:
     if "enum" in node:
         words = [f"`{v}`" for v in node["enum"]]
         return " or ".join(words) if len(words) <= 3 else "one of " + ", ".join(words)
+    return _plain_type(node, field)
+
+
+def _plain_type(node: dict[str, Any], field: str) -> str:
+    """How a node of a JSON type (string, number, list, mapping) reads."""
     kind = node.get("type")
     if kind == "string":
         if node.get("format") == "date":
             return "date (YYYY-MM-DD)"
         return "name" if node.get("pattern") == NAME_PATTERN else "text"
-    if kind == "integer":
-        return "whole number"
-    if kind == "number":
-        return "number"
+    if kind in ("integer", "number"):
+        return "whole number" if kind == "integer" else "number"
     if kind == "array":
         return "list of " + _one_type(node.get("items", {}), field)
     if kind == "object":
@@ -590,28 +602,32 @@ def _range_text(node: dict[str, Any]) -> str:
     if _is_distribution(node):
         return _bounds(node["anyOf"][0])
     alts, _ = _alternatives(node)
-    texts = []
-    for a in alts:
-        parts = []
-        if a.get("type") in ("number", "integer"):
-            parts.append(_bounds(a))
-        elif a.get("type") == "string" and "maxLength" in a:
-            low = a.get("minLength", 0)
-            parts.append(f"{low} to {a['maxLength']} characters" if low else f"≤ {a['maxLength']} characters")
-        elif a.get("type") == "array":
-            item = a.get("items", {})
-            if holds_numbers(item) and _range_text(item):
-                parts.append("each " + _range_text(item))
-            if "minItems" in a or "maxItems" in a:
-                parts.append(_count_text(a.get("minItems", 0), a.get("maxItems"), "item"))
-        elif a.get("type") == "object":
-            value = a.get("additionalProperties")
-            if isinstance(value, dict) and holds_numbers(value) and _range_text(value):
-                parts.append("each " + _range_text(value))
-            if "minProperties" in a:
-                parts.append(_count_text(a["minProperties"], None, "entry"))
-        texts.append("; ".join(p for p in parts if p))
+    texts = ["; ".join(p for p in _range_parts(a) if p) for a in alts]
     return "; ".join(t for t in texts if t)
+
+
+def _range_parts(a: dict[str, Any]) -> list[str]:
+    """What validation accepts of one alternative of a field's type: a number's bounds, a
+    text's length, a list's items and count, a mapping's values and count."""
+    parts = []
+    if a.get("type") in ("number", "integer"):
+        parts.append(_bounds(a))
+    elif a.get("type") == "string" and "maxLength" in a:
+        low = a.get("minLength", 0)
+        parts.append(f"{low} to {a['maxLength']} characters" if low else f"≤ {a['maxLength']} characters")
+    elif a.get("type") == "array":
+        item = a.get("items", {})
+        if holds_numbers(item) and _range_text(item):
+            parts.append("each " + _range_text(item))
+        if "minItems" in a or "maxItems" in a:
+            parts.append(_count_text(a.get("minItems", 0), a.get("maxItems"), "item"))
+    elif a.get("type") == "object":
+        value = a.get("additionalProperties")
+        if isinstance(value, dict) and holds_numbers(value) and _range_text(value):
+            parts.append("each " + _range_text(value))
+        if "minProperties" in a:
+            parts.append(_count_text(a["minProperties"], None, "entry"))
+    return parts
 
 
 def _bounds(node: dict[str, Any]) -> str:

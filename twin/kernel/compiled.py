@@ -61,7 +61,7 @@ def _params_ok(p):
 
 
 @njit(cache=True, error_model="numpy")
-def _check_njit(hours, cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h, capacity_cells,
+def _check_njit(hours, cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h, capacity_cells,  # noqa: C901 (numba: one early return per error code of _MESSAGES, kept in step with _check_numpy)
                 doubling_contam_h, powered, co2_supply, perfused, params_vec):
     n = cells.size
     if not (dead.size == n and contam.size == n and age_h.size == n and temp_c.size == n and co2_pct.size == n
@@ -109,7 +109,7 @@ def _check_njit(hours, cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu
 
 
 @njit(cache=True)
-def _raise(code):
+def _raise(code):  # noqa: C901 (numba raises only constant messages: one branch per error code)
     # numba needs constant messages; keep in step with _MESSAGES (a test checks it)
     if code == 1:
         raise ValueError("all per-culture arrays must have the same length")

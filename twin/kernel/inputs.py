@@ -44,7 +44,7 @@ _MESSAGES = (
 )
 
 
-def _check_numpy(hours, cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h, capacity_cells,
+def _check_numpy(hours, cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h, capacity_cells,  # noqa: C901 (one early return per error code, in step with compiled._check_njit)
                  doubling_contam_h, powered, co2_supply, perfused, params_vec) -> int:
     """Error code (index into ``_MESSAGES``) of the first violated rule, 0 if the inputs are valid."""
     arrays = (cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h, capacity_cells,

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,11 +47,13 @@ import simpy
 
 from twin.core.units import HOURS_PER_DAY, HOURS_PER_WEEK, HOURS_PER_YEAR
 from twin.model import streams
+from twin.model.eventlog import LogRow
 from twin.model.pools import INF, Unit, UnitPool
 from twin.scenario.calendars import shift_intervals
 
 if TYPE_CHECKING:
     from twin.model.world import World
+    from twin.scenario.catalogue import Maintenance
     from twin.scenario.outages import Outage
     from twin.scenario.staffing import StaffRole
 
@@ -68,10 +71,22 @@ def start_availability(world: World) -> None:
     for i, o in enumerate(world.sc.outages):
         for at, duration in outage_times(world, o, o.label(i)):
             for site in _outage_sites(world, o):
-                world.env.process(_outage(world, o, o.label(i), site, at, duration))
+                world.env.process(_outage(world, _Occurrence(o, o.label(i), site, at, duration)))
 
 
 # -- staff ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Crew:
+    """The people of one role at one site: the site's desk (the pool of all its people), the
+    role's units in it, the probability (0-1) that one is absent a day (or a shift), and one
+    absence stream per person."""
+
+    desk: UnitPool
+    people: list[Unit]
+    absence: float
+    rngs: list[np.random.Generator]
 
 
 def _start_staff(world: World, site: str, role: str, spec: StaffRole) -> None:
@@ -82,21 +97,22 @@ def _start_staff(world: World, site: str, role: str, spec: StaffRole) -> None:
     # One absence stream per person, so that a headcount change keeps everyone else's absences
     # (common random numbers when comparing 4 operators with 5).
     rngs = [world.streams.get(streams.absence(site, role, u.index)) for u in people]
+    crew = _Crew(desk, people, spec.absence_per_day, rngs)
     if spec.shift is not None:
         intervals = shift_intervals(world.sc.shifts[spec.shift], world.first_weekday, world.sc.horizon_h)
-        world.env.process(_shifts(world, desk, people, intervals, spec.absence_per_day, rngs))
+        world.env.process(_shifts(world, crew, intervals))
     elif spec.absence_per_day > 0:
-        world.env.process(_daily_absence(world, desk, people, spec.absence_per_day, rngs))
+        world.env.process(_daily_absence(world, crew))
     if spec.turnover is not None and spec.turnover.leavers_per_year > 0:
-        world.env.process(_turnover(world, desk, people, spec, world.streams.get(streams.turnover(site, role))))
+        world.env.process(_turnover(world, crew, spec, world.streams.get(streams.turnover(site, role))))
 
 
-def _shifts(world: World, desk: UnitPool, people: list[Unit], intervals: list[tuple[float, float]],
-            absence: float, rngs: list[np.random.Generator]) -> Proc:
-    """People come on duty at each interval's start and go off at its end; each is absent from a
-    whole interval with probability ``absence`` (one draw per person and interval, from the
-    person's own stream: person i's k-th interval always gets the k-th number)."""
-    env = world.env
+def _shifts(world: World, crew: _Crew, intervals: list[tuple[float, float]]) -> Proc:
+    """The crew comes on duty at each interval's start and goes off at its end; each person is
+    absent from a whole interval with probability ``crew.absence`` (one draw per person and
+    interval, from the person's own stream: person i's k-th interval always gets the k-th
+    number)."""
+    env, desk, people, absence, rngs = world.env, crew.desk, crew.people, crew.absence, crew.rngs
     for u in people:
         u.shift_end = 0.0
         desk.set_down(u, "off_shift")
@@ -117,25 +133,24 @@ def _shifts(world: World, desk: UnitPool, people: list[Unit], intervals: list[tu
             desk.set_down(u, "off_shift")
 
 
-def _daily_absence(world: World, desk: UnitPool, people: list[Unit], absence: float,
-                   rngs: list[np.random.Generator]) -> Proc:
-    """Around-the-clock staff: each person is absent for a day with probability ``absence``
+def _daily_absence(world: World, crew: _Crew) -> Proc:
+    """Around-the-clock staff: each person is absent for a day with probability ``crew.absence``
     (drawn at 00:00 from the person's own stream; someone busy then leaves when the task in hand
     is done)."""
-    env = world.env
-    days = int(math.ceil(world.sc.horizon_h / 24.0)) + 1
+    env, desk, people, absence, rngs = world.env, crew.desk, crew.people, crew.absence, crew.rngs
+    days = int(math.ceil(world.sc.horizon_h / HOURS_PER_DAY)) + 1
     draws_by_person = np.stack([r.random(days) for r in rngs], axis=1)
     for day in range(days):
         for u, x in zip(people, draws_by_person[day].tolist()):
             if x < absence:
-                desk.set_down(u, "absent", duration=24.0)
-        yield env.timeout(24.0)
+                desk.set_down(u, "absent", duration=HOURS_PER_DAY)
+        yield env.timeout(HOURS_PER_DAY)
 
 
-def _turnover(world: World, desk: UnitPool, people: list[Unit], spec: StaffRole, rng: np.random.Generator) -> Proc:
+def _turnover(world: World, crew: _Crew, spec: StaffRole, rng: np.random.Generator) -> Proc:
     """Leavers at a Poisson rate; each place is vacant for the hiring lead time, then held by a
     trainee (no qualified work) for the training weeks."""
-    env, t = world.env, spec.turnover
+    env, t, desk, people = world.env, spec.turnover, crew.desk, crew.people
     assert t is not None
     mean_gap = HOURS_PER_YEAR / t.leavers_per_year
     while True:
@@ -166,14 +181,11 @@ def _start_devices(world: World, site: str, tname: str) -> None:
     if dtype.changeover_h:
         hours = dtype.changeover_h
         pool.on_empty = lambda u: pool.set_down(u, "changeover", duration=hours)
-    n = len(pool.units)
     for u in pool.units:
         if dtype.failure is not None:
             world.env.process(_breakdowns(world, site, tname, pool, u))
-        if dtype.maintenance is not None and n:
-            every = dtype.maintenance.every_days * 24.0
-            world.env.process(_maintenance(world, pool, u, every * (u.index + 0.5) / n, every,
-                                           dtype.maintenance.duration_h))
+        if dtype.maintenance is not None:
+            world.env.process(_maintenance(world, pool, u, dtype.maintenance))
 
 
 def _breakdowns(world: World, site: str, tname: str, pool: UnitPool, u: Unit) -> Proc:
@@ -203,25 +215,27 @@ def _repair_work(world: World, site: str, tname: str, step: str, hours: float) -
     remaining = hours
     while remaining > 1e-9:
         req = desk.request(step, min(remaining, 0.25))
-        log.add(env.now, -1, site, step, "", -1, "queue", tname)
+        log.add(LogRow(env.now, site, "queue", step=step, detail=tname))
         person = yield req
-        log.add(env.now, -1, site, step, person.name, person.index, "seize", tname)
+        log.add(LogRow(env.now, site, "seize", step=step, resource=person.name, unit=person.index, detail=tname))
         chunk = min(remaining, person.shift_end - env.now)
         yield env.timeout(chunk)
         remaining -= chunk
         if world.closed:
             return
         desk.release(req)
-        log.add(env.now, -1, site, step, person.name, person.index, "release", tname)
+        log.add(LogRow(env.now, site, "release", step=step, resource=person.name, unit=person.index, detail=tname))
 
 
-def _maintenance(world: World, pool: UnitPool, u: Unit, first_h: float, every_h: float, hours: float) -> Proc:
-    """Preventive maintenance of ``u`` at ``first_h`` and every ``every_h`` after (soft: it
-    waits for the batches inside to leave)."""
+def _maintenance(world: World, pool: UnitPool, u: Unit, m: Maintenance) -> Proc:
+    """Preventive maintenance of ``u`` for ``m.duration_h`` hours every ``m.every_days`` days,
+    the pool's units staggered over the interval (unit i first at (i + 0.5) / units of it); soft:
+    it waits for the batches inside to leave."""
     env = world.env
-    yield env.timeout(first_h)
+    every_h = m.every_days * HOURS_PER_DAY
+    yield env.timeout(every_h * (u.index + 0.5) / len(pool.units))
     while True:
-        pool.set_down(u, "maintenance", duration=hours)
+        pool.set_down(u, "maintenance", duration=m.duration_h)
         yield env.timeout(every_h)
 
 
@@ -230,58 +244,67 @@ def _maintenance(world: World, pool: UnitPool, u: Unit, first_h: float, every_h:
 
 def _start_air_and_grade(world: World, site: str) -> None:
     """Power feeds air handling; air lost for ``grade_loss_after_h`` takes the cleanroom out of
-    grade until ``requalification_h`` after air is back."""
-    env = world.env
-    power, air, grade = (world.cond[(site, w)] for w in ("power", "air", "grade"))
-    hvac = world.sc.sites[site].utilities.hvac
-    state = {"episode": 0, "lost": ""}
+    grade until ``requalification_h`` after air is back (see :class:`_AirAndGrade`)."""
+    _AirAndGrade(world, site)
 
-    def on_power(is_up: bool) -> None:
+
+class _AirAndGrade:
+    """One site's air handling and cleanroom grade, kept by the callbacks it adds to the site's
+    power and air conditions: air is down while power is; each change of air starts an episode,
+    and only the latest episode's grade loss (after ``grade_loss_after_h`` hours without air) or
+    requalification (``requalification_h`` hours after air is back) takes effect."""
+
+    def __init__(self, world: World, site: str) -> None:
+        self.world, self.site, self.env = world, site, world.env
+        self.power, self.air = world.cond[(site, "power")], world.cond[(site, "air")]
+        self.hvac = world.sc.sites[site].utilities.hvac
+        self.episode = 0
+        self.lost = ""  # the root cause of the grade loss in progress ("": in grade)
+        self.power.on_change.append(self.on_power)
+        self.air.on_change.append(self.on_air)
+
+    def on_power(self, is_up: bool) -> None:
         if is_up:
-            air.clear("power")
+            self.air.clear("power")
         else:
-            air.down("power")
+            self.air.down("power")
 
-    def on_air(is_up: bool) -> None:
-        state["episode"] += 1
-        episode = state["episode"]
+    def on_air(self, is_up: bool) -> None:
+        self.episode += 1
         if not is_up:
-            env.process(_grade_loss(episode))
-        elif state["lost"]:
-            env.process(_requalify(episode))
+            self.env.process(self._grade_loss(self.episode))
+        elif self.lost:
+            self.env.process(self._requalify(self.episode))
 
-    def root_cause() -> str:
-        cause = air.cause()
-        return power.cause() if cause == "power" else cause
+    def root_cause(self) -> str:
+        cause = self.air.cause()
+        return self.power.cause() if cause == "power" else cause
 
-    def _grade_loss(episode: int) -> Proc:
-        cause = root_cause()
-        yield env.timeout(hvac.grade_loss_after_h)
-        if state["episode"] == episode and not air.up and not state["lost"]:
-            state["lost"] = cause
-            site_down(world, site, "grade", cause)
+    def _grade_loss(self, episode: int) -> Proc:
+        cause = self.root_cause()
+        yield self.env.timeout(self.hvac.grade_loss_after_h)
+        if self.episode == episode and not self.air.up and not self.lost:
+            self.lost = cause
+            site_down(self.world, self.site, "grade", cause)
 
-    def _requalify(episode: int) -> Proc:
-        yield env.timeout(hvac.requalification_h)
-        if state["episode"] == episode and air.up and state["lost"]:
-            site_up(world, site, "grade", state["lost"])
-            state["lost"] = ""
-
-    power.on_change.append(on_power)
-    air.on_change.append(on_air)
+    def _requalify(self, episode: int) -> Proc:
+        yield self.env.timeout(self.hvac.requalification_h)
+        if self.episode == episode and self.air.up and self.lost:
+            site_up(self.world, self.site, "grade", self.lost)
+            self.lost = ""
 
 
 def site_down(world: World, site: str, what: str, cause: str) -> None:
     """Site condition ``what`` is lost for ``cause`` (logged)."""
     if not world.closed:
-        world.log.add(world.env.now, -1, site, "", what, -1, "down", cause)
+        world.log.add(LogRow(world.env.now, site, "down", resource=what, detail=cause))
     world.cond[(site, what)].down(cause)
 
 
 def site_up(world: World, site: str, what: str, cause: str) -> None:
     """Site condition ``what`` is back from ``cause`` (logged)."""
     if not world.closed:
-        world.log.add(world.env.now, -1, site, "", what, -1, "up", cause)
+        world.log.add(LogRow(world.env.now, site, "up", resource=what, detail=cause))
     world.cond[(site, what)].clear(cause)
 
 
@@ -320,68 +343,104 @@ def _outage_sites(world: World, o: Outage) -> list[str]:
     return sites
 
 
-def _outage(world: World, o: Outage, label: str, site: str, at: float, duration: float) -> Proc:
-    env = world.env
-    if at > env.now:
-        yield env.timeout(at - env.now)
-    if duration <= 0:
+@dataclass(frozen=True)
+class _Occurrence:
+    """One occurrence of ``outage`` (named ``label``) at ``site``: from ``at_h`` for ``hours``."""
+
+    outage: Outage
+    label: str
+    site: str
+    at_h: float
+    hours: float
+
+    @property
+    def what(self) -> str:
+        """What is lost: a utility's supply, ``it``, ``hvac``, ``device`` or ``staff``."""
+        return self.outage.what
+
+    @property
+    def resource(self) -> str:
+        """What its outage_start/_end events name: the device pool, the staff role or the utility."""
+        o = self.outage
+        return o.pool if o.what == "device" else o.role if o.what == "staff" else o.what
+
+
+def _outage(world: World, occ: _Occurrence) -> Proc:
+    """Play one occurrence of an outage: logged from start to end, what it takes away in between
+    (units out of service, a utility lost where its backup does not carry it, IT down until
+    restored, air handling stopped)."""
+    env, log = world.env, world.log
+    if occ.at_h > env.now:
+        yield env.timeout(occ.at_h - env.now)
+    if occ.hours <= 0:
         return
-    what = o.what
-    resource = o.pool if what == "device" else o.role if what == "staff" else what
-    log = world.log
-    log.add(env.now, -1, site, "", resource, -1, "outage_start", label)
+    log.add(LogRow(env.now, occ.site, "outage_start", resource=occ.resource, detail=occ.label))
+    if occ.what == "it":
+        yield from _it_outage(world, occ)  # it logs its end itself, before the restore
+        return
+    if occ.what == "hvac":
+        air = world.cond[(occ.site, "air")]
+        air.down(occ.label)
+        yield env.timeout(occ.hours)
+        air.clear(occ.label)
+    else:
+        _begin_loss(world, occ)
+        yield env.timeout(occ.hours)
+    if not world.closed:
+        log.add(LogRow(env.now, occ.site, "outage_end", resource=occ.resource, detail=occ.label))
+
+
+def _begin_loss(world: World, occ: _Occurrence) -> None:
+    """Take away what an outage of a device pool, a staff role, power, a gas or LN2 takes: the
+    units out of service now (for the outage's hours), or the utility's loss and backups played
+    by a process of their own."""
+    what, site, env = occ.what, occ.site, world.env
     util = world.sc.sites[site].utilities
     if what in ("device", "staff"):
+        o = occ.outage
         pool = world.pools[(site, o.pool)] if what == "device" else world.desk[site]
         units = [u for u in pool.units if what == "device" or u.name == o.role]
         for u in units[: o.units or len(units)]:
-            pool.set_down(u, f"outage:{label}", hard=what == "device", duration=duration)
-        yield env.timeout(duration)
+            pool.set_down(u, f"outage:{occ.label}", hard=what == "device", duration=occ.hours)
     elif what == "power":
-        env.process(_power(world, site, label, duration, util.power))
-        yield env.timeout(duration)
+        env.process(_power(world, occ, util.power))
     elif what in ("co2", "o2", "compressed_air"):
-        env.process(_gas(world, site, what, label, duration, _gas_backup_h(world, site, what)))
-        yield env.timeout(duration)
+        env.process(_gas(world, occ, _gas_backup_h(world, site, what)))
     elif what == "ln2":  # the loss may last past the supply outage, until the next delivery
-        env.process(_ln2(world, site, label, at, duration))
-        yield env.timeout(duration)
-    elif what == "hvac":
-        world.cond[(site, "air")].down(label)
-        yield env.timeout(duration)
-        world.cond[(site, "air")].clear(label)
-    elif what == "it":
-        site_down(world, site, "it", label)
-        yield env.timeout(duration)
-        log.add(env.now, -1, site, "", "it", -1, "outage_end", label)
-        if util.it.restore_h > 0:
-            log.add(env.now, -1, site, "", "it_restore", -1, "backup_start", label)
-            yield env.timeout(util.it.restore_h)
-            log.add(env.now, -1, site, "", "it_restore", -1, "backup_end", label)
-        site_up(world, site, "it", label)
-        return
-    if not world.closed:
-        log.add(env.now, -1, site, "", resource, -1, "outage_end", label)
+        env.process(_ln2(world, occ))
 
 
-def _segments(world: World, site: str, what: str, label: str, plan: list[tuple[float, float, str]],
-              duration: float) -> Proc:
-    """Play a plan of (start, end, carrier) over [0, duration) relative to now: carrier "" is
-    a loss of ``what``, otherwise a backup carrying it (logged as backup_start/_end)."""
-    env, t0 = world.env, world.env.now
+def _it_outage(world: World, occ: _Occurrence) -> Proc:
+    """IT down for the outage's hours, then ``restore_h`` hours of restore before it is back."""
+    env, log, site, label = world.env, world.log, occ.site, occ.label
+    restore_h = world.sc.sites[site].utilities.it.restore_h
+    site_down(world, site, "it", label)
+    yield env.timeout(occ.hours)
+    log.add(LogRow(env.now, site, "outage_end", resource="it", detail=label))
+    if restore_h > 0:
+        log.add(LogRow(env.now, site, "backup_start", resource="it_restore", detail=label))
+        yield env.timeout(restore_h)
+        log.add(LogRow(env.now, site, "backup_end", resource="it_restore", detail=label))
+    site_up(world, site, "it", label)
+
+
+def _segments(world: World, occ: _Occurrence, plan: list[tuple[float, float, str]], duration: float) -> Proc:
+    """Play a plan of (start, end, carrier) over [0, duration) hours relative to now: carrier ""
+    is a loss of what ``occ`` takes, otherwise a backup carrying it (logged as backup_start/_end)."""
+    env, t0, site, what, label = world.env, world.env.now, occ.site, occ.what, occ.label
     for a, b, carrier in sorted(plan):
         if b <= a:
             continue
         if t0 + a > env.now:
             yield env.timeout(t0 + a - env.now)
         if carrier:
-            world.log.add(env.now, -1, site, "", carrier, -1, "backup_start", label)
+            world.log.add(LogRow(env.now, site, "backup_start", resource=carrier, detail=label))
         else:
             site_down(world, site, what, label)
         yield env.timeout(t0 + b - env.now)
         if carrier:
             if not world.closed:
-                world.log.add(env.now, -1, site, "", carrier, -1, "backup_end", label)
+                world.log.add(LogRow(env.now, site, "backup_end", resource=carrier, detail=label))
         else:
             site_up(world, site, what, label)
     if t0 + duration > env.now:
@@ -407,17 +466,18 @@ def power_plan(duration: float, ups_h: float, gen_start_h: float | None, fuel_h:
     return plan
 
 
-def _power(world: World, site: str, label: str, duration: float, power) -> Proc:
+def _power(world: World, occ: _Occurrence, power) -> Proc:
+    site, label, duration = occ.site, occ.label, occ.hours
     gen = power.generator
     start = None
     if gen is not None:
         fails = world.streams.get(streams.generator(label, site)).random() < gen.fail_to_start_probability
         if fails:
-            world.log.add(world.env.now, -1, site, "", "generator", -1, "backup_failed", label)
+            world.log.add(LogRow(world.env.now, site, "backup_failed", resource="generator", detail=label))
         else:
             start = gen.start_delay_min / 60.0
     plan = power_plan(duration, power.ups_minutes / 60.0, start, None if gen is None else gen.fuel_h)
-    yield from _segments(world, site, "power", label, plan, duration)
+    yield from _segments(world, occ, plan, duration)
 
 
 def _gas_backup_h(world: World, site: str, what: str) -> float:
@@ -429,10 +489,11 @@ def _gas_backup_h(world: World, site: str, what: str) -> float:
     return supply.backup_h
 
 
-def _gas(world: World, site: str, what: str, label: str, duration: float, backup_h: float) -> Proc:
+def _gas(world: World, occ: _Occurrence, backup_h: float) -> Proc:
+    duration = occ.hours
     b = min(backup_h, duration)
-    plan = [(0.0, b, f"{what}_backup"), (b, duration, "")]
-    yield from _segments(world, site, what, label, plan, duration)
+    plan = [(0.0, b, f"{occ.what}_backup"), (b, duration, "")]
+    yield from _segments(world, occ, plan, duration)
 
 
 def ln2_plan(at: float, duration: float, tank_l: float, every_h: float, per_h: float) -> list[tuple[float, float, str]]:
@@ -451,10 +512,11 @@ def ln2_plan(at: float, duration: float, tank_l: float, every_h: float, per_h: f
     return [(0.0, dry - at, "ln2_tank"), (dry - at, next_ok - at, "")]
 
 
-def _ln2(world: World, site: str, label: str, at: float, duration: float) -> Proc:
+def _ln2(world: World, occ: _Occurrence) -> Proc:
+    site, at, duration = occ.site, occ.at_h, occ.hours
     ln2 = world.sc.sites[site].utilities.ln2
     assert ln2 is not None
     per_h = sum(len(p.units) * (world.loaded.device_types[(site, t)].ln2_l_per_day or 0.0)
-                for (s, t), p in world.pools.items() if s == site and (site, t) in world.loaded.device_types) / 24.0
-    plan = ln2_plan(at, duration, ln2.tank_l, ln2.delivery_every_days * 24.0, per_h)
-    yield from _segments(world, site, "ln2", label, plan, max(duration, max(b for _, b, _ in plan)))
+                for (s, t), p in world.pools.items() if s == site and (site, t) in world.loaded.device_types) / HOURS_PER_DAY
+    plan = ln2_plan(at, duration, ln2.tank_l, ln2.delivery_every_days * HOURS_PER_DAY, per_h)
+    yield from _segments(world, occ, plan, max(duration, max(b for _, b, _ in plan)))

@@ -20,6 +20,7 @@ value      float   a measured quantity (``measure`` events: ``resource`` names i
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY, dataclass
 from operator import itemgetter
 
 from twin.core.vocab import KINDS, OUTCOMES  # noqa: F401  (re-exported)
@@ -31,6 +32,28 @@ COLUMNS = ("time_h", "patient", "site", "step", "resource", "unit", "kind", "det
 """The log's columns, in the order of a row."""
 
 
+@dataclass(frozen=True, slots=True)
+class LogRow:
+    """One event, by column (see the module docstring): when, where and what kind, then by
+    name only the columns it has (a facility event has patient -1; no unit is -1)."""
+
+    time_h: float
+    site: str
+    kind: str
+    _: KW_ONLY
+    patient: int = -1
+    step: str = ""
+    resource: str = ""
+    unit: int = -1
+    detail: str = ""
+    value: float = NAN
+
+    def as_tuple(self) -> tuple:
+        """The row in the order of :data:`COLUMNS`."""
+        return (self.time_h, self.patient, self.site, self.step, self.resource, self.unit, self.kind, self.detail,
+                self.value)
+
+
 class EventLog:
     """Append-only store of events: one tuple per event while the simulation runs (a single
     list append, the cheapest thing Python offers), turned into columns once at the end."""
@@ -40,20 +63,10 @@ class EventLog:
     def __init__(self) -> None:
         self.rows: list[tuple] = []
 
-    def add(
-        self,
-        time_h: float,
-        patient: int,
-        site: str,
-        step: str,
-        resource: str,
-        unit: int,
-        kind: str,
-        detail: str = "",
-        value: float = NAN,
-    ) -> None:
-        """Append one event (see the module docstring for the columns)."""
-        self.rows.append((time_h, patient, site, step, resource, unit, kind, detail, value))
+    def add(self, row: LogRow) -> None:
+        """Append one event (a journey's own events go straight to :attr:`rows`, see
+        :meth:`twin.model.steps.StepRunner.log`)."""
+        self.rows.append(row.as_tuple())
 
     def __len__(self) -> int:
         return len(self.rows)

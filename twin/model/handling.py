@@ -3,7 +3,7 @@ shipments, QC tests, cultures (with the kernel's ticker) and the storage watch."
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -11,9 +11,11 @@ import simpy
 from twin.kernel.detection import detection_probability
 from twin.model import streams
 from twin.model.conditions import first_down, forget
-from twin.model.steps import EPS, Held, StepRunner, short_cause
+from twin.model.steps import EPS, Held, StepRunner, Work, short_cause
+from twin.model.ticker import CultureSpec
 
 if TYPE_CHECKING:
+    from twin.model.ticker import Culture
     from twin.scenario.recipe import Step
 
 Proc = Generator[simpy.Event, Any, Any]
@@ -37,9 +39,9 @@ class Handling(StepRunner):
                 return False
         extra = ("grade",) if step.transfer == "open" else ()
         duration = w.draw(conn.duration_h, streams.duration(name), pid)
-        ok = yield from self.progress(site, name, max(duration, conn.hands_on_h), conn.hands_on_h, step.role, held,
-                                      extra, skill=step.name, limit_h=step.staff_wait_limit_h,
-                                      start_detail=step.transfer)
+        work = Work(site, name, step.role, conn.hands_on_h, skill=step.name, limit_h=step.staff_wait_limit_h,
+                    extra=extra, detail=step.transfer)
+        ok = yield from self.progress(work, max(duration, conn.hands_on_h), held)
         if cabinet is not None:
             self.release(cabinet, name, site)
         if not ok:
@@ -69,7 +71,7 @@ class Handling(StepRunner):
         if w.u(streams.delay(name), pid) < lane.delay_probability:
             hours += w.draw(lane.delay_h, streams.delay_h(name), pid)
         lost = losable and w.u(streams.loss(name), pid) < lane.loss_probability
-        self.log(origin, step, "step_start", resource=name)
+        self.log_resource(origin, step, "step_start", name)
         hold = w.sc.shipper_hold_h
         if frozen and hold is not None and hours > hold:  # the shipper warms up on the way
             yield w.env.timeout(wait + hold)
@@ -80,14 +82,14 @@ class Handling(StepRunner):
         if lost:
             self.finish("lost", f"{step}:shipment_lost", origin)
             return False
-        self.log(destination, step, "step_end", resource=name)
+        self.log_resource(destination, step, "step_end", name)
         return True
 
     def qc_test(self, lab: str, test: Any, results: dict[str, bool], failed_ev: simpy.Event) -> Proc:
         """One QC test at ``lab``: analyst hands-on at the start, result after ``duration_h``; a
         failing result triggers ``failed_ev`` (the first one to fail names the cause)."""
         step = f"qc:{test.name}"
-        ok = yield from self.work(lab, step, self.w.qc_steps[test.name], None, renege=False)
+        ok = yield from self.work(Work.of(lab, step, self.w.qc_steps[test.name], renege=False), None)
         if not ok:
             return
         failed = self.w.u(streams.qc_fail(step), self.p.pid) < test.fail_probability or self.out_of_spec(step, test)
@@ -116,21 +118,55 @@ class Handling(StepRunner):
         biology: the culture goes on without power, CO2 or feed and suffers for it (the ticker
         sets its conditions each hour); the step is logged as paused meanwhile, and a stop the
         device's policy says is fatal loses the batch. A positive in-process check fails it."""
-        w, p, env = self.w, self.p, self.w.env
-        bio, end = w.sc.biology, step.end_point
-        assert bio is not None and end is not None and held is not None
-        ok = yield from self.progress(site, step.name, step.hands_on_h, step.hands_on_h, step.role, held, extra,
-                                      limit_h=step.staff_wait_limit_h, start_detail=step.processing)
+        w, p = self.w, self.p
+        assert w.sc.biology is not None and step.end_point is not None and held is not None
+        work = Work(site, step.name, step.role, step.hands_on_h, limit_h=step.staff_wait_limit_h, extra=extra,
+                    detail=step.processing)
+        ok = yield from self.progress(work, step.hands_on_h, held)
         if not ok:
             return False
         dtype = w.loaded.device_types[(site, held.unit.name)]
+        spec = self._culture_spec(site, step, dtype)
+        p.cells = 1.0
+        co2 = w.cond[(site, "co2")] if "co2" in dtype.utilities else None
+        c = w.ticker.start(p.pid, held.unit.name, spec, self.gates(site, held, extra), co2)
+        if not (yield from self._tend(site, step, held, c)):
+            return False
+        self._harvest(site, step, c)
+        return True
+
+    def _culture_spec(self, site: str, step: Step, dtype: Any) -> CultureSpec:
+        """The batch's culture in ``step`` on a device of type ``dtype``: the cells it brings
+        (from the last culture, else the biology's starting cells times the fraction kept),
+        this patient's draws of the biology, the end point and the in-process check."""
+        w, p = self.w, self.p
+        bio, end = w.sc.biology, step.end_point
+        assert bio is not None and end is not None
         if p.viable is None:
             cells = 1e6 * w.draw(bio.starting_cells_millions, streams.BIO_STARTING_CELLS, p.pid) * p.cells
         else:
             cells = p.viable * p.cells
-        p.cells = 1.0
-        mu = bio.growth_rate_per_h(w.draw(bio.doubling_time_h, streams.BIO_DOUBLING, p.pid))
         check = end.in_process_check
+        return CultureSpec(
+            cells=cells,
+            mu_per_h=bio.growth_rate_per_h(w.draw(bio.doubling_time_h, streams.BIO_DOUBLING, p.pid)),
+            lag_h=w.draw(bio.lag_h, streams.BIO_LAG, p.pid),
+            capacity_cells=dtype.culture_capacity_cells or 1e10,
+            target_cells=end.target_cells,
+            contam_cfu=p.contam_cfu,
+            doubling_contam_h=w.draw(bio.contaminant_doubling_h, streams.BIO_ORGANISM, p.pid),
+            max_h=end.max_h,
+            check_every_h=check.every_h if check is not None else float("inf"),
+            on_check=self._on_check(site, step),
+        )
+
+    def _on_check(self, site: str, step: Step) -> Callable[[float], None]:
+        """What an in-process check of the culture in ``step`` does with the contaminant load
+        (CFU) it samples: a load at or above the limit of detection is found unless the draw says
+        false negative; the batch fails ``result_h`` hours later."""
+        w, p = self.w, self.p
+        assert step.end_point is not None
+        check = step.end_point.in_process_check
         checks = [0]
 
         def on_check(cfu: float) -> None:
@@ -140,16 +176,14 @@ class Handling(StepRunner):
             if w.u(streams.bio_check(step.name, checks[0]), p.pid) < check.false_negative:
                 return
             self.log(site, step.name, "damage", detail="contamination_detected", value=cfu)
-            env.process(self._fail_after(check.result_h, f"{step.name}:contamination_detected"))
+            w.env.process(self._fail_after(check.result_h, f"{step.name}:contamination_detected"))
 
-        gates = self.gates(site, held, extra)
-        c = w.ticker.start(
-            p.pid, held.unit.name, cells, mu, w.draw(bio.lag_h, streams.BIO_LAG, p.pid),
-            dtype.culture_capacity_cells or 1e10, end.target_cells, p.contam_cfu,
-            w.draw(bio.contaminant_doubling_h, streams.BIO_ORGANISM, p.pid), end.max_h, gates,
-            w.cond[(site, "co2")] if "co2" in dtype.utilities else None,
-            check.every_h if check is not None else float("inf"), on_check,
-        )
+        return on_check
+
+    def _tend(self, site: str, step: Step, held: Held, c: Culture) -> Proc:
+        """Wait for culture ``c`` to reach its end, logging the device's stops as pauses.
+        Returns False when the batch is lost (a fatal stop) or fails (a positive check)."""
+        w, p, env, gates = self.w, self.p, self.w.env, c.gates
         paused = ""
         while True:
             down = first_down(gates)
@@ -167,20 +201,24 @@ class Handling(StepRunner):
                 w.ticker.remove(c)
                 return False
             if c.done.triggered and not paused:
-                break
+                return True
             waits = [c.done, p.fail_ev] if not c.done.triggered else [p.fail_ev]
             downs = [g.when_down() for g in gates] if down is None else []
             waits += [down.when_up()] if down is not None else downs
             yield simpy.AnyOf(env, waits)
             forget(gates, downs)
+
+    def _harvest(self, site: str, step: Step, c: Culture) -> None:
+        """Take culture ``c`` out: the batch carries its viable cells, viability and
+        contaminant load on; log what was measured and the step's end."""
+        p = self.p
         reason = c.done.value
-        s = w.ticker.remove(c)
+        s = self.w.ticker.remove(c)
         p.viable, p.viability, p.contam_cfu = s["cells"], s["viability"], s["contam"]
         for name, value in (("cells", s["cells"]), ("viability", s["viability"]), ("contam_cfu", s["contam"]),
                             ("culture_h", s["age_h"])):
-            self.log(site, step.name, "measure", resource=name, detail=reason, value=value)
+            self.measure(site, step.name, name, value, reason)
         self.log(site, step.name, "step_end", detail=step.processing)
-        return True
 
     def _fail_after(self, hours: float, cause: str) -> Proc:
         yield self.w.env.timeout(hours)

@@ -29,11 +29,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import simpy
 
+from twin.core.units import HOURS_PER_DAY
 from twin.core.vocab import CHAIRS, SLOTS
 from twin.model import streams
+from twin.model.eventlog import LogRow
 from twin.model.handling import Handling
 from twin.model.patient import Patient
-from twin.model.steps import Held
+from twin.model.steps import Held, Work
 
 if TYPE_CHECKING:
     from twin.model.world import World
@@ -71,7 +73,7 @@ class Journey(Handling):
             self.log(h, "apheresis", "damage", detail="contamination")
         material = sc.starting_material
         frozen = material.form == "cryopreserved"
-        if frozen and not (yield from self.work(h, "freezing", material.freezing, None)):
+        if frozen and not (yield from self.work(Work.of(h, "freezing", material.freezing), None)):
             return False
         collected = w.env.now
         f = self.factory = w.route(h)
@@ -82,7 +84,7 @@ class Journey(Handling):
         if not frozen and material.viability_h is not None and w.env.now - collected > material.viability_h:
             self.finish("lost", "starting_material_expired", f)
             return False
-        return (yield from self.work(f, "receipt", sc.receipt, None, extra=("it",)))
+        return (yield from self.work(Work.of(f, "receipt", sc.receipt, extra=("it",)), None))
 
     def manufacture(self) -> Proc:
         """The recipe on the manufacturing site's devices, then cryopreservation."""
@@ -105,8 +107,9 @@ class Journey(Handling):
                 if step.end_point is not None:
                     ok = yield from self.culture(f, step, held, extra)
                 else:
-                    ok = yield from self.work(f, step.name, step, held, detail=step.processing, extra=extra,
-                                              limit_h=step.staff_wait_limit_h)
+                    work = Work.of(f, step.name, step, detail=step.processing, extra=extra,
+                                   limit_h=step.staff_wait_limit_h)
+                    ok = yield from self.work(work, held)
                 if not ok or self.p.dropped:
                     return False
         finally:
@@ -122,7 +125,7 @@ class Journey(Handling):
         storage = yield from self.place(f, sc.storage.device, "storage")
         if storage is None:
             return False
-        self.log(f, "storage", "step_start", resource=sc.storage.device, unit=storage.unit.index)
+        self.log_unit(f, "storage", "step_start", storage.unit)
         leaving = env.event()
         failed_ev = env.event()
         env.process(self.watch_storage(f, storage, leaving, failed_ev))
@@ -153,10 +156,10 @@ class Journey(Handling):
                 self.finish(outcome, cause, f)
                 return False
             site = sc.release.site or f
-            return (yield from self.work(site, "release", sc.release, None, extra=("it",)))
+            return (yield from self.work(Work.of(site, "release", sc.release, extra=("it",)), None))
         finally:
             leaving.succeed()
-            self.log(f, "storage", "step_end", resource=sc.storage.device, unit=storage.unit.index)
+            self.log_unit(f, "storage", "step_end", storage.unit)
             self.release(storage, "storage", f)
 
     def deliver(self) -> Proc:
@@ -170,7 +173,7 @@ class Journey(Handling):
         if slot is None:
             return False
         self.p.waiting = False  # infusion starts: the wait (and the drop-out hazard) is over
-        yield from self.work(h, "infusion", sc.infusion, slot, renege=False)
+        yield from self.work(Work.of(h, "infusion", sc.infusion, renege=False), slot)
         self.release(slot, "infusion", h)
         self.finish("infused", "infusion", h)
         return True
@@ -182,8 +185,8 @@ def _on_dropout(world: World, patient: Patient, site: str) -> Any:
             return
         patient.dropped = True
         patient.done = True
-        world.log.add(world.env.now, patient.pid, site, "", "", -1, "dropout")
-        world.log.add(world.env.now, patient.pid, site, "waiting", "", -1, "outcome", "dropped_out")
+        world.log.add(LogRow(world.env.now, site, "dropout", patient=patient.pid))
+        world.log.add(LogRow(world.env.now, site, "outcome", patient=patient.pid, step="waiting", detail="dropped_out"))
 
     return callback
 
@@ -194,7 +197,7 @@ def referral_process(world: World, times: np.ndarray) -> Proc:
     hazard = world.sc.dropout.hazard_per_day
     n = len(times)
     if hazard > 0:
-        dropout_after = world.streams.get(streams.DROPOUT).exponential(24.0 / hazard, size=n)
+        dropout_after = world.streams.get(streams.DROPOUT).exponential(HOURS_PER_DAY / hazard, size=n)
     else:
         dropout_after = np.full(n, np.inf)
     horizon = world.sc.horizon_h

@@ -10,6 +10,7 @@ once on drop-out; a step in progress finishes first.
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -21,6 +22,7 @@ from twin.model.pools import Request, Unit, UnitPool
 if TYPE_CHECKING:
     from twin.model.patient import Patient
     from twin.model.world import World
+    from twin.scenario.distributions import Distribution
     from twin.scenario.recipe import ClinicalStep
 
 Proc = Generator[simpy.Event, Any, Any]
@@ -39,6 +41,42 @@ class Held:
         self.pool, self.req, self.unit = pool, req, unit
 
 
+@dataclass(frozen=True, slots=True)
+class Work:
+    """What one step of a batch asks for, apart from the unit it holds and how long it lasts.
+
+    Attributes:
+        site: where the work happens.
+        step: the step's name in the event log (``expansion``, ``transfer:harvest``, ``qc:sterility``).
+        role: the staff role that does the hands-on part (None: unattended).
+        hands_on_h: hours (h) a qualified person of ``role`` works at the start.
+        skill: the step those people must be qualified for (None: ``step``).
+        limit_h: hours (h) the batch may wait for that person before it fails (None: no limit).
+        extra: site conditions the work needs besides its device's (``grade`` for open work, ``it``).
+        renege: whether a patient who drops out stops waiting for staff.
+        detail: the ``step_start`` event's detail (None: the work has started, log no ``step_start``).
+        duration_h: the step's duration distribution (h), for :meth:`StepRunner.work` (None: the
+            caller draws the hours itself and calls :meth:`StepRunner.progress`).
+    """
+
+    site: str
+    step: str
+    role: str | None = None
+    hands_on_h: float = 0.0
+    skill: str | None = None
+    limit_h: float | None = None
+    extra: tuple[str, ...] = ()
+    renege: bool = True
+    detail: str | None = ""
+    duration_h: Distribution | None = None
+
+    @classmethod
+    def of(cls, site: str, step: str, spec: ClinicalStep, **how: Any) -> Work:
+        """The work of ``spec`` (a clinical or recipe step: its role, hands-on hours and
+        duration) as step ``step`` at ``site``; ``how``: the other fields."""
+        return cls(site, step, spec.role, spec.hands_on_h, duration_h=spec.duration_h, **how)
+
+
 class StepRunner:
     """The mechanics every step of one patient's journey in ``world`` uses."""
 
@@ -49,13 +87,33 @@ class StepRunner:
         self.factory = ""  # the manufacturing site, chosen when the apheresis product ships
 
     # -- logging -------------------------------------------------------------------------
-    def log(self, site: str, step: str, kind: str, *, resource: str = "", unit: int = -1, detail: str = "",
-            value: float = NAN) -> None:
-        """One event of this patient now (columns: :mod:`twin.model.eventlog`)."""
+    # One event of this patient now (columns: :mod:`twin.model.eventlog`), appended straight to
+    # the log's rows (the hot path); nothing once the horizon is reached (a suspended journey
+    # being garbage-collected). One method per shape of row, so every call names what it logs.
+    def log(self, site: str, step: str, kind: str, detail: str = "", value: float = NAN) -> None:
+        """An event about no resource (``value``: a measured quantity, else NaN)."""
         w = self.w
-        if w.closed:  # a suspended journey being garbage-collected after the horizon
-            return
-        w.rows.append((w.env.now, self.p.pid, site, step, resource, unit, kind, detail, value))
+        if not w.closed:
+            w.rows.append((w.env.now, self.p.pid, site, step, "", -1, kind, detail, value))
+
+    def log_resource(self, site: str, step: str, kind: str, resource: str, detail: str = "") -> None:
+        """An event about a pool, role or courier lane as a whole (no unit)."""
+        w = self.w
+        if not w.closed:
+            w.rows.append((w.env.now, self.p.pid, site, step, resource, -1, kind, detail, NAN))
+
+    def log_unit(self, site: str, step: str, kind: str, unit: Unit, detail: str = "") -> None:
+        """An event about one unit (device, chair, slot, person) of a pool."""
+        w = self.w
+        if not w.closed:
+            w.rows.append((w.env.now, self.p.pid, site, step, unit.name, unit.index, kind, detail, NAN))
+
+    def measure(self, site: str, step: str, quantity: str, value: float, reason: str) -> None:
+        """A ``measure`` event: ``quantity`` (the resource column) is ``value``; ``reason``: why
+        it was measured (a culture's end: ``target``, ``max_length``)."""
+        w = self.w
+        if not w.closed:
+            w.rows.append((w.env.now, self.p.pid, site, step, quantity, -1, "measure", reason, value))
 
     def finish(self, outcome: str, cause: str, site: str) -> None:
         """Record the patient's single final outcome."""
@@ -64,43 +122,41 @@ class StepRunner:
             self.log(site, cause, "outcome", detail=outcome)
 
     # -- resources -----------------------------------------------------------------------
-    def acquire(
-        self, pool: UnitPool, site: str, step: str, name: str, renege: bool = True, skill: str | None = None,
-        need_h: float = 0.0, limit_h: float | None = None,
-    ) -> Proc:
-        """Wait for a unit of ``pool`` (``name``: the pool or role, for the log; ``skill`` and
+    def acquire(self, pool: UnitPool, work: Work, name: str, skill: str | None = None, need_h: float = 0.0) -> Proc:
+        """Wait for a unit of ``pool`` for ``work`` (its site and step, whether a drop-out stops
+        the wait, how long it may last; ``name``: the pool or role, for the log; ``skill`` and
         ``need_h``: for people, the step they must be qualified for and the hours the shift must
         still cover). Returns a :class:`Held`, or None when the patient dropped out while waiting
-        (the request is withdrawn) or no one came within ``limit_h`` (the batch fails)."""
-        env = self.w.env
+        (the request is withdrawn) or no one came within ``work.limit_h`` (the batch fails)."""
+        env, site, step = self.w.env, work.site, work.step
         if env.peek() > env.now:
             # Nothing else is due at this instant, so a request the pool grants at once needs no
             # trip through the event queue: the order of same-time events stays SimPy's exactly.
             now = pool.take_now(skill, need_h)
             if now is not None:
-                self.log(site, step, "queue", resource=name)
-                self.log(site, step, "seize", resource=now.unit.name, unit=now.unit.index)
+                self.log_resource(site, step, "queue", name)
+                self.log_unit(site, step, "seize", now.unit)
                 return Held(pool, now, now.unit)
         req = pool.request(skill, need_h)
-        self.log(site, step, "queue", resource=name)
+        self.log_resource(site, step, "queue", name)
         waits: list[simpy.Event] = [req]
-        if renege:
+        if work.renege:
             waits.append(self.p.dropped_ev)
-        if limit_h is not None:
-            waits.append(env.timeout(limit_h))
+        if work.limit_h is not None:
+            waits.append(env.timeout(work.limit_h))
         if len(waits) > 1:
             yield simpy.AnyOf(env, waits)
         else:
             yield req
         if not req.triggered:
             pool.cancel(req)
-            self.log(site, step, "renege", resource=name)
+            self.log_resource(site, step, "renege", name)
             if not self.p.dropped:
                 self.finish("failed", f"{step}:no_qualified_staff", site)
             return None
         unit = req.unit
         assert unit is not None
-        self.log(site, step, "seize", resource=unit.name, unit=unit.index)
+        self.log_unit(site, step, "seize", unit)
         return Held(pool, req, unit)
 
     def release(self, held: Held, step: str, site: str) -> None:
@@ -108,11 +164,11 @@ class StepRunner:
         if self.w.closed:
             return
         held.pool.release(held.req)
-        self.log(site, step, "release", resource=held.unit.name, unit=held.unit.index)
+        self.log_unit(site, step, "release", held.unit)
 
     def place(self, site: str, pool_name: str, step: str) -> Proc:
         """Wait for a unit of the place or device pool ``pool_name`` at ``site``."""
-        return (yield from self.acquire(self.w.pool(site, pool_name), site, step, pool_name))
+        return (yield from self.acquire(self.w.pool(site, pool_name), Work(site, step), pool_name))
 
     # -- running a step ------------------------------------------------------------------
     def gates(self, site: str, place: Held | None, extra: tuple[str, ...] = ()) -> list[Condition]:
@@ -137,12 +193,11 @@ class StepRunner:
             return dtype.failure.on_failure
         return dtype.on_stop
 
-    def hold_until_running(self, site: str, step: str, place: Held | None, extra: tuple[str, ...],
-                           started: bool = True) -> Proc:
-        """If something the step needs is down: stop (pause), lose the batch (abort), or after
+    def hold_until_running(self, work: Work, place: Held | None, started: bool = True) -> Proc:
+        """If something ``work`` needs is down: stop (pause), lose the batch (abort), or after
         the rescue delay move it to another unit (rescue); a step not yet started just waits.
         Returns False if the batch is lost."""
-        env = self.w.env
+        env, site, step, extra = self.w.env, work.site, work.step, work.extra
         gates = self.gates(site, place, extra)
         down = first_down(gates)
         if down is None:
@@ -186,11 +241,11 @@ class StepRunner:
         """Move the batch from its broken unit to another unit of the same pool (waiting for one)."""
         pool, old = place.pool, place.unit
         req = pool.request()
-        self.log(site, step, "queue", resource=old.name, detail="rescue")
+        self.log_resource(site, step, "queue", old.name, detail="rescue")
         yield req
         self.release(Held(pool, place.req, old), step, site)
         place.req, place.unit = req, req.unit
-        self.log(site, step, "seize", resource=place.unit.name, unit=place.unit.index, detail="rescue")
+        self.log_unit(site, step, "seize", place.unit, detail="rescue")
         return True
 
     def advance(self, hours: float, gates: list[Condition]) -> Proc:
@@ -206,27 +261,23 @@ class StepRunner:
             yield timer
         return hours if timer.processed or env.now - t0 >= hours - EPS else env.now - t0
 
-    def progress(
-        self, site: str, step: str, total_h: float, hands_on_h: float, role: str | None, place: Held | None,
-        extra: tuple[str, ...] = (), renege: bool = True, skill: str | None = None, limit_h: float | None = None,
-        start_detail: str | None = None,
-    ) -> Proc:
-        """Progress ``total_h`` hours of work, the first ``hands_on_h`` of them with a qualified
-        person of ``role`` on shift (``skill``: the step they must be qualified for, default
-        ``step``), only while every gate is up (see :meth:`gates`). A stop releases the person;
-        the rest of the hands-on time is done by whoever is free after it. Returns False when
-        the batch is lost, fails, or the patient dropped out waiting for staff. ``step_start``
-        (with ``start_detail``) is logged when the work first begins."""
+    def progress(self, work: Work, total_h: float, place: Held | None) -> Proc:
+        """Progress ``total_h`` hours of ``work`` while holding ``place`` (if any), the first
+        ``work.hands_on_h`` of them with a qualified person of ``work.role`` on shift, only while
+        every gate is up (see :meth:`gates`). A stop releases the person; the rest of the
+        hands-on time is done by whoever is free after it. Returns False when the batch is lost,
+        fails, or the patient dropped out waiting for staff. ``step_start`` (with
+        ``work.detail``) is logged when the work first begins."""
+        site, step, extra = work.site, work.step, work.extra
         remaining = total_h
-        started = start_detail is None
-        attended = hands_on_h if role is not None else 0.0
+        started = work.detail is None
+        attended = work.hands_on_h if work.role is not None else 0.0
         while remaining > EPS:
-            if not (yield from self.hold_until_running(site, step, place, extra, started)):
+            if not (yield from self.hold_until_running(work, place, started)):
                 return False
             staff = None
             if attended > EPS:
-                staff = yield from self.acquire(self.w.desk[site], site, step, role or "", renege,
-                                                skill or step, attended, limit_h)
+                staff = yield from self.acquire(self.w.desk[site], work, work.role or "", work.skill or step, attended)
                 if staff is None:
                     return False
                 if first_down(self.gates(site, place, extra)) is not None:
@@ -234,7 +285,7 @@ class StepRunner:
                     continue
             if not started:
                 started = True
-                self.log(site, step, "step_start", detail=start_detail or "")
+                self.log(site, step, "step_start", detail=work.detail or "")
             seg = attended if staff is not None else remaining
             ran = yield from self.advance(seg, self.gates(site, place, extra))
             remaining -= ran
@@ -242,28 +293,19 @@ class StepRunner:
                 attended -= ran
                 self.release(staff, step, site)
         if not started:  # a step of no duration
-            self.log(site, step, "step_start", detail=start_detail or "")
+            self.log(site, step, "step_start", detail=work.detail or "")
         return True
 
-    def work(
-        self,
-        site: str,
-        step: str,
-        spec: ClinicalStep,
-        place: Held | None,
-        renege: bool = True,
-        detail: str = "",
-        extra: tuple[str, ...] = (),
-        limit_h: float | None = None,
-    ) -> Proc:
-        """Run one step while holding ``place`` (if any): the role's staff for the hands-on
-        hours, ``max(duration, hands_on_h)`` hours of progress in all. Returns False if the
-        journey stops (drop-out while waiting for staff, batch lost or failed)."""
-        duration = self.w.draw(spec.duration_h, streams.duration(step), self.p.pid)
-        ok = yield from self.progress(site, step, max(duration, spec.hands_on_h), spec.hands_on_h, spec.role, place,
-                                      extra, renege, limit_h=limit_h, start_detail=detail)
+    def work(self, work: Work, place: Held | None) -> Proc:
+        """Run one step (``work`` as :meth:`Work.of` makes it) while holding ``place`` (if any):
+        the role's staff for the hands-on hours, ``max(duration, hands_on_h)`` hours of progress
+        in all. Returns False if the journey stops (drop-out while waiting for staff, batch lost
+        or failed)."""
+        assert work.duration_h is not None
+        duration = self.w.draw(work.duration_h, streams.duration(work.step), self.p.pid)
+        ok = yield from self.progress(work, max(duration, work.hands_on_h), place)
         if ok:
-            self.log(site, step, "step_end", detail=detail)
+            self.log(work.site, work.step, "step_end", detail=work.detail or "")
         return ok
 
     def place_step(self, site: str, pool_name: str, step: str, spec: ClinicalStep) -> Proc:
@@ -271,7 +313,7 @@ class StepRunner:
         held = yield from self.place(site, pool_name, step)
         if held is None:
             return False
-        ok = yield from self.work(site, step, spec, held)
+        ok = yield from self.work(Work.of(site, step, spec), held)
         self.release(held, step, site)
         return ok and not self.p.dropped
 

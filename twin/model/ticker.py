@@ -31,6 +31,35 @@ from twin.model.conditions import Condition
 Proc = Generator[simpy.Event, Any, Any]
 
 
+@dataclass(frozen=True)
+class CultureSpec:
+    """A culture to start: what is seeded, how it grows, what it aims for and how it is checked.
+
+    Attributes:
+        cells: viable cells seeded (cells).
+        mu_per_h: growth rate (per hour).
+        lag_h: lag before growth (h).
+        capacity_cells: the device's capacity for one batch (cells).
+        target_cells: viable cells at which the end point is reached (cells).
+        contam_cfu: contaminant load seeded with the cells (CFU).
+        doubling_contam_h: the contaminant's doubling time (h).
+        max_h: the step's maximum culture length (h).
+        check_every_h: hours between in-process checks, in culture age (inf: none).
+        on_check: called with the contaminant load (CFU) at each check (None: no checks).
+    """
+
+    cells: float
+    mu_per_h: float
+    lag_h: float
+    capacity_cells: float
+    target_cells: float
+    contam_cfu: float
+    doubling_contam_h: float
+    max_h: float
+    check_every_h: float = math.inf
+    on_check: Callable[[float], None] | None = None
+
+
 @dataclass
 class Culture:
     """Bookkeeping for one culture: where its state lives and what to tell whom."""
@@ -69,14 +98,14 @@ class Ticker:
         env.process(self._run())
 
     # -- journeys' side ------------------------------------------------------------------------
-    def start(self, pid: int, group: str, cells: float, mu_per_h: float, lag_h: float, capacity_cells: float,
-              target_cells: float, contam_cfu: float, doubling_contam_h: float, max_h: float,
-              gates: list[Condition], co2: Condition | None, check_every_h: float = math.inf,
-              on_check: Callable[[float], None] | None = None) -> Culture:
-        """Start a culture now; returns its :class:`Culture` (wait on ``.done``)."""
+    def start(self, pid: int, group: str, spec: CultureSpec, gates: list[Condition], co2: Condition | None) -> Culture:
+        """Start patient ``pid``'s culture ``spec`` now in a device of type ``group``, running while
+        every one of ``gates`` is up, with the site's CO2 ``co2`` (None: the device draws none);
+        returns its :class:`Culture` (wait on ``.done``)."""
         cul = self.groups[group]
-        slot = cul.add(cells, mu_per_h, lag_h, capacity_cells, doubling_contam_h, contam=contam_cfu,
-                       target_cells=target_cells)
+        slot = cul.add(spec.cells, spec.mu_per_h, spec.lag_h, spec.capacity_cells, spec.doubling_contam_h,
+                       contam=spec.contam_cfu, target_cells=spec.target_cells)
+        max_h, check_every_h, on_check = spec.max_h, spec.check_every_h, spec.on_check
         if slot >= len(self.max_h[group]):
             n = len(cul.cells)
             for arrs, fill in ((self.max_h, np.inf), (self.every, np.inf), (self.ended, True)):

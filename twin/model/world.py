@@ -12,11 +12,11 @@ import numpy as np
 import simpy
 
 from twin.core.record import PoolSpec
-from twin.core.units import HOURS_PER_WEEK
+from twin.core.units import HOURS_PER_DAY, HOURS_PER_WEEK
 from twin.core.vocab import CHAIRS, SITE_CONDITIONS, SLOTS
 from twin.model import streams
 from twin.model.conditions import Condition
-from twin.model.eventlog import EventLog
+from twin.model.eventlog import EventLog, LogRow
 from twin.model.pools import Unit, UnitPool
 from twin.model.streams import Streams
 from twin.scenario.distributions import Fixed
@@ -161,10 +161,10 @@ class World:
         if lane.pickup_h is None:
             return 0.0
         days = {WEEKDAYS.index(d) for d in lane.pickup_days}
-        day = int(now_h // 24)
+        day = int(now_h // HOURS_PER_DAY)
         for k in range(8):
             weekday = (self.first_weekday + day + k) % 7
-            t = (day + k) * 24.0 + lane.pickup_h
+            t = (day + k) * HOURS_PER_DAY + lane.pickup_h
             if weekday in days and t >= now_h:
                 return t - now_h
         raise AssertionError("a lane has at least one pickup day")  # pragma: no cover
@@ -174,7 +174,7 @@ class World:
 
         def fn(u: Unit, kind: str, reason: str) -> None:
             if not self.closed:
-                log.add(self.env.now, -1, site, "", u.name, u.index, kind, reason)
+                log.add(LogRow(self.env.now, site, kind, resource=u.name, unit=u.index, detail=reason))
 
         return fn
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import html
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from twin.core.units import HOURS_PER_DAY
+from twin.core.vocab import SITE_CONDITIONS
 from twin.reports.page import Section, render_page
 from twin.results.kpis import HEADLINE
 from twin.results.stats import summarise
@@ -23,8 +26,9 @@ from twin.results.tables import held_intervals, intervals, unit_down_intervals
 KIND_ORDER = {"device": 0, "staff": 1, "chair": 2, "slot": 3}
 MS_PER_H = 3_600_000.0
 
-#: Site-wide conditions logged as down/up events (patient -1, unit -1); air is not logged.
-SITE_CONDITIONS = ("power", "co2", "o2", "compressed_air", "ln2", "grade", "it")
+#: Site-wide conditions logged as down/up events (patient -1, unit -1): all but air, whose loss is
+#: not logged (it shows as its knock-on, grade).
+LOGGED_SITE_CONDITIONS = tuple(c for c in SITE_CONDITIONS if c != "air")
 CONDITION_COLOR = {"power": "#f2a900", "co2": "#8c564b", "o2": "#1f77b4", "compressed_air": "#7f7f7f",
                    "ln2": "#17becf", "grade": "#9467bd", "it": "#e377c2"}
 OFF_DUTY = ("off_shift", "absent", "vacant", "training")
@@ -81,7 +85,7 @@ def site_loss_intervals(events: pd.DataFrame, horizon_h: float) -> pd.DataFrame:
     site, resource (the condition), detail (the root cause's label), start_h, end_h; from the
     down/up events with patient and unit -1."""
     cond = events[(events["unit"] < 0) & (events["patient"] < 0) & events["kind"].isin(["down", "up"])
-                  & events["resource"].astype(str).isin(SITE_CONDITIONS)]
+                  & events["resource"].astype(str).isin(LOGGED_SITE_CONDITIONS)]
     out = intervals(cond, "down", "up", ["site", "resource", "detail"], horizon_h)
     return out.sort_values("start_h", kind="stable").reset_index(drop=True)
 
@@ -95,21 +99,43 @@ def _rows(t: pd.DataFrame, kinds: dict) -> pd.DataFrame:
     return t
 
 
-def fig_gantt(held: pd.DataFrame, resources: pd.DataFrame, start_date: str, color: str = "step",
-              down: pd.DataFrame | None = None, site_losses: pd.DataFrame | None = None,
-              max_rows: int = 150, max_bands: int = 40):
-    """Gantt of who held which unit when (one replication): a row per unit, a bar per holding,
-    coloured by ``color`` (``step`` or ``patient``).
+@dataclass(frozen=True)
+class Downtime:
+    """What a Gantt draws besides the holdings: ``units`` out of service (as from
+    :func:`twin.results.tables.unit_down_intervals`) and ``sites``' losses of a site-wide condition
+    (as from :func:`site_loss_intervals`); None: not drawn."""
 
-    ``down`` (as from :func:`twin.results.tables.unit_down_intervals`) adds a bar per time a unit was
-    out of service, grouped by reason (:func:`down_group`): off duty light grey behind the
-    holdings, breakdowns, maintenance/changeover and outages as thinner patterned bars on top (a
-    batch paused on a broken device stays visible around it). ``site_losses`` (as from
-    :func:`site_loss_intervals`) adds a translucent band across every row per site-wide loss
-    (at most ``max_bands``). At most ``max_rows`` rows: devices first, then staff, chairs, slots."""
+    units: pd.DataFrame | None = None
+    sites: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class GanttView:
+    """How a Gantt is drawn: bars coloured by ``color`` (``step`` or ``patient``), at most
+    ``max_rows`` rows (units) and ``max_bands`` bands of site-wide losses."""
+
+    color: str = "step"
+    max_rows: int = 150
+    max_bands: int = 40
+
+
+def fig_gantt(held: pd.DataFrame, resources: pd.DataFrame, start_date: str, downtime: Downtime | None = None,
+              view: GanttView | None = None):
+    """Gantt of who held which unit when (one replication): a row per unit, a bar per holding,
+    coloured by ``view.color`` (``step`` or ``patient``).
+
+    ``downtime.units`` adds a bar per time a unit was out of service, grouped by reason
+    (:func:`down_group`): off duty light grey behind the holdings, breakdowns,
+    maintenance/changeover and outages as thinner patterned bars on top (a batch paused on a
+    broken device stays visible around it). ``downtime.sites`` adds a translucent band across
+    every row per site-wide loss (at most ``view.max_bands``). At most ``view.max_rows`` rows:
+    devices first, then staff, chairs, slots."""
     import plotly.express as px
     import plotly.graph_objects as go
 
+    downtime, view = downtime or Downtime(), view or GanttView()
+    down, site_losses = downtime.units, downtime.sites
+    color, max_rows, max_bands = view.color, view.max_rows, view.max_bands
     kinds = {(r.site, r.name): r.kind for r in resources.itertuples()}
     df = _rows(held, kinds)
     dn = _rows(down, kinds) if down is not None and len(down) else df.iloc[:0].assign(detail="")
@@ -586,7 +612,7 @@ def run_report(run_dir: Path, replication: int = 0) -> str:
     summary = json.loads((run_dir / "summary.json").read_text())
     record = json.loads((run_dir / "scenario.json").read_text())["scenario"]
     prov = summary["provenance"]
-    start, horizon_h, warmup_h = prov["start_date"], prov["horizon_days"] * 24, prov["warmup_days"] * 24
+    start, horizon_h, warmup_h = prov["start_date"], prov["horizon_days"] * HOURS_PER_DAY, prov["warmup_days"] * HOURS_PER_DAY
     events = pd.read_parquet(run_dir / "events.parquet")
     batches = pd.read_parquet(run_dir / "batches.parquet")
     resources = pd.read_parquet(run_dir / "resources.parquet")
@@ -616,7 +642,7 @@ def run_report(run_dir: Path, replication: int = 0) -> str:
             "air, LN2, cleanroom grade, IT), labelled with the condition, site and root cause: every row "
             "they cross at that site lost it. Drag to zoom (a year is long: zoom in to see shifts); click "
             "a legend entry to hide it.",
-            figure=fig_gantt(held, res, start, down=down, site_losses=losses),
+            figure=fig_gantt(held, res, start, Downtime(units=down, sites=losses)),
         ),
         Section(
             "Utilisation per device type and staff role",

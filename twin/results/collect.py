@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
-from twin.results.kpis import cost_kpis, kpis
+from twin.results.kpis import Window, cost_kpis, kpis
 from twin.results.tables import batches_table, events_table, impacts_table, outages_table, resources_table
 
 if TYPE_CHECKING:
@@ -37,7 +34,8 @@ def replication_tables(raw: ReplicationRecord) -> ReplicationTables:
     r = resources_table(raw)
     imp = impacts_table(e, b, raw.horizon_h)
     out = outages_table(e, imp, raw.horizon_h)
-    k = kpis(e, b, r, raw.horizon_h, raw.warmup_h, imp)
+    window = Window(raw.warmup_h, raw.horizon_h)
+    k = kpis(e, b, r, window, imp)
     if raw.cost_inputs is not None:
-        k.update(cost_kpis(e, r, raw.cost_inputs, raw.horizon_h, raw.warmup_h, k["throughput_per_year"]))
+        k.update(cost_kpis(e, r, raw.cost_inputs, window, k["throughput_per_year"]))
     return ReplicationTables(e, b, r, k, out, imp)

@@ -4,7 +4,6 @@ goods by category, and the headline KPIs a console or report shows first."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,13 +15,26 @@ from twin.results.tables import ALL_OUTCOMES, cause_name, held_intervals, interv
 COST_CATEGORIES = ("capital", "cleanroom", "labour", "consumables", "qc", "courier", "overhead")
 
 
+@dataclass(frozen=True)
+class Window:
+    """The window KPIs are measured over: [``warmup_h``, ``horizon_h``) hours from the start date."""
+
+    warmup_h: float
+    horizon_h: float
+
+    @property
+    def hours(self) -> float:
+        """Its length (h)."""
+        return self.horizon_h - self.warmup_h
+
+
 def cost_kpis(
-    events: pd.DataFrame, resources: pd.DataFrame, inputs: dict, horizon_h: float, warmup_h: float,
-    infused_per_year: float,
+    events: pd.DataFrame, resources: pd.DataFrame, inputs: dict, window: Window, infused_per_year: float,
 ) -> dict[str, float]:
     """Cost over the window by category (``cost.<category>``), ``cost.total`` and
     ``cost_per_dose`` (total / infusions in the window); see :class:`twin.scenario.costs.Costs`.
     Per-event costs count steps *started* in the window."""
+    warmup_h, horizon_h = window.warmup_h, window.horizon_h
     years = (horizon_h - warmup_h) / HOURS_PER_YEAR
     out = dict.fromkeys(COST_CATEGORIES, 0.0)
     for row in resources.itertuples(index=False):
@@ -50,13 +62,27 @@ def kpis(
     events: pd.DataFrame,
     batches: pd.DataFrame,
     resources: pd.DataFrame,
-    horizon_h: float,
-    warmup_h: float,
+    window: Window,
     impacts: pd.DataFrame | None = None,
 ) -> dict[str, float]:
-    """KPIs of one replication over the window [warmup_h, horizon_h); see the module docstring."""
-    window = horizon_h - warmup_h
+    """KPIs of one replication over ``window``; see the module docstring."""
     cohort = batches[batches["in_window"]]
+    out = _outcome_kpis(cohort)
+    out.update(_flow_kpis(batches, window))
+    out.update(_resource_kpis(events, resources, window))
+    out.update(_culture_kpis(cohort))
+    out.update(_cause_kpis(cohort))
+    if impacts is not None and len(impacts):
+        pz = impacts[(impacts["effect"] == "pause") & impacts["patient"].isin(set(cohort["patient"]))]
+        for cause, h in pz.groupby("cause")["hours"].sum().items():
+            out[f"delay_h.{cause}"] = float(h)
+    out.update(_backup_kpis(events, window))
+    return out
+
+
+def _outcome_kpis(cohort: pd.DataFrame) -> dict[str, float]:
+    """The window's referrals by outcome (patients), drop-out and failure fractions, and
+    vein-to-vein time (days)."""
     out: dict[str, float] = {"referred": float(len(cohort))}
     counts = cohort["outcome"].value_counts()
     for name in ALL_OUTCOMES:
@@ -68,16 +94,28 @@ def kpis(
     out["vein_to_vein_median_days"] = float(np.median(v2v)) if len(v2v) else math.nan
     out["vein_to_vein_p90_days"] = float(np.quantile(v2v, 0.9)) if len(v2v) else math.nan
     out["vein_to_vein_mean_days"] = float(v2v.mean()) if len(v2v) else math.nan
+    return out
+
+
+def _flow_kpis(batches: pd.DataFrame, window: Window) -> dict[str, float]:
+    """Infusions a year in the window, and mean WIP: the time-average number of patients
+    between referral and outcome over the window."""
+    warmup_h, horizon_h, hours = window.warmup_h, window.horizon_h, window.hours
     infused_in_window = batches["outcome_h"].between(warmup_h, horizon_h, inclusive="left") & (
         batches["outcome"] == "infused"
     )
-    out["throughput_per_year"] = float(infused_in_window.sum()) / (window / HOURS_PER_YEAR)
-
-    # Mean WIP: time-average number of patients between referral and outcome, over the window.
+    out = {"throughput_per_year": float(infused_in_window.sum()) / (hours / HOURS_PER_YEAR)}
     start = batches["referral_h"].clip(lower=warmup_h)
     end = batches["outcome_h"].fillna(horizon_h).clip(upper=horizon_h)
-    out["mean_wip"] = float((end - start).clip(lower=0).sum() / window)
+    out["mean_wip"] = float((end - start).clip(lower=0).sum() / hours)
+    return out
 
+
+def _resource_kpis(events: pd.DataFrame, resources: pd.DataFrame, window: Window) -> dict[str, float]:
+    """Per pool: utilisation and availability over the window (fractions), then the mean wait
+    (h) of the requests made in the window."""
+    warmup_h, horizon_h = window.warmup_h, window.horizon_h
+    out: dict[str, float] = {}
     pairs = held_intervals(events, horizon_h)
     duty = on_duty_hours(events, resources, horizon_h, warmup_h, pairs)
     for row in resources.itertuples(index=False):
@@ -85,7 +123,7 @@ def kpis(
         cap = row.slots_per_unit * on
         out[f"utilisation.{row.kind}.{row.site}.{row.name}"] = held / cap if cap > 0 else math.nan
         if row.units:
-            out[f"availability.{row.kind}.{row.site}.{row.name}"] = on / (row.units * window)
+            out[f"availability.{row.kind}.{row.site}.{row.name}"] = on / (row.units * window.hours)
     waits = queue_waits(events)
     waits = waits[(waits["queued_h"] >= warmup_h) & (waits["queued_h"] < horizon_h)]
     mean_wait = waits.groupby(["site", "resource"])["wait_h"].mean().to_dict()
@@ -93,27 +131,38 @@ def kpis(
         w = mean_wait.get((row.site, row.name))
         if w is not None:
             out[f"wait_h_mean.{row.kind}.{row.site}.{row.name}"] = float(w)
+    return out
 
-    cohort_ids = set(cohort["patient"])
-    # The culture model: infused batches that carried undetected contamination, and the
-    # harvest's culture length and viability (means over the cohort's harvests).
-    out["contaminated_infused"] = float((cohort["contaminated"] & (cohort["outcome"] == "infused")).sum())
+
+def _culture_kpis(cohort: pd.DataFrame) -> dict[str, float]:
+    """The culture model: infused batches that carried undetected contamination, and the
+    harvest's culture length (h) and viability (means over the cohort's harvests)."""
+    out = {"contaminated_infused": float((cohort["contaminated"] & (cohort["outcome"] == "infused")).sum())}
     if cohort["culture_h"].notna().any():
         out["culture_h_mean"] = float(cohort["culture_h"].mean())
         out["harvest_viability_mean"] = float(cohort["harvest_viability"].mean())
+    return out
+
+
+def _cause_kpis(cohort: pd.DataFrame) -> dict[str, float]:
+    """The cohort's losses and failures by cause (patients)."""
+    out: dict[str, float] = {}
     for outcome in ("lost", "failed"):
         sub = cohort[cohort["outcome"] == outcome]
         names = pd.Series([cause_name(c.rpartition(":")[2]) for c in sub["cause"].astype(str)], dtype=object)
         for cause, n_ in names.value_counts().items():
             out[f"{outcome}_by_cause.{cause}"] = float(n_)
-    if impacts is not None and len(impacts):
-        pz = impacts[(impacts["effect"] == "pause") & impacts["patient"].isin(cohort_ids)]
-        for cause, h in pz.groupby("cause")["hours"].sum().items():
-            out[f"delay_h.{cause}"] = float(h)
+    return out
+
+
+def _backup_kpis(events: pd.DataFrame, window: Window) -> dict[str, float]:
+    """Hours in the window each backup (UPS, generator, ...) carried a load."""
+    out: dict[str, float] = {}
     site_ev = events[(events["patient"] < 0)]
     if len(site_ev) and (site_ev["kind"] == "backup_start").any():
-        back = intervals(site_ev, "backup_start", "backup_end", ["site", "resource", "detail"], horizon_h)
-        back["h"] = (back["end_h"].clip(upper=horizon_h) - back["start_h"].clip(lower=warmup_h)).clip(lower=0)
+        back = intervals(site_ev, "backup_start", "backup_end", ["site", "resource", "detail"], window.horizon_h)
+        back["h"] = (back["end_h"].clip(upper=window.horizon_h) - back["start_h"].clip(lower=window.warmup_h)).clip(
+            lower=0)
         for carrier, h in back.groupby("resource")["h"].sum().items():
             out[f"backup_h.{carrier}"] = float(h)
     return out

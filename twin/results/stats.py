@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
+
 
 def t_quantile_975(dof: int) -> float:
     """Two-sided 95% Student-t quantile for ``dof`` degrees of freedom."""

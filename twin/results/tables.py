@@ -4,14 +4,12 @@ out of service, on-duty hours). Columns: :mod:`twin.results`."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from twin.core.units import HOURS_PER_DAY
 from twin.core.vocab import OUTCOMES
 
 if TYPE_CHECKING:
@@ -203,7 +201,7 @@ def batches_table(
     out["outcome_h"] = out["patient"].map(oc["time_h"])
     out["outcome"] = pd.Categorical(out["outcome"], categories=list(ALL_OUTCOMES))
 
-    v2v = (out["infusion_start_h"] - out["apheresis_start_h"]) / 24.0
+    v2v = (out["infusion_start_h"] - out["apheresis_start_h"]) / HOURS_PER_DAY
     out["vein_to_vein_days"] = v2v.where(out["outcome"] == "infused")
     out["time_in_system_h"] = out["outcome_h"].fillna(horizon_h) - out["referral_h"]
     out["in_window"] = out["referral_h"] >= warmup_h

@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import math
 
+from twin.core.units import HOURS_PER_DAY, HOURS_PER_WEEK
 from twin.scenario.fields import WEEKDAYS
 from twin.scenario.staffing import ShiftBlock
-
-HOURS_PER_WEEK = 168.0
 
 
 def shift_intervals(blocks: list[ShiftBlock], first_weekday: int, horizon_h: float) -> list[tuple[float, float]]:
     """Absolute on-duty intervals (hours from the start) of a shift calendar over the horizon,
     merged where blocks touch or overlap. ``first_weekday``: weekday of day 0 (0 = Monday)."""
     raw: list[tuple[float, float]] = []
-    for day in range(-1, int(math.ceil(horizon_h / 24.0)) + 1):
+    for day in range(-1, int(math.ceil(horizon_h / HOURS_PER_DAY)) + 1):
         weekday = WEEKDAYS[(first_weekday + day) % 7]
         for b in blocks:
             if weekday in b.days:
-                start = day * 24.0 + b.start_h
+                start = day * HOURS_PER_DAY + b.start_h
                 raw.append((start, start + b.length_h))
     raw.sort()
     merged: list[tuple[float, float]] = []

@@ -51,7 +51,7 @@ def _context(sc: Scenario, types: dict[str, DeviceType], resolved: dict[tuple[st
 def check_references(sc: Scenario, types: dict[str, DeviceType], marks: Marks, src: str) -> None:
     """Names refer to things that exist, and every hospital's batches can be made somewhere."""
     ctx = _context(sc, types, {}, marks, src)
-    for check in (_hospitals, _device_types, _couriers, _routing, _manufacturing, _qc_lab, _release_site, _costs):
+    for check in (_hospitals, _device_types, _couriers, _routing, _manufacturing, _qc_lab, _release_site, _cost_keys, _cost_devices):
         check(ctx)
 
 
@@ -206,7 +206,8 @@ def _release_site(ctx: Context) -> None:
         raise err(f"role {sc.release.role!r} has no staff at {site!r}", "release", "role")
 
 
-def _costs(ctx: Context) -> None:
+def _cost_keys(ctx: Context) -> None:
+    """Every staff role has a rate; every step, QC test and site that costs name exists."""
     sc, err = ctx.sc, ctx.err
     costs = sc.costs
     if costs is None:
@@ -226,6 +227,13 @@ def _costs(ctx: Context) -> None:
     for key in costs.overhead_per_site_year:
         if key not in sc.sites:
             raise err(f"unknown site {key!r}; sites are {sorted(sc.sites)}", "costs", "overhead_per_site_year", key)
+
+
+def _cost_devices(ctx: Context) -> None:
+    """Every device type a site has units of has what costs need: price, depreciation, footprint."""
+    sc, err = ctx.sc, ctx.err
+    if sc.costs is None:
+        return
     for sname, site in sc.sites.items():
         for tname in site.devices:
             t = ctx.types[tname]

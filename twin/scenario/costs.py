@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from twin.core.units import HOURS_PER_YEAR
 from twin.scenario.fields import Money, Name, StrictModel
 
 
@@ -28,7 +29,7 @@ class Costs(StrictModel):
         default_factory=dict,
         description="Rate per paid hour, by role (currency per hour); every staff role needs one.",
     )
-    paid_hours_per_fte_year: Annotated[float, Field(gt=0, le=8760, allow_inf_nan=False)] = Field(
+    paid_hours_per_fte_year: Annotated[float, Field(gt=0, le=int(HOURS_PER_YEAR), allow_inf_nan=False)] = Field(
         default=1650.0,
         description="Paid hours per person per year (hours per year): labour = headcount x these hours x rate, idle "
         "hours included.",

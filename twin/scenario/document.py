@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import Field, field_validator, model_validator
 
 from twin.core.errors import LocatedValueError
+from twin.core.units import HOURS_PER_DAY
 from twin.scenario.biology import Biology
 from twin.scenario.connections import Connection, ConnectionType, default_connections
 from twin.scenario.costs import Costs
@@ -146,12 +147,12 @@ class Scenario(StrictModel):
     @property
     def horizon_h(self) -> float:
         """Simulated time span (hours)."""
-        return self.horizon_days * 24.0
+        return self.horizon_days * HOURS_PER_DAY
 
     @property
     def warmup_h(self) -> float:
         """Start of the measurement window (hours)."""
-        return self.warmup_days * 24.0
+        return self.warmup_days * HOURS_PER_DAY
 
     def hospital_shares(self) -> dict[str, float]:
         """Referring hospitals and their share of patients (summing to 1)."""

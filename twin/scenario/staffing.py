@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from twin.core.errors import LocatedValueError
+from twin.core.units import HOURS_PER_DAY
 from twin.scenario.fields import Count, HourOfDay, Name, Probability, StrictModel, Weekday
 
 
@@ -31,14 +32,14 @@ class ShiftBlock(StrictModel):
 
     @model_validator(mode="after")
     def _length(self) -> ShiftBlock:
-        if self.start_h == 24:
+        if self.start_h == HOURS_PER_DAY:
             raise LocatedValueError("start_h must be below 24", ("start_h",))
         return self
 
     @property
     def length_h(self) -> float:
         """Hours on duty per day of this block."""
-        return (self.end_h - self.start_h) % 24 or 24.0
+        return (self.end_h - self.start_h) % HOURS_PER_DAY or HOURS_PER_DAY
 
 
 class Turnover(StrictModel):

@@ -233,7 +233,8 @@ def load_sweep(path: str | Path) -> Plan:
     base_data, base_marks = load_yaml(base_path)
     require_mapping(base_data, str(base_path), "a scenario")
     fixed = _apply(base_data, spec.set)
-    base_loaded = _validate(fixed, base_marks, base_path, p, marks, ("set",), "")
+    sources = _Sources(base_path, base_marks, p, marks)
+    base_loaded = sources.validate(fixed, ("set",), "")
 
     try:
         points = _points(spec)
@@ -245,7 +246,7 @@ def load_sweep(path: str | Path) -> Plan:
     for point in points:
         data = _apply(fixed, point)
         desc = ", ".join(f"{k}={v!r}" for k, v in point.items())
-        loaded = _validate(data, base_marks, base_path, p, marks, ("axes",), desc)
+        loaded = sources.validate(data, ("axes",), desc)
         point_id = _short_hash(loaded.scenario_hash)
         if point_id in seen:
             continue  # random designs may draw the same point twice; run it once
@@ -267,19 +268,29 @@ def _apply(data: dict[str, Any], assignments: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _validate(
-    data: dict[str, Any], base_marks: Marks, base_path: Path, sweep_path: Path, sweep_marks: Marks,
-    section: tuple[str, ...], desc: str,
-) -> LoadedScenario:
-    try:
-        return scenario_from_data(data, base_marks, str(base_path), base_dir=base_path.parent)
-    except ScenarioError as err:
-        _, pos = sweep_marks.locate(section)
-        what = f" at point {desc}" if desc else " with the sweep's fixed 'set' values"
-        raise ScenarioError(
-            f"the generated scenario{what} is invalid: {err}",
-            file=str(sweep_path),
-            line=pos[0] if pos else None,
-            column=pos[1] if pos else None,
-            field=".".join(section),
-        ) from None
+@dataclass(frozen=True)
+class _Sources:
+    """The files a sweep's scenarios come from, with their line marks: the base scenario (what
+    a generated scenario's own errors point into) and the sweep file (where the values that
+    made it are)."""
+
+    base_path: Path
+    base_marks: Marks
+    sweep_path: Path
+    sweep_marks: Marks
+
+    def validate(self, data: dict[str, Any], section: tuple[str, ...], desc: str) -> LoadedScenario:
+        """Validate a generated scenario ``data``, made by the sweep's ``section`` (``set`` or
+        ``axes``) at point ``desc`` ("" for the fixed values); an error names the sweep file."""
+        try:
+            return scenario_from_data(data, self.base_marks, str(self.base_path), base_dir=self.base_path.parent)
+        except ScenarioError as err:
+            _, pos = self.sweep_marks.locate(section)
+            what = f" at point {desc}" if desc else " with the sweep's fixed 'set' values"
+            raise ScenarioError(
+                f"the generated scenario{what} is invalid: {err}",
+                file=str(self.sweep_path),
+                line=pos[0] if pos else None,
+                column=pos[1] if pos else None,
+                field=".".join(section),
+            ) from None
