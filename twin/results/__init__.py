@@ -7,7 +7,7 @@ The model hands over a :class:`twin.core.record.ReplicationRecord` (plain data, 
 
 Tables (one row per ...):
 
-* ``events``: event (columns in :mod:`twin.model.log`) + ``replication``.
+* ``events``: event (columns in :mod:`twin.model.eventlog`) + ``replication``.
 * ``batches``: patient per replication: ``referral_h``, ``hospital``, ``made_at`` (the
   manufacturing site, once the product arrived there), every milestone as ``<step>_start_h`` /
   ``<step>_end_h``, ``outcome`` (infused, failed, dropped_out, lost, in_progress), ``cause``,

@@ -1,5 +1,5 @@
 """Shift calendars as on-duty intervals, with no SimPy: the model turns them into people coming
-on and off duty (:mod:`twin.model.operations`), the expected-load estimate into on-duty hours a
+on and off duty (:mod:`twin.model.availability`), the expected-load estimate into on-duty hours a
 week (:mod:`twin.authoring.offered_load`).
 
 Times are hours from the start of the simulation (day 0 at 00:00); ``first_weekday`` is the
