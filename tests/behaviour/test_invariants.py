@@ -133,7 +133,7 @@ def test_invariants_hold_for_random_layouts(data: dict) -> None:
     assert len(b) == raw.n_patients and e.loc[e["kind"] == "outcome", "patient"].is_unique
     # Lost batches say why; infused ones were made somewhere that can make them.
     lost = b[b["outcome"] == "lost"]
-    assert lost["cause"].str.contains("shipment_lost|shipper_hold_exceeded|starting_material_expired|:leak").all()
+    assert lost["cause"].str.contains("shipment_lost|shipper_hold_exceeded|hold:fresh_material|:leak").all()
     made = set(b["made_at"].dropna())
     assert made <= {"hub", "central_factory"}
     assert set(b.loc[b["hospital"] == "west", "made_at"].dropna()) <= {"central_factory"}

@@ -107,18 +107,28 @@ def _fixed_transit(d: dict, hours: float) -> dict:
 
 
 def test_fresh_product_past_its_viability_clock_is_lost_and_counted() -> None:
+    """The fresh-material clock runs from the end of apheresis to the start of processing
+    (couriers, receipt and queues included): a 30-h courier outlasts a 24-h clock, so every shipped
+    batch is lost at 24 h, in transit; with 48 h, no batch starts processing later than 48 h
+    after collection (the old model checked the clock on arrival only)."""
     d = _fixed_transit(no_leaks(centralised_data()), 30)
     d["starting_material"] = {"form": "fresh", "viability_h": 24}
     res = run_scenario(build(d), replications=1)
     b = res.batches
-    shipped = b[b["ship_to_factory_end_h"].notna()]
+    shipped = b[b["ship_to_factory_start_h"].notna() & (b["ship_to_factory_start_h"] < b["referral_h"].max() - 24)]
     assert len(shipped) > 100
     assert set(shipped["outcome"]) <= {"lost", "dropped_out"}
-    assert (shipped.loc[shipped["outcome"] == "lost", "cause"] == "starting_material_expired").all()
+    lost = shipped[shipped["outcome"] == "lost"]
+    assert (lost["cause"] == "hold:fresh_material").all() and len(lost) > 90
+    np.testing.assert_allclose(lost["outcome_h"] - lost["apheresis_end_h"], 24.0, atol=1e-6)
     assert res.kpi("lost") > 0 and res.kpi("infused") == 0
-    # Within the clock, nothing is lost.
     d["starting_material"]["viability_h"] = 48
-    assert run_scenario(build(d), replications=1).kpi("lost") == 0
+    b = run_scenario(build(d), replications=1).batches
+    start = b["transfer:selection_start_h"]
+    assert ((start - b["apheresis_end_h"]).dropna() <= 48 + 1e-6).all()
+    late = b[(b["outcome"] == "lost") & (b["cause"] == "hold:fresh_material")]
+    assert late["transfer:selection_start_h"].isna().all()
+    assert (b["outcome"] == "infused").sum() > 100
 
 
 def test_pickups_leave_at_the_cut_off_on_pickup_days_only() -> None:

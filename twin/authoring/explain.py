@@ -73,13 +73,17 @@ SECTIONS: dict[str, str] = {
                 "person of the role. An infused patient is what the facility is for.",
     "couriers": "Courier lanes between hospitals and the sites that make their batches: transit time, pickup cut-off "
                 "and days, delays and losses. A hospital that makes its own batches needs none.",
-    "starting_material": "How the apheresis product travels: fresh (it must reach the site within viability_h) or "
+    "starting_material": "How the apheresis product travels: fresh (processing must start within viability_h) or "
                          "cryopreserved (frozen at the hospital first, then shipped in a dry shipper).",
     "shipper_hold_h": "How long a dry shipper keeps frozen material cold; a frozen shipment that takes longer is lost.",
     "routing": "Which site makes each hospital's batches: fixed (as assigned), nearest (the nearest site with a free "
                "device unit), or least_expected_v2v (least transit both ways plus expected wait).",
     "dropout": "Patients may drop out while they wait (disease progression, death, ineligibility), at a constant "
-               "hazard_per_day. Waiting ends at once; a step in progress finishes first.",
+               "hazard_per_day. Waiting ends at once; a batch in manufacture is ended at once (batch: end) or "
+               "after the step in progress (batch: finish_step).",
+    "holds": "Validated hold times between two steps (from the end of one to the start of a later one, whatever "
+             "happens in between: couriers, queues, waiting for staff): past its limit a batch is lost (or "
+             "degrades), and material loses viable cells while it waits.",
     "costs": "Cost of goods: labour per role, consumables per step, QC per test, couriers, cleanroom area and "
              "overhead (device prices come from the catalogue). It gives the cost per dose.",
     "connections": "Tubing connection types (sterile weld, aseptic connector, open transfer): their time, hands-on "
@@ -94,6 +98,21 @@ SECTIONS: dict[str, str] = {
 }
 
 WIDTH = 100
+
+
+def _holds(sc: Scenario) -> list[str]:
+    holds = sc.effective_holds()
+    if not holds:
+        return _para("None: material may wait between steps as long as it takes.")
+    out: list[str] = []
+    for h in holds:
+        past = ("is lost" if h.on_exceed == "lost" else
+                f"goes on, losing viable cells at {h.exceeded_loss_per_h:g} an hour")
+        decay = (f"; meanwhile viable cells die at {h.viability_loss_per_h:g} an hour"
+                 if h.viability_loss_per_h > 0 else "")
+        out += _para(f"{h.name}: from the end of {h.from_} to the start of {h.to}, at most {_n(h.limit_h)} h; "
+                     f"past that the batch {past}{decay}.")
+    return out
 
 _ON_FAILURE = {"pause": "the batch inside pauses", "abort": "the batch inside is lost",
                "rescue": "the batch inside moves to another unit"}
@@ -335,7 +354,7 @@ def _couriers(sc: Scenario) -> list[str]:
 def _starting_material(sc: Scenario) -> list[str]:
     m = sc.starting_material
     if m.form == "fresh":
-        text = "Fresh" + (f": it must be received within {_n(m.viability_h)} h of collection or the batch is lost"
+        text = "Fresh" + (f": processing must start within {_n(m.viability_h)} h of collection or the batch is lost"
                           if m.viability_h is not None else ", with no viability limit")
     else:
         assert m.freezing is not None
@@ -465,6 +484,7 @@ def describe(loaded: LoadedScenario, estimate: LoadEstimate | None = None) -> st
                                                                     if sc.release.site else "on site."))),
         ("Infusion", ["infusion"], _para(f"At the patient's hospital: {_task(sc.infusion)}.")),
         ("Outages", ["outages"], _outages(loaded)),
+        ("Hold times", ["holds"], _holds(sc)),
         ("Biology", ["biology"], _biology(sc)),
         ("Drop-out", ["dropout"], _para(
             f"Hazard {sc.dropout.hazard_per_day:g} a day: {_pct(1 - math.exp(-30 * sc.dropout.hazard_per_day))} of "

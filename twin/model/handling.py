@@ -47,6 +47,7 @@ class Handling(StepRunner):
         if not ok:
             return False
         self.log(site, name, "step_end", detail=step.transfer)
+        self.passed(site, name, "end")
         if w.u(streams.contamination(name), pid) < conn.contamination_probability:
             self.p.contam_cfu += conn.inoculum_cfu
             self.log(site, name, "damage", detail="contamination")
@@ -72,17 +73,21 @@ class Handling(StepRunner):
             hours += w.draw(lane.delay_h, streams.delay_h(name), pid)
         lost = losable and w.u(streams.loss(name), pid) < lane.loss_probability
         self.log_resource(origin, step, "step_start", name)
+        self.passed(origin, step, "start")
         hold = w.sc.shipper_hold_h
         if frozen and hold is not None and hours > hold:  # the shipper warms up on the way
-            yield w.env.timeout(wait + hold)
+            yield w.env.timeout(wait + hold) | self.p.stop_ev
             self.finish("lost", f"{step}:shipper_hold_exceeded", origin)
             return False
         if wait + hours > 0 or w.env.peek() <= w.env.now:  # (no event needed when nothing else is due now)
-            yield w.env.timeout(wait + hours)
+            yield w.env.timeout(wait + hours) | self.p.stop_ev
+        if self.p.done:
+            return False
         if lost:
             self.finish("lost", f"{step}:shipment_lost", origin)
             return False
         self.log_resource(destination, step, "step_end", name)
+        self.passed(destination, step, "end")
         return True
 
     def qc_test(self, lab: str, test: Any, results: dict[str, bool], failed_ev: simpy.Event) -> Proc:
@@ -132,7 +137,12 @@ class Handling(StepRunner):
         c = w.ticker.start(p.pid, held.unit.name, spec, self.gates(site, held, extra), co2)
         if not (yield from self._tend(site, step, held, c)):
             return False
-        self._harvest(site, step, c)
+        # The step ends at its end point; the cells stay in the device, and in the kernel
+        # (growing past the target, crowding, dying), until the next step starts on them: waiting
+        # for staff to harvest costs biology. What is measured is what the next step gets.
+        self.log(site, step.name, "step_end", detail=step.processing)
+        self.passed(site, step.name, "end")
+        p.culture = (site, step, c)
         return True
 
     def _culture_spec(self, site: str, step: Step, dtype: Any) -> CultureSpec:
@@ -186,6 +196,9 @@ class Handling(StepRunner):
         w, p, env, gates = self.w, self.p, self.w.env, c.gates
         paused = ""
         while True:
+            if p.done:  # stopped (a drop-out, a hold, a failure elsewhere): the culture is discarded
+                w.ticker.remove(c)
+                return False
             down = first_down(gates)
             if down is not None and not paused:
                 if self.stop_policy(site, down, held) == "abort":
@@ -202,15 +215,22 @@ class Handling(StepRunner):
                 return False
             if c.done.triggered and not paused:
                 return True
-            waits = [c.done, p.fail_ev] if not c.done.triggered else [p.fail_ev]
+            waits = [c.done, p.fail_ev, p.stop_ev] if not c.done.triggered else [p.fail_ev, p.stop_ev]
             downs = [g.when_down() for g in gates] if down is None else []
             waits += [down.when_up()] if down is not None else downs
             yield simpy.AnyOf(env, waits)
             forget(gates, downs)
 
+    def end_culture(self) -> None:
+        """The next step starts on the cells of the finished culture: harvest it now."""
+        assert self.p.culture is not None
+        site, step, c = self.p.culture
+        self.p.culture = None
+        self._harvest(site, step, c)
+
     def _harvest(self, site: str, step: Step, c: Culture) -> None:
         """Take culture ``c`` out: the batch carries its viable cells, viability and
-        contaminant load on; log what was measured and the step's end."""
+        contaminant load on; log what was measured (under the culture's step, now)."""
         p = self.p
         reason = c.done.value
         s = self.w.ticker.remove(c)
@@ -218,7 +238,6 @@ class Handling(StepRunner):
         for name, value in (("cells", s["cells"]), ("viability", s["viability"]), ("contam_cfu", s["contam"]),
                             ("culture_h", s["age_h"])):
             self.measure(site, step.name, name, value, reason)
-        self.log(site, step.name, "step_end", detail=step.processing)
 
     def _fail_after(self, hours: float, cause: str) -> Proc:
         yield self.w.env.timeout(hours)

@@ -75,14 +75,10 @@ class Journey(Handling):
         frozen = material.form == "cryopreserved"
         if frozen and not (yield from self.work(Work.of(h, "freezing", material.freezing), None)):
             return False
-        collected = w.env.now
         f = self.factory = w.route(h)
         if f != h and not (yield from self.transit(h, f, "ship_to_factory", frozen)):
             return False
         if self.p.dropped:
-            return False
-        if not frozen and material.viability_h is not None and w.env.now - collected > material.viability_h:
-            self.finish("lost", "starting_material_expired", f)
             return False
         return (yield from self.work(Work.of(f, "receipt", sc.receipt, extra=("it",)), None))
 
@@ -94,6 +90,8 @@ class Journey(Handling):
         try:
             for step in sc.recipe:
                 if held is not None and step.device != held.unit.name:
+                    if self.p.culture is not None:  # the cells leave the device they grew in
+                        self.end_culture()
                     self.release(held, held_by, f)
                     held = None
                 if step.device is not None and held is None:
@@ -126,41 +124,55 @@ class Journey(Handling):
         if storage is None:
             return False
         self.log_unit(f, "storage", "step_start", storage.unit)
+        self.passed(f, "storage", "start")
         leaving = env.event()
         failed_ev = env.event()
         env.process(self.watch_storage(f, storage, leaving, failed_ev))
         try:
-            self.log(f, "qc", "step_start")
-            results: dict[str, bool] = {}
-            lab = sc.qc.lab or f
-            if lab != f:  # samples travel to the central QC lab
-                yield from self.transit(f, lab, "ship_samples", frozen=False, losable=False)
-            tests = [env.process(self.qc_test(lab, t, results, failed_ev)) for t in sc.qc.tests]
-            if self.p.fail_ev is not None:
-                def late(ev: simpy.Event) -> None:
-                    if not failed_ev.triggered:
-                        failed_ev.succeed(("failed", ev.value))
-                if self.p.fail_ev.triggered:
-                    late(self.p.fail_ev)
-                else:
-                    self.p.fail_ev.callbacks.append(late)
-            # The panel ends when every result is in, or at the first failing result: the batch
-            # is rejected then (the lab still completes the other tests); or when the batch is
-            # lost in storage.
-            yield env.all_of(tests) | failed_ev
-            self.log(f, "qc", "step_end")
-            if self.p.dropped:
-                return False
-            if failed_ev.triggered:
-                outcome, cause = failed_ev.value
-                self.finish(outcome, cause, f)
+            if not (yield from self._qc_panel(failed_ev)):
                 return False
             site = sc.release.site or f
             return (yield from self.work(Work.of(site, "release", sc.release, extra=("it",)), None))
         finally:
             leaving.succeed()
-            self.log_unit(f, "storage", "step_end", storage.unit)
+            if not self.p.done:
+                self.log_unit(f, "storage", "step_end", storage.unit)
+                self.passed(f, "storage", "end")
             self.release(storage, "storage", f)
+
+    def _qc_panel(self, failed_ev: simpy.Event) -> Proc:
+        """The QC panel while the batch is in storage (samples by courier to a central lab if
+        the panel names one; tests in parallel). It ends when every result is in (True), at the
+        first failing result or an earlier in-process failure (the batch is rejected), or when the
+        batch is lost in storage (``failed_ev``), drops out or stops (False)."""
+        sc, f, env = self.w.sc, self.factory, self.w.env
+        self.log(f, "qc", "step_start")
+        self.passed(f, "qc", "start")
+        results: dict[str, bool] = {}
+        lab = sc.qc.lab or f
+        if lab != f:  # samples travel to the central QC lab
+            yield from self.transit(f, lab, "ship_samples", frozen=False, losable=False)
+        tests = [env.process(self.qc_test(lab, t, results, failed_ev)) for t in sc.qc.tests]
+        if self.p.fail_ev is not None:
+            def late(ev: simpy.Event) -> None:
+                if not failed_ev.triggered:
+                    failed_ev.succeed(("failed", ev.value))
+            if self.p.fail_ev.triggered:
+                late(self.p.fail_ev)
+            else:
+                self.p.fail_ev.callbacks.append(late)
+        yield env.all_of(tests) | failed_ev | self.p.stop_ev
+        if self.p.done:
+            return False
+        self.log(f, "qc", "step_end")
+        self.passed(f, "qc", "end")
+        if self.p.dropped:
+            return False
+        if failed_ev.triggered:
+            outcome, cause = failed_ev.value
+            self.finish(outcome, cause, f)
+            return False
+        return True
 
     def deliver(self) -> Proc:
         """The courier back to the hospital, then infusion."""
@@ -180,13 +192,23 @@ class Journey(Handling):
 
 
 def _on_dropout(world: World, patient: Patient, site: str) -> Any:
+    """The drop-out: the patient leaves; with ``dropout.batch: end`` (the default) the batch is
+    ended at once (whatever it holds is let go), with ``finish_step`` a step in progress ends first."""
+    end_now = world.sc.dropout.batch == "end"
+
     def callback(_event: simpy.Event) -> None:
         if patient.done or not patient.waiting:
             return
         patient.dropped = True
         patient.done = True
+        patient.holds = []
+        if patient.culture is not None:
+            world.ticker.remove(patient.culture[2])
+            patient.culture = None
         world.log.add(LogRow(world.env.now, site, "dropout", patient=patient.pid))
         world.log.add(LogRow(world.env.now, site, "outcome", patient=patient.pid, step="waiting", detail="dropped_out"))
+        if end_now and not patient.stop_ev.triggered:
+            patient.stop_ev.succeed()
 
     return callback
 
@@ -208,8 +230,8 @@ def referral_process(world: World, times: np.ndarray) -> Proc:
         hospital = world.hospital_of(pid)
         if env.now + dropout_after[pid] < horizon:
             ev = env.timeout(dropout_after[pid])
-            patient = Patient(pid, hospital, ev)
+            patient = Patient(pid, hospital, ev, env.event())
             ev.callbacks.append(_on_dropout(world, patient, hospital))
         else:
-            patient = Patient(pid, hospital, env.event())
+            patient = Patient(pid, hospital, env.event(), env.event())
         env.process(Journey(world, patient).run())

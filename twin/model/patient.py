@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import simpy
 
 
@@ -13,13 +15,18 @@ class Patient:
     culture ended (or since collection): 1 = none lost.
     ``viable``, ``viability``: viable cells and viability at the end of the last culture (None
     before any). ``fail_ev`` / ``fail_cause``: a failure found while the batch moves on (an
-    in-process check's positive result).
+    in-process check's positive result). ``stop_ev``: succeeds when the batch must stop at
+    once, wherever it is (its outcome is recorded: a drop-out that ends the batch, a hold
+    exceeded, a failure); every wait of the journey's processes includes it. ``holds``: the
+    hold clocks running now, ``(hold, started_h)`` (see :mod:`twin.model.clocks`).
+    ``culture``: ``(site, step, culture)`` of a culture that reached its end point and is still in
+    its device (and the kernel) until the next step starts on the cells; else None.
     """
 
-    __slots__ = ("cells", "contam_cfu", "done", "dropped", "dropped_ev", "fail_cause", "fail_ev", "hospital", "pid",
-                 "viability", "viable", "waiting")
+    __slots__ = ("cells", "contam_cfu", "culture", "done", "dropped", "dropped_ev", "fail_cause", "fail_ev", "holds", "hospital",
+                 "pid", "stop_ev", "viability", "viable", "waiting")
 
-    def __init__(self, pid: int, hospital: str, dropped_ev: simpy.Event) -> None:
+    def __init__(self, pid: int, hospital: str, dropped_ev: simpy.Event, stop_ev: simpy.Event) -> None:
         self.pid = pid
         self.hospital = hospital
         self.dropped = False
@@ -32,3 +39,6 @@ class Patient:
         self.viability: float | None = None
         self.fail_ev: simpy.Event | None = None
         self.fail_cause = ""
+        self.stop_ev = stop_ev
+        self.holds: list[tuple[Any, float]] = []
+        self.culture: tuple[str, Any, Any] | None = None

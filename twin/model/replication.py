@@ -18,7 +18,6 @@ from twin.model.journey import referral_process
 from twin.model.world import World
 
 if TYPE_CHECKING:
-    from twin.scenario.document import Scenario
     from twin.scenario.loading import LoadedScenario
 
 
@@ -61,16 +60,6 @@ def simulate(loaded: LoadedScenario, replication: int = 0) -> ReplicationRecord:
         n_patients=len(times),
         horizon_h=world.sc.horizon_h,
         warmup_h=world.sc.warmup_h,
-        steps=journey_steps(world.sc),
+        steps=world.sc.journey_steps(),
         cost_inputs=loaded.cost_inputs(),
     )
-
-
-def journey_steps(sc: Scenario) -> list[str]:
-    """The step names of the journey, in order (see :mod:`twin.model.journey`)."""
-    return [
-        "apheresis", "freezing", "ship_to_factory", "receipt",
-        *(n for s in sc.recipe for n in ((f"transfer:{s.name}", s.name) if s.transfer else (s.name,))),
-        "cryopreservation",
-        "storage", "qc", "ship_samples", *(f"qc:{t.name}" for t in sc.qc.tests), "release", "ship_to_hospital", "infusion",
-    ]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from twin.model import streams
+from twin.model.clocks import kept_fraction
 from twin.model.conditions import Condition, first_down, forget
 from twin.model.pools import Request, Unit, UnitPool
 
@@ -116,10 +117,69 @@ class StepRunner:
             w.rows.append((w.env.now, self.p.pid, site, step, quantity, -1, "measure", reason, value))
 
     def finish(self, outcome: str, cause: str, site: str) -> None:
-        """Record the patient's single final outcome."""
-        if not self.p.done:
-            self.p.done = True
+        """Record the patient's single final outcome; the batch's processes stop at once (nothing
+        starts or is seized for it afterwards; what it holds is let go)."""
+        p = self.p
+        if not p.done:
+            p.done = True
+            p.holds = []
+            if p.culture is not None:  # a finished culture still in its device: discarded
+                self.w.ticker.remove(p.culture[2])
+                p.culture = None
             self.log(site, cause, "outcome", detail=outcome)
+        if not p.stop_ev.triggered:
+            p.stop_ev.succeed()
+
+    # -- hold clocks ---------------------------------------------------------------------
+    def passed(self, site: str, step: str, edge: str) -> None:
+        """The batch passes the start or the end (``edge``) of ``step`` at ``site``: the hold
+        clocks (:mod:`twin.model.clocks`) that stop at a start, and open at an end; a finished
+        culture still in its device is harvested when the next step starts."""
+        p = self.p
+        if p.culture is not None and edge == "start":
+            self.end_culture()
+        plan = self.w.holds
+        if plan is None:
+            return
+        if edge == "start":
+            if p.holds:
+                running = []
+                for entry in p.holds:
+                    if plan.closes_at(entry[0], step):
+                        self._close_hold(site, step, entry[0], self.w.env.now - entry[1])
+                    else:
+                        running.append(entry)  # the same entry: its watcher knows it by identity
+                p.holds = running
+            return
+        for hold in plan.opens.get(step, ()):
+            entry = (hold, self.w.env.now)
+            p.holds.append(entry)
+            if hold.on_exceed == "lost":
+                self.w.env.process(self._expire(entry))
+
+    def end_culture(self) -> None:
+        """Take the finished culture ``p.culture`` out of its device (see :class:`Handling`)."""
+        raise NotImplementedError
+
+    def _close_hold(self, site: str, step: str, hold: Any, held_h: float) -> None:
+        """The viable cells ``held_h`` hours on ``hold`` cost the material, logged as damage."""
+        kept = kept_fraction(hold, held_h)
+        if kept >= 1.0:
+            return
+        p = self.p
+        if p.viable is None:  # before any culture: the fraction of the collected cells kept
+            p.cells *= kept
+        else:  # after a culture: the viable cells die, the dead stay
+            p.viable *= kept
+            p.viability = (p.viability or 0.0) * kept
+        self.log(site, step, "damage", detail=f"hold:{hold.name}", value=1.0 - kept)
+
+    def _expire(self, entry: tuple[Any, float]) -> Proc:
+        """Lose the batch when ``entry``'s hold is still running at its limit."""
+        yield self.w.env.timeout(entry[0].limit_h)
+        p = self.p
+        if not p.done and any(e is entry for e in p.holds):
+            self.finish("lost", f"hold:{entry[0].name}", self.factory or self.hospital)
 
     # -- resources -----------------------------------------------------------------------
     def acquire(self, pool: UnitPool, work: Work, name: str, skill: str | None = None, need_h: float = 0.0) -> Proc:
@@ -129,6 +189,8 @@ class StepRunner:
         still cover). Returns a :class:`Held`, or None when the patient dropped out while waiting
         (the request is withdrawn) or no one came within ``work.limit_h`` (the batch fails)."""
         env, site, step = self.w.env, work.site, work.step
+        if self.p.done:
+            return None
         if env.peek() > env.now:
             # Nothing else is due at this instant, so a request the pool grants at once needs no
             # trip through the event queue: the order of same-time events stays SimPy's exactly.
@@ -139,20 +201,21 @@ class StepRunner:
                 return Held(pool, now, now.unit)
         req = pool.request(skill, need_h)
         self.log_resource(site, step, "queue", name)
-        waits: list[simpy.Event] = [req]
+        waits: list[simpy.Event] = [req, self.p.stop_ev]
         if work.renege:
             waits.append(self.p.dropped_ev)
         if work.limit_h is not None:
             waits.append(env.timeout(work.limit_h))
-        if len(waits) > 1:
-            yield simpy.AnyOf(env, waits)
-        else:
-            yield req
+        yield simpy.AnyOf(env, waits)
+        if self.p.done:  # the batch stopped (perhaps at the instant the unit came): hand it back unlogged
+            _withdraw(pool, req)
+            return None
         if not req.triggered:
             pool.cancel(req)
-            self.log_resource(site, step, "renege", name)
-            if not self.p.dropped:
-                self.finish("failed", f"{step}:no_qualified_staff", site)
+            if not self.p.done:  # (after an outcome nothing more is logged of the batch)
+                self.log_resource(site, step, "renege", name)
+                if not self.p.dropped:
+                    self.finish("failed", f"{step}:no_qualified_staff", site)
             return None
         unit = req.unit
         assert unit is not None
@@ -182,8 +245,11 @@ class StepRunner:
         out += [self.w.cond[(site, x)] for x in extra]
         return out
 
-    def stop_policy(self, site: str, down: Condition, place: Held | None) -> str:
-        """What a stop of ``down`` does to this batch: pause, abort or rescue."""
+    def stop_policy(self, site: str, down: Condition, place: Held | None, started: bool = True) -> str:
+        """What a stop of ``down`` does to this batch: pause, abort or rescue (a step not yet
+        started just waits: pause)."""
+        if not started:
+            return "pause"
         if down is self.w.cond[(site, "grade")]:
             return "abort"  # product exposed in a room out of grade
         if place is None or place.unit.running is None:
@@ -197,52 +263,70 @@ class StepRunner:
         """If something ``work`` needs is down: stop (pause), lose the batch (abort), or after
         the rescue delay move it to another unit (rescue); a step not yet started just waits.
         Returns False if the batch is lost."""
-        env, site, step, extra = self.w.env, work.site, work.step, work.extra
+        site, step, extra = work.site, work.step, work.extra
         gates = self.gates(site, place, extra)
         down = first_down(gates)
         if down is None:
             return True
         cause = down.cause()
-        policy = self.stop_policy(site, down, place) if started else "pause"
+        policy = self.stop_policy(site, down, place, started)
         if policy == "abort":
             self.finish("lost", f"{step}:{short_cause(cause)}", site)
             return False
         self.log(site, step, "pause", detail=cause)
+        if not (yield from self._wait_out(work, place, down, policy)):
+            return False
+        self.log(site, step, "resume", detail=cause)
+        return True
+
+    def _wait_out(self, work: Work, place: Held | None, down: Condition, policy: str) -> Proc:
+        """Wait while something ``work`` needs is down (first ``down``): until it is all up
+        (True), the device's stop tolerance runs out (the batch is lost: False), or the rescue
+        delay passes (the batch moves to another unit and waits on)."""
+        env, site, step, extra = self.w.env, work.site, work.step, work.extra
+        cause = down.cause()
         t0 = env.now
-        dtype = self.w.loaded.device_types.get((site, place.unit.name)) if place is not None else None
-        tolerance = dtype.stop_tolerance_h if dtype is not None else None
+        dtype, tolerance = self._stop_tolerance(site, place)
         while down is not None:
-            waits: list[simpy.Event] = [down.when_up()]
+            waits: list[simpy.Event] = [down.when_up(), self.p.stop_ev]
             if tolerance is not None:
                 waits.append(env.timeout(max(t0 + tolerance - env.now, 0.0)))
-            rescue_at = None
-            if policy == "rescue" and place is not None and down is place.unit.running and dtype and dtype.failure:
-                rescue_at = t0 + dtype.failure.rescue_delay_h
+            rescue_at = _rescue_at(policy, down, place, dtype, t0)
+            if rescue_at is not None:
                 waits.append(env.timeout(max(rescue_at - env.now, 0.0)))
             yield simpy.AnyOf(env, waits)
+            if self.p.done:
+                return False
             gates = self.gates(site, place, extra)
             down = first_down(gates)
             if down is None:
                 break
-            if tolerance is not None and env.now >= t0 + tolerance - EPS:
+            if tolerance is not None and _outlasted(env.now, t0, tolerance):
                 self.finish("lost", f"{step}:stopped_{short_cause(cause)}", site)
                 return False
-            if rescue_at is not None and env.now >= rescue_at - EPS and down is place.unit.running:
+            if rescue_at is not None and _outlasted(env.now, rescue_at, 0.0) and down is place.unit.running:
                 ok = yield from self.rescue(site, step, place)
                 if not ok:
                     return False
                 policy = "pause"
                 gates = self.gates(site, place, extra)
                 down = first_down(gates)
-        self.log(site, step, "resume", detail=cause)
         return True
+
+    def _stop_tolerance(self, site: str, place: Held | None) -> tuple[Any, float | None]:
+        """The held unit's device type and the hours a stop of it is tolerated (None: any)."""
+        dtype = self.w.loaded.device_types.get((site, place.unit.name)) if place is not None else None
+        return dtype, (dtype.stop_tolerance_h if dtype is not None else None)
 
     def rescue(self, site: str, step: str, place: Held) -> Proc:
         """Move the batch from its broken unit to another unit of the same pool (waiting for one)."""
         pool, old = place.pool, place.unit
         req = pool.request()
         self.log_resource(site, step, "queue", old.name, detail="rescue")
-        yield req
+        yield req | self.p.stop_ev
+        if self.p.done:
+            _withdraw(pool, req)
+            return False
         self.release(Held(pool, place.req, old), step, site)
         place.req, place.unit = req, req.unit
         self.log_unit(site, step, "seize", place.unit, detail="rescue")
@@ -253,12 +337,9 @@ class StepRunner:
         env = self.w.env
         t0 = env.now
         timer = env.timeout(hours)
-        if gates:
-            downs = [g.when_down() for g in gates]
-            yield simpy.AnyOf(env, [timer, *downs])
-            forget(gates, downs)
-        else:
-            yield timer
+        downs = [g.when_down() for g in gates]
+        yield simpy.AnyOf(env, [timer, self.p.stop_ev, *downs])
+        forget(gates, downs)
         return hours if timer.processed or env.now - t0 >= hours - EPS else env.now - t0
 
     def progress(self, work: Work, total_h: float, place: Held | None) -> Proc:
@@ -286,14 +367,18 @@ class StepRunner:
             if not started:
                 started = True
                 self.log(site, step, "step_start", detail=work.detail or "")
+                self.passed(site, step, "start")
             seg = attended if staff is not None else remaining
             ran = yield from self.advance(seg, self.gates(site, place, extra))
             remaining -= ran
             if staff is not None:
                 attended -= ran
                 self.release(staff, step, site)
+            if self.p.done:
+                return False
         if not started:  # a step of no duration
             self.log(site, step, "step_start", detail=work.detail or "")
+            self.passed(site, step, "start")
         return True
 
     def work(self, work: Work, place: Held | None) -> Proc:
@@ -306,6 +391,7 @@ class StepRunner:
         ok = yield from self.progress(work, max(duration, work.hands_on_h), place)
         if ok:
             self.log(work.site, work.step, "step_end", detail=work.detail or "")
+            self.passed(work.site, work.step, "end")
         return ok
 
     def place_step(self, site: str, pool_name: str, step: str, spec: ClinicalStep) -> Proc:
@@ -316,6 +402,28 @@ class StepRunner:
         ok = yield from self.work(Work.of(site, step, spec), held)
         self.release(held, step, site)
         return ok and not self.p.dropped
+
+
+def _withdraw(pool: UnitPool, req: Request) -> None:
+    """Take back a request of a batch that has stopped: cancelled if still waiting, handed back if
+    granted at the same instant (neither is logged: nothing follows an outcome)."""
+    if req.triggered:
+        pool.release(req)
+    else:
+        pool.cancel(req)
+
+
+def _outlasted(now: float, t0: float, hours: float) -> bool:
+    """Whether ``hours`` from ``t0`` have passed at ``now`` (to float round-off)."""
+    return now >= t0 + hours - EPS
+
+
+def _rescue_at(policy: str, down: Condition, place: Held | None, dtype: Any, t0: float) -> float | None:
+    """When a batch stopped at ``t0`` by ``down`` moves to another unit: the rescue delay after
+    its unit broke, when the device's policy is rescue; None otherwise."""
+    if policy != "rescue" or place is None or down is not place.unit.running or not dtype or not dtype.failure:
+        return None
+    return t0 + dtype.failure.rescue_delay_h
 
 
 def short_cause(cause: str) -> str:

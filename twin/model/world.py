@@ -15,6 +15,7 @@ from twin.core.record import PoolSpec
 from twin.core.units import HOURS_PER_DAY, HOURS_PER_WEEK
 from twin.core.vocab import CHAIRS, SITE_CONDITIONS, SLOTS
 from twin.model import streams
+from twin.model.clocks import HoldPlan
 from twin.model.conditions import Condition
 from twin.model.eventlog import EventLog, LogRow
 from twin.model.pools import Unit, UnitPool
@@ -43,6 +44,7 @@ class World:
         self.rows = self.log.rows  # appended to directly on the hot path (journey.log)
         self.closed = False  # set once the horizon is reached; nothing is logged after it
         self.n_patients = 0  # set once the referral times are drawn
+        self.holds = HoldPlan.of(self.sc)  # None without holds: nothing to do at step edges
         self.first_weekday = self.sc.start_date.weekday()  # 0 = Monday, for pickup calendars
         self._quantiles: dict[str, tuple[list[float], bytearray]] = {}
         self.cond: dict[tuple[str, str], Condition] = {

@@ -205,7 +205,8 @@ def batches_table(
     out["vein_to_vein_days"] = v2v.where(out["outcome"] == "infused")
     out["time_in_system_h"] = out["outcome_h"].fillna(horizon_h) - out["referral_h"]
     out["in_window"] = out["referral_h"] >= warmup_h
-    pauses = intervals(events, "pause", "resume", ["patient", "step"], horizon_h)
+    pauses = until_outcome(intervals(events, "pause", "resume", ["patient", "step"], horizon_h), out["outcome_h"],
+                           out["patient"])
     paused = (pauses["end_h"] - pauses["start_h"]).groupby(pauses["patient"]).sum()
     out["paused_h"] = out["patient"].map(paused).fillna(0.0)
     dmg = events.loc[kind == "damage", ["patient", "detail"]]
@@ -218,6 +219,19 @@ def batches_table(
     out["contaminated"] = out["patient"].isin(dmg.loc[dmg["detail"] == "contamination", "patient"]) | (
         out["harvest_contam_cfu"].fillna(0) > 0)
     return out
+
+
+def until_outcome(iv: pd.DataFrame, outcome_h: pd.Series, patient: pd.Series) -> pd.DataFrame:
+    """Per-patient intervals (``patient``, ``start_h``, ``end_h``) cut at each patient's outcome:
+    a batch stopped while paused is paused no longer than it exists (no ``resume`` follows an
+    outcome)."""
+    if iv.empty:
+        return iv
+    ends = pd.Series(outcome_h.to_numpy(), index=patient.to_numpy())
+    cut = iv["patient"].map(ends).fillna(np.inf).to_numpy()
+    iv = iv.copy()
+    iv["end_h"] = np.minimum(iv["end_h"].to_numpy(), np.maximum(cut, iv["start_h"].to_numpy()))
+    return iv
 
 
 def cause_name(cause: str) -> str:
@@ -234,6 +248,7 @@ def impacts_table(events: pd.DataFrame, batches: pd.DataFrame, horizon_h: float)
     rep = int(events["replication"].iloc[0]) if len(events) else 0
     ev = events[events["patient"] >= 0]
     p = intervals(ev[ev["kind"].isin(["pause", "resume"])], "pause", "resume", ["patient", "step", "detail"], horizon_h)
+    p = until_outcome(p, batches["outcome_h"], batches["patient"])
     rows = [pd.DataFrame({"patient": p["patient"], "step": p["step"], "cause": p["detail"].map(cause_name),
                           "effect": "pause", "time_h": p["start_h"], "hours": p["end_h"] - p["start_h"]})]
     d = ev[ev["kind"] == "damage"]

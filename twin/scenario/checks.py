@@ -60,7 +60,7 @@ def check_operations(sc: Scenario, types: dict[str, DeviceType], resolved: dict[
     """Shifts, skills, repairs, connections, utilities and outages refer to things that exist
     (``resolved``: each pool's device type with the scenario's overrides)."""
     ctx = _context(sc, types, resolved, marks, src)
-    for check in (_staff, _repairs, _ln2, _hands_on_fits_a_shift, _connections, _cultures, _outages):
+    for check in (_staff, _repairs, _ln2, _hands_on_fits_a_shift, _connections, _cultures, _outages, _holds):
         check(ctx)
 
 
@@ -356,3 +356,21 @@ def _outages(ctx: Context) -> None:
     for i, n in enumerate(names):
         if names.index(n) != i:
             raise err(f"outage names must be unique; {n!r} is repeated", "outages", i, "name")
+
+
+def _holds(ctx: Context) -> None:
+    """Each hold runs between two steps of this journey, the first before the second; names unique."""
+    sc, err = ctx.sc, ctx.err
+    steps = sc.journey_steps()
+    where = {s: i for i, s in enumerate(steps)}
+    seen: set[str] = set()
+    for i, h in enumerate(sc.holds):
+        if h.name in seen:
+            raise err(f"hold names must be unique; {h.name!r} is repeated", "holds", i, "name")
+        seen.add(h.name)
+        for key, step in (("from", h.from_), ("to", h.to)):
+            if step not in where:
+                raise err(f"unknown step {step!r}; the journey's steps are {steps}", "holds", i, key)
+        if where[h.to] <= where[h.from_]:
+            raise err(f"the hold runs from the end of {h.from_!r} to the start of a later step; {h.to!r} is not "
+                      "after it", "holds", i, "to")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -47,4 +47,10 @@ class Dropout(StrictModel):
         description="Constant drop-out hazard from referral until infusion starts (per day): each patient's "
         "drop-out time is exponential with mean 1/hazard days; waiting in a queue ends at once, a step in progress "
         "finishes first; 0: nobody drops out.",
+    )
+    batch: Literal["end", "finish_step"] = Field(
+        default="end",
+        description="What a drop-out does to a batch in manufacture: `end` (it is ended at once: the culture is "
+        "discarded and the device, storage position or person it holds is let go) or `finish_step` (the step in "
+        "progress finishes first).",
     )

@@ -16,6 +16,7 @@ from twin.scenario.connections import Connection, ConnectionType, default_connec
 from twin.scenario.costs import Costs
 from twin.scenario.demand import Dropout, Referrals
 from twin.scenario.fields import Name, StrictModel
+from twin.scenario.holds import FRESH_MATERIAL, Hold, fresh_material_hold
 from twin.scenario.logistics import CourierLane, Routing, StartingMaterial
 from twin.scenario.outages import Outage
 from twin.scenario.recipe import ClinicalStep, Cryopreservation, QCPanel, Release, Step, Storage
@@ -112,6 +113,12 @@ class Scenario(StrictModel):
         default_factory=list, max_length=10_000,
         description="Scripted or stochastic outages of utilities, IT, devices or staff.",
     )
+    holds: list[Hold] = Field(
+        default_factory=list, max_length=100,
+        description="Hold times between steps: `{name, from, to, limit_h, on_exceed, viability_loss_per_h}`; past "
+        "its limit a batch is lost (or degrades). `starting_material.viability_h` is the short form of the "
+        "fresh-material hold.",
+    )
     biology: Biology | None = Field(
         default=None, description="The culture model; needed by recipe steps with an `end_point`.",
     )
@@ -144,6 +151,30 @@ class Scenario(StrictModel):
         return self
 
     # -- derived views used by the model -------------------------------------------------
+    def journey_steps(self) -> list[str]:
+        """The step names of the journey, in order (see :mod:`twin.model.journey`)."""
+        return [
+            "apheresis", "freezing", "ship_to_factory", "receipt",
+            *(n for s in self.recipe for n in ((f"transfer:{s.name}", s.name) if s.transfer else (s.name,))),
+            "cryopreservation", "storage", "qc", "ship_samples", *(f"qc:{t.name}" for t in self.qc.tests), "release",
+            "ship_to_hospital", "infusion",
+        ]
+
+    def processing_start(self) -> str:
+        """The first step of processing: the first recipe step, or the transfer that brings material into it."""
+        first = self.recipe[0]
+        return f"transfer:{first.name}" if first.transfer else first.name
+
+    def effective_holds(self) -> list[Hold]:
+        """Every hold: ``holds`` and, for fresh material with ``viability_h``, the fresh-material
+        hold from apheresis to the start of processing (unless ``holds`` names one)."""
+        out = list(self.holds)
+        material = self.starting_material
+        if (material.form == "fresh" and material.viability_h is not None
+                and all(h.name != FRESH_MATERIAL for h in out)):
+            out.append(fresh_material_hold(max(material.viability_h, 1e-9), self.processing_start()))
+        return out
+
     @property
     def horizon_h(self) -> float:
         """Simulated time span (hours)."""

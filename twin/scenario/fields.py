@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=64)]
 """A name of a site, role, step, device type or shift: a letter, then letters, digits, _ or -."""
+StepName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*(:[A-Za-z][A-Za-z0-9_\-]*)?$", max_length=129)]
+"""A journey step's name: a name, or ``KIND:NAME`` (``transfer:selection``, ``qc:sterility``)."""
 Count = Annotated[int, Field(ge=0, le=100_000)]
 """A whole number of things (units, people, chairs)."""
 Hours = Annotated[float, Field(ge=0, le=1.0e6, allow_inf_nan=False)]

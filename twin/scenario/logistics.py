@@ -51,8 +51,8 @@ class CourierLane(StrictModel):
 class StartingMaterial(StrictModel):
     """How the apheresis product travels to manufacturing.
 
-    ``fresh``: it must be received within ``viability_h`` hours of the end of apheresis, or the
-    batch is lost. ``cryopreserved``: it is first frozen at the hospital (``freezing``), then
+    ``fresh``: processing must start within ``viability_h`` hours of the end of apheresis (the
+    fresh-material hold, see :mod:`twin.scenario.holds`), or the batch is lost. ``cryopreserved``: it is first frozen at the hospital (``freezing``), then
     travels in a dry shipper like the final product (see ``shipper_hold_h``).
     """
 
@@ -63,8 +63,9 @@ class StartingMaterial(StrictModel):
     )
     viability_h: Hours | None = Field(
         default=None,
-        description="Fresh material only: it must be received within this many hours of the end of apheresis, or "
-        "the batch is lost (cause `starting_material_expired`); none: no limit (hours).",
+        description="Fresh material only: processing (the first recipe step, or its transfer) must start within this "
+        "many hours of the end of apheresis, couriers, receipt and queues included, or the batch is lost (cause "
+        "`hold:fresh_material`); the short form of a `holds` entry named `fresh_material`; none: no limit (hours).",
     )
     freezing: ClinicalStep | None = Field(
         default=None,
