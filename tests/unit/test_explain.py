@@ -12,10 +12,11 @@ from conftest import SCENARIOS, build, centralised_data, multisite_data
 
 from twin.authoring.explain import SECTIONS, describe
 from twin.authoring.new import bundled_scenarios, explained_text, new_scenario, retarget_modeline
-from twin.authoring.offered_load import device_availability, expected_culture_h, expected_load, staff_h_per_week
+from twin.authoring.offered_load import device_availability, expected_load, staff_h_per_week
 from twin.cli import main
 from twin.core.errors import InputError
 from twin.core.vocab import CHAIRS, SLOTS
+from twin.scenario.biology import expected_culture_h
 from twin.scenario.calendars import on_duty_h_per_week, shift_intervals
 from twin.scenario.distributions import Fixed
 from twin.scenario.document import Scenario

@@ -39,6 +39,7 @@ from twin.model.steps import Held, Work
 
 if TYPE_CHECKING:
     from twin.model.world import World
+    from twin.scenario.recipe import Step
 
 Proc = Generator[simpy.Event, Any, Any]
 
@@ -90,31 +91,43 @@ class Journey(Handling):
         try:
             for step in sc.recipe:
                 if held is not None and step.device != held.unit.name:
-                    if self.p.culture is not None:  # the cells leave the device they grew in
-                        self.end_culture()
-                    self.release(held, held_by, f)
+                    self._let_go(held, held_by)
                     held = None
                 if step.device is not None and held is None:
                     held = yield from self.place(f, step.device, step.name)
                     if held is None:
                         return False
                     held_by = step.name
-                if step.transfer is not None and not (yield from self.transfer(f, step, held)):
-                    return False
-                extra = ("grade",) if step.processing == "open" else ()
-                if step.end_point is not None:
-                    ok = yield from self.culture(f, step, held, extra)
-                else:
-                    work = Work.of(f, step.name, step, detail=step.processing, extra=extra,
-                                   limit_h=step.staff_wait_limit_h)
-                    ok = yield from self.work(work, held)
-                if not ok or self.p.dropped:
+                    if step.device == self.w.first_device and f in self.w.runs:
+                        self.w.runs[f][self.p.pid] = self.w.env.now  # a run on the first device
+                if not (yield from self._recipe_step(step, held)):
                     return False
         finally:
             if held is not None:
-                self.release(held, held_by, f)
+                self._let_go(held, held_by)
         cryo = sc.cryopreservation
         return (yield from self.place_step(f, cryo.device, "cryopreservation", cryo))
+
+    def _recipe_step(self, step: Step, held: Held | None) -> Proc:
+        """One recipe step on the held unit: its transfer, then the culture or the work. False
+        when the journey stops."""
+        f = self.factory
+        if step.transfer is not None and not (yield from self.transfer(f, step, held)):
+            return False
+        extra = ("grade",) if step.processing == "open" else ()
+        if step.end_point is not None:
+            ok = yield from self.culture(f, step, held, extra)
+        else:
+            work = Work.of(f, step.name, step, detail=step.processing, extra=extra, limit_h=step.staff_wait_limit_h)
+            ok = yield from self.work(work, held)
+        return ok and not self.p.dropped
+
+    def _let_go(self, held: Held, held_by: str) -> None:
+        """The batch leaves the device unit it holds (a finished culture's cells with it)."""
+        if self.p.culture is not None and not self.p.done:  # the cells leave the device they grew in
+            self.end_culture()
+        self.w.runs.get(self.factory, {}).pop(self.p.pid, None)
+        self.release(held, held_by, self.factory)
 
     def test_and_release(self) -> Proc:
         """LN2 storage while the QC panel runs (locally or at a central lab), then QP release

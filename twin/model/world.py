@@ -20,6 +20,7 @@ from twin.model.conditions import Condition
 from twin.model.eventlog import EventLog, LogRow
 from twin.model.pools import Unit, UnitPool
 from twin.model.streams import Streams
+from twin.scenario.biology import expected_culture_h
 from twin.scenario.distributions import Fixed
 from twin.scenario.fields import WEEKDAYS
 from twin.scenario.recipe import ClinicalStep
@@ -75,17 +76,13 @@ class World:
                 people += [Unit(role, i, 1, None, skills) for i in range(spec.count)]
             self.desk[sname] = UnitPool(self.env, people, self._unit_logger(sname))
         # Routing: candidate sites per hospital (nearest first) and, per site, the mean hours a
-        # batch holds the first recipe device (for least_expected_v2v).
+        # batch holds the first recipe device (for least_expected_v2v), and when each batch now
+        # holding one started its run there (pid -> hours).
         self.candidates = {h: self.sc.route_candidates(h) for h in self.sc.hospital_shares()}
-        first = next((st.device for st in self.sc.recipe if st.device is not None), None)
-        self.first_device = first
-        self.first_hold_h = 0.0
-        for st in self.sc.recipe:
-            if st.device is None:
-                continue
-            if st.device != first:
-                break
-            self.first_hold_h += max(st.duration_h.mean, st.hands_on_h)
+        self.first_device = next((st.device for st in self.sc.recipe if st.device is not None), None)
+        makers = {s for c in self.candidates.values() for s in c}
+        self.first_hold_h = {s: self._first_run_h(s) for s in makers}
+        self.runs: dict[str, dict[int, float]] = {s: {} for s in makers}
         shares = self.sc.hospital_shares()
         self.hospitals = list(shares)
         self.hospital_cum = np.cumsum(list(shares.values())).tolist()
@@ -150,13 +147,43 @@ class World:
             return cands[0]
         best, best_h = cands[0], float("inf")
         for site in cands:  # least expected vein-to-vein: transit both ways + expected wait
-            pool = self.pools[(site, self.first_device)]
-            capacity = sum(u.slots for u in pool.units)
-            wait = len(pool.queue) * self.first_hold_h / max(capacity, 1)
-            h = self.sc.transit_mean_h(hospital, site) + self.sc.transit_mean_h(site, hospital) + wait
+            h = self.sc.transit_mean_h(hospital, site) + self.sc.transit_mean_h(site, hospital) + self.expected_wait_h(site)
             if h < best_h:
                 best, best_h = site, h
         return best
+
+    def expected_wait_h(self, site: str) -> float:
+        """Hours a batch arriving now at ``site`` can expect to wait for its first device: none
+        while a unit is free, else the work ahead of it (the queue's runs and what the busy units'
+        runs have left, each run the mean hold of :meth:`_first_run_h`) shared by the units."""
+        pool = self.pools[(site, self.first_device)]
+        if any(u.available() for u in pool.units):
+            return 0.0
+        hold, now = self.first_hold_h[site], self.env.now
+        left = sum(max(hold - (now - t0), 0.0) for t0 in self.runs[site].values())
+        return (left + len(pool.queue) * hold) / max(sum(u.slots for u in pool.units), 1)
+
+    def _first_run_h(self, site: str) -> float:
+        """Mean hours (h) a batch holds its first recipe device at ``site``: the consecutive steps
+        on it, their transfers, and a culture step at the length the biology gives the mean patient
+        (the estimate :mod:`twin.authoring.offered_load` makes of every run)."""
+        sc, hours, kept = self.sc, 0.0, 1.0
+        for st in sc.recipe:
+            if st.device is None:
+                continue
+            if st.device != self.first_device:
+                break
+            if st.transfer is not None:
+                conn = sc.connections[st.transfer]
+                hours += max(conn.duration_h.mean, conn.hands_on_h)
+                kept *= 1.0 - conn.cell_loss_fraction
+            if st.end_point is not None and sc.biology is not None:
+                capacity = self.loaded.device_types[(site, st.device)].culture_capacity_cells or 1e10
+                start = 1e6 * sc.biology.starting_cells_millions.mean * kept
+                hours += st.hands_on_h + expected_culture_h(sc.biology, st.end_point, capacity, start)
+            else:
+                hours += max(st.duration_h.mean, st.hands_on_h)
+        return hours
 
     def hours_to_pickup(self, lane, now_h: float) -> float:
         """Hours from ``now_h`` until the lane's next pickup (0 for on-demand lanes)."""

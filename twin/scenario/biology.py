@@ -120,3 +120,36 @@ class Biology(StrictModel):
     def growth_rate_per_h(doubling_h: float) -> float:
         """ln 2 / doubling time (1/h); 0 for an infinite doubling time."""
         return 0.0 if not math.isfinite(doubling_h) or doubling_h <= 0 else math.log(2.0) / doubling_h
+
+
+def expected_culture_h(biology: Biology, end_point: EndPoint, capacity_cells: float, start_cells: float) -> float:
+    """Culture length (h) at the mean patient: lag, then logistic growth from ``start_cells``
+    to ``end_point.target_cells`` at the mean doubling time, capped at ``end_point.max_h``.
+
+    The kernel's growth (rate mu = ln 2 / doubling time, toward ``capacity_cells``) and its
+    background death (``death_base_per_h`` = d, also during the lag) combine into
+    ``dN/dt = mu N (1 - N/K) - d N``: logistic with rate ``r = mu - d`` toward ``K (1 - d/mu)``,
+    so the time from N1 (cells after the lag, ``start_cells exp(-d lag)``) to the target T is
+    ``ln(T (K' - N1) / (N1 (K' - T))) / r``. Crowding death near capacity and stress from
+    outages are left out (the target usually sits well below capacity). It is the length at the
+    mean parameters, not the mean length: patients' spread in doubling time and starting cells
+    makes the simulated mean a few hours longer (Jensen), and the hourly tick adds up to 1 h.
+
+    Args:
+        biology: the scenario's biology (mean doubling time and lag, kernel calibration).
+        end_point: the culture step's target cells and maximum length (h).
+        capacity_cells: the device's culture capacity for one batch (cells).
+        start_cells: viable cells that enter the culture (cells).
+    """
+    lag = biology.lag_h.mean
+    mu = biology.growth_rate_per_h(biology.doubling_time_h.mean)
+    d = biology.kernel_params().death_base_per_h
+    n1 = start_cells * math.exp(-d * lag)
+    target = end_point.target_cells
+    if start_cells >= target:
+        return 0.0
+    r = mu - d
+    k = capacity_cells * (1.0 - d / mu) if mu > 0 else 0.0
+    if r <= 0 or target >= k or n1 <= 0:
+        return end_point.max_h
+    return min(lag + math.log(target * (k - n1) / (n1 * (k - target))) / r, end_point.max_h)
