@@ -108,3 +108,25 @@ def test_a_culture_waiting_for_its_harvest_goes_on_in_the_kernel():
     assert (waited > 1.0).sum() >= 10  # end points reached out of hours waited for the morning
     hands_on = d["recipe"][2].get("hands_on_h", 0)
     assert (measured.loc[common, "value"] >= harvest.loc[common] - start.loc[common] - hands_on - 1.0).all()
+
+
+def test_a_device_is_taken_together_with_its_operator():
+    """staff_and_device: together (the default): a batch seizes its Prodigy only when an operator
+    for the transfer at its start is free, so the work starts the instant the unit is taken; with
+    device_first the unit stands loaded for hours while its batch waits for the morning shift."""
+    d = no_leaks(centralised_data())
+    d.pop("holds", None)
+
+    def gaps(e: pd.DataFrame) -> pd.Series:
+        seize = e[(e["kind"] == "seize") & (e["resource"] == "clinimacs_prodigy") & (e["step"] == "selection")]
+        seize = seize.drop_duplicates("patient").set_index("patient")["time_h"]
+        start = _step(e, "transfer:selection", "step_start")
+        return (start - seize).dropna()
+
+    e, _ = _run(d)
+    together = gaps(e)
+    assert len(together) > 100 and together.max() < 1e-9
+    d["staff_and_device"] = "device_first"
+    e, _ = _run(d)
+    first = gaps(e)
+    assert (first > 1.0).sum() > 20 and first.max() > 12.0

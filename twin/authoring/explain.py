@@ -81,6 +81,8 @@ SECTIONS: dict[str, str] = {
     "dropout": "Patients may drop out while they wait (disease progression, death, ineligibility), at a constant "
                "hazard_per_day. Waiting ends at once; a batch in manufacture is ended at once (batch: end) or "
                "after the step in progress (batch: finish_step).",
+    "staff_and_device": "Whether a batch takes a device only together with the operator its first work needs "
+                        "(together) or takes it first and waits inside for staff (device_first).",
     "holds": "Validated hold times between two steps (from the end of one to the start of a later one, whatever "
              "happens in between: couriers, queues, waiting for staff): past its limit a batch is lost (or "
              "degrades), and material loses viable cells while it waits.",
@@ -485,6 +487,9 @@ def describe(loaded: LoadedScenario, estimate: LoadEstimate | None = None) -> st
         ("Infusion", ["infusion"], _para(f"At the patient's hospital: {_task(sc.infusion)}.")),
         ("Outages", ["outages"], _outages(loaded)),
         ("Hold times", ["holds"], _holds(sc)),
+        ("Devices and staff", ["staff_and_device"], _para(
+            "A batch takes a unit together with the person its first work needs." if sc.staff_and_device == "together"
+            else "A batch takes a unit as soon as one is free and waits in it for staff.")),
         ("Biology", ["biology"], _biology(sc)),
         ("Drop-out", ["dropout"], _para(
             f"Hazard {sc.dropout.hazard_per_day:g} a day: {_pct(1 - math.exp(-30 * sc.dropout.hazard_per_day))} of "

@@ -94,7 +94,7 @@ class Journey(Handling):
                     self._let_go(held, held_by)
                     held = None
                 if step.device is not None and held is None:
-                    held = yield from self.place(f, step.device, step.name)
+                    held = yield from self.place(f, step.device, step.name, first=self._first_work(step))
                     if held is None:
                         return False
                     held_by = step.name
@@ -107,6 +107,15 @@ class Journey(Handling):
                 self._let_go(held, held_by)
         cryo = sc.cryopreservation
         return (yield from self.place_step(f, cryo.device, "cryopreservation", cryo))
+
+    def _first_work(self, step: Step) -> Work:
+        """The work that starts on a unit a recipe step takes: its transfer, else the step."""
+        f = self.factory
+        if step.transfer is not None:
+            conn = self.w.sc.connections[step.transfer]
+            return Work(f, f"transfer:{step.name}", step.role, conn.hands_on_h, skill=step.name,
+                        limit_h=step.staff_wait_limit_h)
+        return Work.of(f, step.name, step, limit_h=step.staff_wait_limit_h)
 
     def _recipe_step(self, step: Step, held: Held | None) -> Proc:
         """One recipe step on the held unit: its transfer, then the culture or the work. False

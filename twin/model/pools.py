@@ -50,9 +50,14 @@ class Unit:
 
 
 class Request(simpy.Event):
-    """A request for a unit; succeeds with the :class:`Unit` granted."""
+    """A request for a unit; succeeds with the :class:`Unit` granted.
 
-    __slots__ = ("need_h", "seq", "skill", "unit")
+    ``crew``: for a device that must not stand loaded while its batch waits for an operator,
+    the person the work on it needs at its start, as ``(desk, skill, hours)``: the request is
+    granted only when a unit and such a person are free together, and ``staff`` is then the
+    person's granted request (taken in the same instant)."""
+
+    __slots__ = ("crew", "need_h", "seq", "skill", "staff", "unit")
 
     def __init__(self, env: simpy.Environment, skill: str | None, need_h: float, seq: int = 0) -> None:
         super().__init__(env)
@@ -60,6 +65,8 @@ class Request(simpy.Event):
         self.need_h = need_h
         self.seq = seq  # arrival order in its pool
         self.unit: Unit | None = None
+        self.crew: tuple[UnitPool, str, float] | None = None
+        self.staff: Request | None = None
 
 
 LogFn = Callable[[Unit, str, str], None]  # (unit, kind "down"/"up", reason)
@@ -82,6 +89,8 @@ class UnitPool:
         for c in self.conditions:
             c.on_change.append(lambda is_up: self.dispatch() if is_up else None)
         self.on_empty: Callable[[Unit], None] | None = None  # e.g. start a changeover
+        self.watchers: list[UnitPool] = []  # pools with requests waiting for someone of this pool
+        self.gated = 0  # requests in the queue that wait for a crew too
         self.avail: set[int] = {i for i, u in enumerate(units) if u.available()}
         self._pos = {id(u): i for i, u in enumerate(units)}
         # Pools of interchangeable units (devices, chairs, slots: no skills, no shifts) serve the
@@ -132,6 +141,36 @@ class UnitPool:
         self.dispatch()
         return req
 
+    def request_with(self, crew: tuple[UnitPool, str, float]) -> Request:
+        """Join the queue for a unit and a person of ``crew`` = (desk, skill, hours) together
+        (see :class:`Request`); the desk tells this pool when someone comes free."""
+        self._seq += 1
+        req = Request(self.env, None, 0.0, self._seq)
+        req.crew = crew
+        self.gated += 1
+        if self not in crew[0].watchers:
+            crew[0].watchers.append(self)
+        self.queue.append(req)
+        self.dispatch()
+        return req
+
+    def take_free(self, skill: str, need_h: float) -> Request | None:
+        """A person qualified for ``skill`` whose shift lasts ``need_h`` more hours, taken now if
+        one is free (people only), else None."""
+        if not self.avail:
+            return None
+        idx = self._first_fit(skill, need_h, self.env.now, {})
+        if idx < 0:
+            return None
+        self._seq += 1
+        req = Request(self.env, skill, need_h, self._seq)
+        u = self.units[idx]
+        u.holders += 1
+        req.unit = u
+        req._ok, req._value, req.callbacks = True, u, None  # a processed, successful event
+        self._touch(u)
+        return req
+
     def take_now(self, skill: str | None = None, need_h: float = 0.0) -> Request | None:
         """A request granted on the spot, with no event scheduled, when :meth:`request` would
         grant it at once (nobody waiting, a unit free that can take it, the pool's conditions
@@ -165,6 +204,8 @@ class UnitPool:
         q = self.queue if self.simple else self.squeues.get(req.skill, [])
         if req in q:
             q.remove(req)
+            if req.crew is not None:
+                self.gated -= 1
 
     def waiting(self) -> int:
         """Requests waiting."""
@@ -193,9 +234,15 @@ class UnitPool:
             if c.reasons:
                 return
         if self.simple:
-            self._dispatch_simple()
+            if self.gated:
+                self._dispatch_gated()
+            else:
+                self._dispatch_simple()
         else:
             self._dispatch_people()
+            for pool in self.watchers:
+                if pool.gated:
+                    pool.dispatch()
 
     def _first_fit(self, skill: str | None, need_h: float, now: float, latest: dict) -> int:
         """The lowest-numbered free person qualified for ``skill`` whose shift lasts ``need_h``
@@ -245,6 +292,33 @@ class UnitPool:
             req.succeed(u)
             self._touch(u)
             latest.clear()
+
+    def _dispatch_gated(self) -> None:
+        """First come first served, but a request that waits for a crew too is passed over while
+        no one of it is free (it keeps its place; requests behind it may be served)."""
+        heap, avail, units, queue = self._heap, self.avail, self.units, self.queue
+        i = 0
+        while i < len(queue) and avail:
+            idx = heap[0]
+            if idx not in avail:  # stale entry
+                heapq.heappop(heap)
+                continue
+            req = queue[i]
+            if req.crew is not None:
+                desk, skill, hours = req.crew
+                req.staff = desk.take_free(skill, hours)
+                if req.staff is None:
+                    i += 1
+                    continue
+                self.gated -= 1
+            del queue[i]
+            u = units[idx]
+            u.holders += 1
+            req.unit = u
+            req.succeed(u)
+            if not u.available():
+                heapq.heappop(heap)
+                avail.discard(idx)
 
     def _dispatch_simple(self) -> None:
         heap, avail, units, queue = self._heap, self.avail, self.units, self.queue

@@ -34,12 +34,15 @@ NAN = float("nan")
 
 
 class Held:
-    """A unit held by a patient: which pool, which request, which unit."""
+    """A unit held by a patient: which pool, which request, which unit; ``staff``: the person
+    taken with a device unit for the work at its start (see :meth:`StepRunner.place`), until
+    that work begins."""
 
-    __slots__ = ("pool", "req", "unit")
+    __slots__ = ("pool", "req", "staff", "unit")
 
     def __init__(self, pool: UnitPool, req: Request, unit: Unit) -> None:
         self.pool, self.req, self.unit = pool, req, unit
+        self.staff: Request | None = req.staff
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,20 @@ class Work:
         """The work of ``spec`` (a clinical or recipe step: its role, hands-on hours and
         duration) as step ``step`` at ``site``; ``how``: the other fields."""
         return cls(site, step, spec.role, spec.hands_on_h, duration_h=spec.duration_h, **how)
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """The terms of a request: for people, the step they must be qualified for (``skill``) and
+    the hours their shift must still cover (``need_h``); for a device taken with its operator,
+    ``crew`` = (desk, skill, hours) (see :meth:`StepRunner.place`)."""
+
+    skill: str | None = None
+    need_h: float = 0.0
+    crew: tuple[UnitPool, str, float] | None = None
+
+
+NO_TERMS = Ask()
 
 
 class StepRunner:
@@ -182,16 +199,17 @@ class StepRunner:
             self.finish("lost", f"hold:{entry[0].name}", self.factory or self.hospital)
 
     # -- resources -----------------------------------------------------------------------
-    def acquire(self, pool: UnitPool, work: Work, name: str, skill: str | None = None, need_h: float = 0.0) -> Proc:
+    def acquire(self, pool: UnitPool, work: Work, name: str, ask: Ask = NO_TERMS) -> Proc:
         """Wait for a unit of ``pool`` for ``work`` (its site and step, whether a drop-out stops
         the wait, how long it may last; ``name``: the pool or role, for the log; ``skill`` and
         ``need_h``: for people, the step they must be qualified for and the hours the shift must
         still cover). Returns a :class:`Held`, or None when the patient dropped out while waiting
         (the request is withdrawn) or no one came within ``work.limit_h`` (the batch fails)."""
         env, site, step = self.w.env, work.site, work.step
+        skill, need_h, crew = ask.skill, ask.need_h, ask.crew
         if self.p.done:
             return None
-        if env.peek() > env.now:
+        if env.peek() > env.now and crew is None:
             # Nothing else is due at this instant, so a request the pool grants at once needs no
             # trip through the event queue: the order of same-time events stays SimPy's exactly.
             now = pool.take_now(skill, need_h)
@@ -199,7 +217,7 @@ class StepRunner:
                 self.log_resource(site, step, "queue", name)
                 self.log_unit(site, step, "seize", now.unit)
                 return Held(pool, now, now.unit)
-        req = pool.request(skill, need_h)
+        req = pool.request(skill, need_h) if crew is None else pool.request_with(crew)
         self.log_resource(site, step, "queue", name)
         waits: list[simpy.Event] = [req, self.p.stop_ev]
         if work.renege:
@@ -222,6 +240,26 @@ class StepRunner:
         self.log_unit(site, step, "seize", unit)
         return Held(pool, req, unit)
 
+    def _staff(self, work: Work, place: Held | None, hours: float) -> Proc:
+        """A person for the next ``hours`` of hands-on ``work``: the one taken with the unit, or
+        whoever qualified comes first (None: the journey stops)."""
+        staff = self._booked(work, place)
+        if staff is None:
+            staff = yield from self.acquire(self.w.desk[work.site], work, work.role or "",
+                                            Ask(work.skill or work.step, hours))
+        return staff
+
+    def _booked(self, work: Work, place: Held | None) -> Held | None:
+        """The person taken with ``place``'s unit for this work, now logged as queued and seized
+        (the same instant the unit was), or None."""
+        if place is None or place.staff is None:
+            return None
+        req, place.staff = place.staff, None
+        assert req.unit is not None
+        self.log_resource(work.site, work.step, "queue", work.role or "")
+        self.log_unit(work.site, work.step, "seize", req.unit)
+        return Held(self.w.desk[work.site], req, req.unit)
+
     def release(self, held: Held, step: str, site: str) -> None:
         """Let go of a held unit."""
         if self.w.closed:
@@ -229,9 +267,25 @@ class StepRunner:
         held.pool.release(held.req)
         self.log_unit(site, step, "release", held.unit)
 
-    def place(self, site: str, pool_name: str, step: str) -> Proc:
-        """Wait for a unit of the place or device pool ``pool_name`` at ``site``."""
-        return (yield from self.acquire(self.w.pool(site, pool_name), Work(site, step), pool_name))
+    def place(self, site: str, pool_name: str, step: str, first: Work | None = None) -> Proc:
+        """Wait for a unit of the place or device pool ``pool_name`` at ``site``. With ``first``
+        (the work that starts on the unit) and the scenario's ``staff_and_device: together``, the
+        unit is taken only when a person qualified for that work's hands-on start is free too, so
+        no device stands loaded while its batch waits for an operator."""
+        pool = self.w.pool(site, pool_name)
+        crew = self._crew(first)
+        if crew is None:
+            return (yield from self.acquire(pool, Work(site, step), pool_name))
+        return (yield from self.acquire(pool, Work(site, step), pool_name, Ask(crew=crew)))
+
+    def _crew(self, first: Work | None) -> tuple[UnitPool, str, float] | None:
+        """(desk, skill, hours) of the person ``first`` needs at its start, when the unit is to
+        be taken with them; None when it needs no one, waits with a limit, or the scenario keeps
+        devices first."""
+        if (first is None or first.role is None or first.hands_on_h <= EPS or first.limit_h is not None
+                or self.w.sc.staff_and_device != "together"):
+            return None
+        return (self.w.desk[first.site], first.skill or first.step, first.hands_on_h)
 
     # -- running a step ------------------------------------------------------------------
     def gates(self, site: str, place: Held | None, extra: tuple[str, ...] = ()) -> list[Condition]:
@@ -358,7 +412,7 @@ class StepRunner:
                 return False
             staff = None
             if attended > EPS:
-                staff = yield from self.acquire(self.w.desk[site], work, work.role or "", work.skill or step, attended)
+                staff = yield from self._staff(work, place, attended)
                 if staff is None:
                     return False
                 if first_down(self.gates(site, place, extra)) is not None:
@@ -396,18 +450,22 @@ class StepRunner:
 
     def place_step(self, site: str, pool_name: str, step: str, spec: ClinicalStep) -> Proc:
         """A step that holds one unit of ``pool_name`` for its duration. False on drop-out."""
-        held = yield from self.place(site, pool_name, step)
+        work = Work.of(site, step, spec)
+        held = yield from self.place(site, pool_name, step, first=work)
         if held is None:
             return False
-        ok = yield from self.work(Work.of(site, step, spec), held)
+        ok = yield from self.work(work, held)
         self.release(held, step, site)
         return ok and not self.p.dropped
 
 
 def _withdraw(pool: UnitPool, req: Request) -> None:
     """Take back a request of a batch that has stopped: cancelled if still waiting, handed back if
-    granted at the same instant (neither is logged: nothing follows an outcome)."""
+    granted at the same instant, with the person taken with it (neither is logged: nothing follows
+    an outcome)."""
     if req.triggered:
+        if req.staff is not None and req.crew is not None:
+            req.crew[0].release(req.staff)
         pool.release(req)
     else:
         pool.cancel(req)

@@ -5,7 +5,7 @@ example."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -112,6 +112,13 @@ class Scenario(StrictModel):
     outages: list[Outage] = Field(
         default_factory=list, max_length=10_000,
         description="Scripted or stochastic outages of utilities, IT, devices or staff.",
+    )
+    staff_and_device: Literal["together", "device_first"] = Field(
+        default="together",
+        description="`together`: a batch takes a device unit (or chair) only when a person qualified for the work "
+        "at its start is free too, so no unit stands loaded while its batch waits for an operator. `device_first`: "
+        "the batch takes the unit as soon as one is free and waits in it for staff (the unit is counted busy). "
+        "Steps with a `staff_wait_limit_h` always take the unit first.",
     )
     holds: list[Hold] = Field(
         default_factory=list, max_length=100,
