@@ -113,6 +113,26 @@ def test_python_reference_matches_numpy_reference(n, seed, extreme, hours, param
     assert_close(got, ref, c, rtol=1e-11)
 
 
+@pytest.mark.parametrize("kernel", KERNELS, ids=KERNEL_IDS)
+def test_tiny_culture_without_capacity_limit_keeps_full_precision(kernel):
+    """N/K is subnormal for N < 2.2e-8 at K = 1e300 ("no limit"): the numba kernel used to form
+    N_new as (N/K)' * K from that quotient and lost up to all 53 bits (a culture of 0.07 cells grew
+    to 2.14e78 instead of 1.97e78 in 100 h). Closed form: N0 exp(mu t) without death."""
+    p = params.KernelParams(death_base_per_h=0.0, death_plateau_per_h=0.0, death_stress_per_h=0.0).as_array()
+    n0 = np.array([1e-20, 1e-300, 5e-9, 1e-320])
+    c = {k: np.zeros(4) for k in STATE + PARAMS}
+    c.update(cells=n0.copy(), temp_c=np.full(4, 37.0), co2_pct=np.full(4, 5.0), mu_per_h=np.full(4, 0.5),
+             capacity_cells=np.full(4, 1e300), doubling_contam_h=np.ones(4))
+    c.update({k: np.ones(4, np.uint8) for k in ENV})
+    kernel(40.0, *_args(c), p)
+    np.testing.assert_allclose(c["cells"][:3], n0[:3] * math.exp(0.5 * 40.0), rtol=1e-13)
+    assert c["cells"][3] == pytest.approx(1e-320 * math.exp(20.0), rel=1e-3)  # a subnormal N0: its own few bits
+    c["cells"][:] = 0.0
+    c["mu_per_h"][:] = 1e3  # e = exp(-1000) is 0 in every kernel: N = 0 must still stay 0
+    kernel(2.0, *_args(c), p)
+    assert list(c["cells"]) == [0.0] * 4
+
+
 @pytest.mark.parametrize("n", [0, 1, 100, 2047, 3001])
 def test_parallel_is_bit_identical_to_serial(n):
     c = random_cultures(n, seed=n, extreme=True)
