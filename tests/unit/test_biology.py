@@ -133,6 +133,17 @@ def test_tiny_culture_without_capacity_limit_keeps_full_precision(kernel):
     assert list(c["cells"]) == [0.0] * 4
 
 
+def test_contamination_far_past_the_float_range_is_capped_by_every_kernel():
+    """2**(dt/doubling) overflows float64 for dt/doubling >= 1024 (dt 2.5 h, doubling 1e-3 h):
+    NumPy gives inf and caps it, numba saturates, and pure Python used to raise OverflowError."""
+    p = params.KernelParams(dt_h=2.5, contam_max_cfu=1e9).as_array()
+    for kernel in KERNELS:
+        c = random_cultures(3, seed=0)
+        c.update(contam=np.array([1e-3, 0.0, 5.0]), doubling_contam_h=np.array([1e-3, 1e-3, 2.4e-3]))
+        kernel(5.0, *_args(c), p)
+        assert list(c["contam"]) == [1e9, 0.0, 1e9], kernel
+
+
 @pytest.mark.parametrize("n", [0, 1, 100, 2047, 3001])
 def test_parallel_is_bit_identical_to_serial(n):
     c = random_cultures(n, seed=n, extreme=True)
