@@ -234,12 +234,12 @@ CHAOTIC = dict(temp_set_c=30.0, temp_ambient_c=0.0, temp_tau_off_h=1.0, temp_tau
 """The parameters of the example Hypothesis found (n=7, seed=0, extreme, 19 h)."""
 
 
-def _crowding_map_decimal(n0: float, mu: float, cap: float, p: params.KernelParams, steps: int,
-                          digits: int = 50) -> tuple[Decimal, Decimal]:
+def _crowding_map_decimal(n0: float, mu: float, cap: float, p: params.KernelParams,
+                          steps: int) -> tuple[Decimal, Decimal]:
     """Viable and dead cells after ``steps`` sub-steps of growth and crowding death only (no
-    excursion effect, no background death), evaluated in ``digits``-digit decimal arithmetic."""
+    excursion effect, no background death), evaluated in 50-digit decimal arithmetic."""
     with localcontext() as ctx:
-        ctx.prec = digits
+        ctx.prec = 50
         n, dead, k, h = Decimal(n0), Decimal(0), Decimal(cap), Decimal(p.dt_h)
         e = (-Decimal(mu) * h).exp()
         s = Decimal(p.death_plateau_per_h) / (1 - Decimal(p.plateau_fraction))
