@@ -378,11 +378,10 @@ def _outage(world: World, occ: _Occurrence) -> Proc:
     if occ.what == "it":
         yield from _it_outage(world, occ)  # it logs its end itself, before the restore
         return
-    if occ.what == "hvac":
-        air = world.cond[(occ.site, "air")]
-        air.down(occ.label)
+    if occ.what == "hvac":  # the air handling is lost (logged, so the outage log counts its hours)
+        site_down(world, occ.site, "air", occ.label)
         yield env.timeout(occ.hours)
-        air.clear(occ.label)
+        site_up(world, occ.site, "air", occ.label)
     else:
         _begin_loss(world, occ)
         yield env.timeout(occ.hours)

@@ -10,9 +10,9 @@ import simpy
 
 from twin.kernel.detection import detection_probability
 from twin.model import streams
-from twin.model.conditions import first_down, forget
+from twin.model.conditions import all_down, first_down, forget, when_any_changes
 from twin.model.steps import EPS, Held, StepRunner, Work, short_cause
-from twin.model.ticker import CultureSpec
+from twin.model.ticker import Chamber, CultureSpec
 
 if TYPE_CHECKING:
     from twin.model.ticker import Culture
@@ -128,12 +128,32 @@ class Handling(StepRunner):
         dtype = w.loaded.device_types[(site, held.unit.name)]
         spec = self._culture_spec(site, step, dtype)
         p.cells = 1.0
-        co2 = w.cond[(site, "co2")] if "co2" in dtype.utilities else None
-        c = w.ticker.start(p.pid, held.unit.name, spec, self.gates(site, held, extra), co2)
+        c = w.ticker.start(p.pid, held.unit.name, spec, self.gates(site, held, extra), self._chamber(site, step, held))
         if not (yield from self._tend(site, step, held, c)):
             return False
         self._harvest(site, step, c)
         return True
+
+    def _chamber(self, site: str, step: Step, held: Held) -> Chamber:
+        """What each condition of the device ``held`` at ``site`` does to the culture's chamber
+        in ``step``: the unit running and the site's power (if it draws power) stop it; compressed
+        air (if it draws it) and the network (if it stops without it) stop the feed; the site's
+        CO2 (if it draws CO2) sets its gas, and each loss of it is logged as damage to the batch
+        (kind ``damage``, resource ``co2``, detail the cause)."""
+        w = self.w
+        dtype = w.loaded.device_types[(site, held.unit.name)]
+        uses = dtype.utilities
+        stops = [c for c in (held.unit.running,) if c is not None]
+        stops += [w.cond[(site, u)] for u in uses if u in ("power", "ln2")]
+        unfed = [w.cond[(site, "compressed_air")]] if "compressed_air" in uses else []
+        if dtype.network == "stop":
+            unfed.append(w.cond[(site, "it")])
+        co2 = w.cond[(site, "co2")] if "co2" in uses else None
+
+        def on_co2_lost(cause: str) -> None:
+            self.log_resource(site, step.name, "damage", "co2", detail=cause)
+
+        return Chamber(tuple(stops), tuple(unfed), co2, on_co2_lost)
 
     def _culture_spec(self, site: str, step: Step, dtype: Any) -> CultureSpec:
         """The batch's culture in ``step`` on a device of type ``dtype``: the cells it brings
@@ -181,20 +201,23 @@ class Handling(StepRunner):
         return on_check
 
     def _tend(self, site: str, step: Step, held: Held, c: Culture) -> Proc:
-        """Wait for culture ``c`` to reach its end, logging the device's stops as pauses.
+        """Wait for culture ``c`` to reach its end, logging the device's stops as pauses; the
+        device's policy is judged over every condition down, again whenever any changes.
         Returns False when the batch is lost (a fatal stop) or fails (a positive check)."""
         w, p, env, gates = self.w, self.p, self.w.env, c.gates
         paused = ""
         while True:
-            down = first_down(gates)
-            if down is not None and not paused:
-                if self.stop_policy(site, down, held) == "abort":
+            down = all_down(gates)
+            if down:
+                policy, why = self.verdict(site, down, held)
+                if policy == "abort":
                     w.ticker.remove(c)
-                    self.finish("lost", f"{step.name}:{short_cause(down.cause())}", site)
+                    self.finish("lost", f"{step.name}:{short_cause(why.cause())}", site)
                     return False
-                paused = down.cause()
-                self.log(site, step.name, "pause", detail=paused)
-            elif down is None and paused:
+                if not paused:
+                    paused = down[0].cause()
+                    self.log(site, step.name, "pause", detail=paused)
+            elif paused:
                 self.log(site, step.name, "resume", detail=paused)
                 paused = ""
             if p.fail_cause:
@@ -202,11 +225,10 @@ class Handling(StepRunner):
                 return False
             if c.done.triggered and not paused:
                 return True
+            changes, ups, downs = when_any_changes(gates)
             waits = [c.done, p.fail_ev] if not c.done.triggered else [p.fail_ev]
-            downs = [g.when_down() for g in gates] if down is None else []
-            waits += [down.when_up()] if down is not None else downs
-            yield simpy.AnyOf(env, waits)
-            forget(gates, downs)
+            yield simpy.AnyOf(env, waits + changes)
+            forget(ups, downs)
 
     def _harvest(self, site: str, step: Step, c: Culture) -> None:
         """Take culture ``c`` out: the batch carries its viable cells, viability and
