@@ -162,3 +162,80 @@ def test_an_hvac_outage_reports_the_hours_the_air_handling_was_lost() -> None:
     after, requal = hv.get("grade_loss_after_h", 0.25), hv.get("requalification_h", 24)
     assert row["lost_h"] == pytest.approx(48.0)
     assert row["knock_on"] == f"grade {48.0 - after + requal:.1f} h"
+
+
+# -- rescue -----------------------------------------------------------------------------------------
+
+
+def _rescuing(patients: int, repair_h: float, culture: bool = False) -> dict:
+    """``patients`` referred at 0, 1, 2 h into a tiny factory with two Prodigys whose breakdowns
+    are rescued 2 h after the failure; with the tiny scenario's seed unit 0 first breaks at
+    90.4 h (patient 0's expansion runs from 15 h) and unit 1 not before 300 h. ``culture``: the
+    expansion is a culture with a biological end point instead of a fixed 100 h."""
+    d = tiny_data()
+    d["referrals"] = {"times_h": [float(i) for i in range(patients)]}
+    d["sites"]["f"]["devices"]["clinimacs_prodigy"] = {"count": 2, "override": {
+        "changeover_h": None, "maintenance": None,
+        "failure": {"time_between_h": {"dist": "exponential", "mean": 150}, "repair_h": repair_h,
+                    "on_failure": "rescue", "rescue_delay_h": 2}}}
+    if culture:
+        d["recipe"] = [{"name": "expansion", "device": "clinimacs_prodigy", "role": "op", "hands_on_h": 2,
+                        "end_point": {"target_cells": 1.0e9, "max_h": 600}}]
+        d["biology"] = {"starting_cells_millions": 50, "doubling_time_h": 40, "lag_h": 12}
+    return d
+
+
+def _prodigy_seizes(e):
+    s = e[(e["kind"] == "seize") & (e["resource"] == "clinimacs_prodigy")]
+    return s[["time_h", "patient", "unit", "detail"]].astype({"detail": str}).reset_index(drop=True)
+
+
+def _first_break(e) -> float:
+    broken = e[(e["kind"] == "down") & (e["detail"] == "broken")]
+    f0 = broken.loc[broken["unit"] == 0, "time_h"].tolist()
+    assert 20 < f0[0] < 100 and all(x > 300 for x in broken.loc[broken["unit"] == 1, "time_h"])
+    return f0[0]
+
+
+def test_a_rescue_during_a_culture_moves_the_culture_and_it_goes_on() -> None:
+    """A culture in a unit that breaks is moved to the free unit after the rescue delay: the
+    cells go with it and keep growing (one culture, paused 2 h, harvested from the second unit).
+    Today a culture ignored the rescue and sat in the broken unit for the whole repair."""
+    t = _tables(_rescuing(1, repair_h=40.0, culture=True))
+    e = t.events
+    f0 = _first_break(e)
+    s = _prodigy_seizes(e)
+    assert list(s["unit"]) == [0, 1] and s.loc[1, "detail"] == "rescue"
+    assert s.loc[1, "time_h"] == pytest.approx(f0 + 2.0)
+    b = t.batches.iloc[0]
+    assert b["outcome"] == "infused" and b["paused_h"] == pytest.approx(2.0)
+    assert b["harvest_cells"] >= 1.0e9
+    released = e[(e["kind"] == "release") & (e["resource"] == "clinimacs_prodigy")]
+    assert list(released["unit"]) == [0, 1]
+
+
+def test_a_rescue_is_withdrawn_when_the_broken_unit_is_repaired_first() -> None:
+    """Both units busy when unit 0 breaks: the rescue waits for a unit, and the 10-h repair
+    comes first: the batch stays in unit 0 and resumes (paused 10 h). Today it went on waiting
+    for the other unit to empty."""
+    t = _tables(_rescuing(2, repair_h=10.0))
+    e = t.events
+    f0 = _first_break(e)
+    s = _prodigy_seizes(e)
+    assert not (s["detail"] == "rescue").any()
+    b = t.batches.set_index("patient").loc[0]
+    assert b["paused_h"] == pytest.approx(10.0)
+    assert b["expansion_end_h"] == pytest.approx(115.0 + 10.0)
+    assert f0 + 10.0 < b["expansion_end_h"]
+
+
+def test_a_rescue_goes_ahead_of_the_batches_waiting_to_start() -> None:
+    """Patient 2 waits for a Prodigy when unit 0 breaks under patient 0 (repair 200 h): when
+    unit 1 empties, the rescued batch gets it before patient 2 (today first come, first
+    served)."""
+    t = _tables(_rescuing(3, repair_h=200.0))
+    e = t.events
+    _first_break(e)
+    s = _prodigy_seizes(e)
+    freed = s[s["unit"] == 1].iloc[1]
+    assert freed["patient"] == 0 and freed["detail"] == "rescue"

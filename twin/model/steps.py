@@ -268,15 +268,24 @@ class StepRunner:
         return self.w.env.now + failure.rescue_delay_h
 
     def rescue(self, site: str, step: str, place: Held) -> Proc:
-        """Move the batch from its broken unit to another unit of the same pool (waiting for one)."""
+        """Move the batch from its broken unit to another unit of the same pool, ahead of the
+        batches waiting to start (waiting for one); withdrawn if the broken unit is back first
+        (the batch stays). Returns the unit it left (``place.unit`` when it stayed)."""
         pool, old = place.pool, place.unit
-        req = pool.request()
+        req = pool.request_first()
         self.log_resource(site, step, "queue", old.name, detail="rescue")
-        yield req
+        if not req.triggered and old.running is not None:
+            yield simpy.AnyOf(self.w.env, [req, old.running.when_up()])
+        else:
+            yield req
+        if not req.triggered:
+            pool.cancel(req)
+            self.log_resource(site, step, "renege", old.name, detail="rescue")
+            return old
         self.release(Held(pool, place.req, old), step, site)
         place.req, place.unit = req, req.unit
         self.log_unit(site, step, "seize", place.unit, detail="rescue")
-        return True
+        return old
 
     def advance(self, hours: float, gates: list[Condition]) -> Proc:
         """Run for ``hours`` or until a gate goes down; returns the hours run."""

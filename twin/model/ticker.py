@@ -147,13 +147,7 @@ class Ticker:
         self.ended[group][slot] = False
         c = Culture(pid, group, slot, self.env.event(), gates, chamber, max_h, check_every_h, on_check, self.env.now)
         self.cultures[(group, slot)] = c
-        for cond in dict.fromkeys([*gates, *chamber.conditions()]):
-            key = id(cond)
-            deps = self.dependents.get(key)
-            if deps is None:
-                deps = self.dependents[key] = set()
-                cond.on_change.append(self._refresher(key))
-            deps.add((group, slot))
+        self._watch(c)
         self._set_env(c)
         self.fresh.append(c)
         lead = math.ceil(self.env.now) - self.env.now  # hours to the next tick
@@ -162,6 +156,15 @@ class Ticker:
         if self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
         return c
+
+    def move(self, c: Culture, gates: list[Condition], chamber: Chamber) -> None:
+        """Culture ``c`` moved to another device unit of its type (a rescue): from now on the
+        step progresses while ``gates`` are up and ``chamber`` says what each condition does to
+        it; its cells and clock go on where they were."""
+        self._unwatch(c)
+        c.gates, c.chamber = gates, chamber
+        self._watch(c)
+        self._set_env(c)
 
     def state(self, c: Culture) -> dict[str, float]:
         """The culture's state now: cells, dead, contam, age_h, stress_h, viability."""
@@ -177,13 +180,26 @@ class Ticker:
         self.groups[c.group].remove(c.slot)
         self.ended[c.group][c.slot] = True
         del self.cultures[(c.group, c.slot)]
-        for cond in dict.fromkeys([*c.gates, *c.chamber.conditions()]):
-            self.dependents[id(cond)].discard((c.group, c.slot))
+        self._unwatch(c)
         if not c.done.triggered:
             c.done.succeed("removed")
         return s
 
     # -- conditions ------------------------------------------------------------------------------
+    def _watch(self, c: Culture) -> None:
+        """Refresh ``c``'s chamber whenever one of its conditions changes."""
+        for cond in dict.fromkeys([*c.gates, *c.chamber.conditions()]):
+            key = id(cond)
+            deps = self.dependents.get(key)
+            if deps is None:
+                deps = self.dependents[key] = set()
+                cond.on_change.append(self._refresher(key))
+            deps.add((c.group, c.slot))
+
+    def _unwatch(self, c: Culture) -> None:
+        for cond in dict.fromkeys([*c.gates, *c.chamber.conditions()]):
+            self.dependents[id(cond)].discard((c.group, c.slot))
+
     def _refresher(self, key: int) -> Callable[[bool], None]:
         return lambda _up: self._refresh(key)
 
