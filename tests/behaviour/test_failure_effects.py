@@ -239,3 +239,41 @@ def test_a_rescue_goes_ahead_of_the_batches_waiting_to_start() -> None:
     s = _prodigy_seizes(e)
     freed = s[s["unit"] == 1].iloc[1]
     assert freed["patient"] == 0 and freed["detail"] == "rescue"
+
+
+# -- who does the device work, and when -------------------------------------------------------------
+
+
+def test_a_vendor_repair_starts_after_the_response_time() -> None:
+    """A breakdown during the expansion with a 10-h repair by the vendor, who arrives 30 h after
+    the call: the batch is paused 40 h (today the repair started at once)."""
+    d = tiny_data()
+    d["referrals"] = {"times_h": [0.0]}
+    d["sites"]["f"]["devices"]["clinimacs_prodigy"] = {"count": 1, "override": {
+        "changeover_h": None, "maintenance": None,
+        "failure": {"time_between_h": {"dist": "exponential", "mean": 150}, "repair_h": 10, "response_h": 30}}}
+    t = _tables(d)
+    e = t.events
+    broken = e[(e["resource"] == "clinimacs_prodigy") & (e["detail"] == "broken")]
+    down, up = broken.loc[broken["kind"] == "down", "time_h"], broken.loc[broken["kind"] == "up", "time_h"]
+    assert 15 < down.iloc[0] < 115 and up.iloc[0] - down.iloc[0] == pytest.approx(40.0)
+    b = t.batches.iloc[0]
+    assert b["paused_h"] == pytest.approx(40.0) and b["expansion_end_h"] == pytest.approx(155.0)
+
+
+def test_a_changeover_by_a_role_waits_for_its_shift_and_is_handed_over() -> None:
+    """The Prodigy's 10-h changeover is the hands-on work of a cleaner on office hours (Mon-Fri
+    09:00-17:00; 2027-01-04 is a Monday). The expansion ends on Friday 19:00 (115 h): the unit
+    stays in changeover until Monday 09:00-17:00 and Tuesday 09:00-11:00 are worked (203 h)."""
+    d = tiny_data()
+    d["referrals"] = {"times_h": [0.0]}
+    d["shifts"] = {"office": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start_h": 9, "end_h": 17}]}
+    d["sites"]["f"]["staff"]["cleaner"] = {"count": 1, "shift": "office"}
+    d["sites"]["f"]["devices"]["clinimacs_prodigy"]["override"].update(
+        {"changeover_h": 10, "changeover_role": "cleaner"})
+    e = _tables(d).events
+    co = e[(e["resource"] == "clinimacs_prodigy") & (e["detail"] == "changeover")]
+    assert co["kind"].astype(str).tolist()[:2] == ["down", "up"]
+    assert co["time_h"].tolist()[:2] == pytest.approx([115.0, 8 * 24 + 11.0])
+    work = e[(e["step"] == "changeover:clinimacs_prodigy") & (e["kind"] == "seize")]
+    assert work["time_h"].tolist() == pytest.approx([7 * 24 + 9.0, 8 * 24 + 9.0])
