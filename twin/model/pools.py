@@ -62,6 +62,12 @@ class Request(simpy.Event):
         self.unit: Unit | None = None
 
 
+class _First(Request):
+    """A request served ahead of the plain ones (see :meth:`UnitPool.request_first`)."""
+
+    __slots__ = ()
+
+
 LogFn = Callable[[Unit, str, str], None]  # (unit, kind "down"/"up", reason)
 
 
@@ -129,6 +135,18 @@ class UnitPool:
             self.queue.append(req)
         else:
             self.squeues.setdefault(skill, []).append(req)
+        self.dispatch()
+        return req
+
+    def request_first(self) -> Request:
+        """A request of a pool of interchangeable units (devices) that goes ahead of every
+        waiting one, after earlier such requests (a rescue of a batch from a broken unit)."""
+        self._seq += 1
+        req = _First(self.env, None, 0.0, self._seq)
+        ahead = 0
+        while ahead < len(self.queue) and isinstance(self.queue[ahead], _First):
+            ahead += 1
+        self.queue.insert(ahead, req)
         self.dispatch()
         return req
 

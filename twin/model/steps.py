@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from twin.model import streams
-from twin.model.conditions import Condition, first_down, forget
+from twin.model.conditions import Condition, all_down, first_down, forget, when_any_changes
 from twin.model.pools import Request, Unit, UnitPool
 
 if TYPE_CHECKING:
@@ -193,60 +193,99 @@ class StepRunner:
             return dtype.failure.on_failure
         return dtype.on_stop
 
+    def verdict(self, site: str, downs: list[Condition], place: Held | None) -> tuple[str, Condition]:
+        """What the conditions ``downs`` (all down at once) do to this batch, each judged by
+        :meth:`stop_policy`: ``abort`` if any one loses it, else ``rescue`` if the breakdown says
+        so, else ``pause``; with the condition that decides it."""
+        policies = [(self.stop_policy(site, d, place), d) for d in downs]
+        for want in ("abort", "rescue"):
+            for policy, d in policies:
+                if policy == want:
+                    return policy, d
+        return "pause", downs[0]
+
     def hold_until_running(self, work: Work, place: Held | None, started: bool = True) -> Proc:
         """If something ``work`` needs is down: stop (pause), lose the batch (abort), or after
         the rescue delay move it to another unit (rescue); a step not yet started just waits.
-        Returns False if the batch is lost."""
+        The decision is taken over every condition that is down, again whenever any of them
+        changes (a cleanroom that leaves grade while a blackout pauses an open step loses the
+        batch). Returns False if the batch is lost."""
         env, site, step, extra = self.w.env, work.site, work.step, work.extra
-        gates = self.gates(site, place, extra)
-        down = first_down(gates)
-        if down is None:
+        down = all_down(self.gates(site, place, extra))
+        if not down:
             return True
-        cause = down.cause()
-        policy = self.stop_policy(site, down, place) if started else "pause"
-        if policy == "abort":
-            self.finish("lost", f"{step}:{short_cause(cause)}", site)
+        cause = down[0].cause()
+        if started and not self._survives(site, step, down, place):
             return False
         self.log(site, step, "pause", detail=cause)
-        t0 = env.now
         dtype = self.w.loaded.device_types.get((site, place.unit.name)) if place is not None else None
         tolerance = dtype.stop_tolerance_h if dtype is not None else None
-        while down is not None:
-            waits: list[simpy.Event] = [down.when_up()]
-            if tolerance is not None:
-                waits.append(env.timeout(max(t0 + tolerance - env.now, 0.0)))
-            rescue_at = None
-            if policy == "rescue" and place is not None and down is place.unit.running and dtype and dtype.failure:
-                rescue_at = t0 + dtype.failure.rescue_delay_h
-                waits.append(env.timeout(max(rescue_at - env.now, 0.0)))
-            yield simpy.AnyOf(env, waits)
-            gates = self.gates(site, place, extra)
-            down = first_down(gates)
-            if down is None:
+        stop_end = env.now + tolerance if tolerance is not None else None
+        rescue_at = self._rescue_at(site, down, place) if started else None
+        while down:
+            yield from self._next_change(self.gates(site, place, extra), (stop_end, rescue_at))
+            down = all_down(self.gates(site, place, extra))
+            if not down:
                 break
-            if tolerance is not None and env.now >= t0 + tolerance - EPS:
+            if started and not self._survives(site, step, down, place):
+                return False
+            if stop_end is not None and env.now >= stop_end - EPS:
                 self.finish("lost", f"{step}:stopped_{short_cause(cause)}", site)
                 return False
-            if rescue_at is not None and env.now >= rescue_at - EPS and down is place.unit.running:
-                ok = yield from self.rescue(site, step, place)
-                if not ok:
-                    return False
-                policy = "pause"
-                gates = self.gates(site, place, extra)
-                down = first_down(gates)
+            if started and rescue_at is None:
+                rescue_at = self._rescue_at(site, down, place)
+            if rescue_at is not None and env.now >= rescue_at - EPS and place is not None and place.unit.running in down:
+                yield from self.rescue(site, step, place)
+                rescue_at = None
+                down = all_down(self.gates(site, place, extra))
         self.log(site, step, "resume", detail=cause)
         return True
 
+    def _next_change(self, gates: list[Condition], deadlines: tuple[float | None, ...]) -> Proc:
+        """Wait until any of ``gates`` goes up or down, or the first of ``deadlines`` (hours; None:
+        none) comes."""
+        env = self.w.env
+        waits, ups, downs = when_any_changes(gates)
+        waits += [env.timeout(max(t - env.now, 0.0)) for t in deadlines if t is not None]
+        yield simpy.AnyOf(env, waits)
+        forget(ups, downs)
+
+    def _survives(self, site: str, step: str, downs: list[Condition], place: Held | None) -> bool:
+        """False (and the batch lost, the deciding condition's cause named) when the conditions
+        ``downs`` abort it."""
+        policy, why = self.verdict(site, downs, place)
+        if policy == "abort":
+            self.finish("lost", f"{step}:{short_cause(why.cause())}", site)
+            return False
+        return True
+
+    def _rescue_at(self, site: str, downs: list[Condition], place: Held | None) -> float | None:
+        """When a breakdown among ``downs`` whose policy is rescue moves the batch (hours), or None."""
+        if place is None or self.verdict(site, downs, place)[0] != "rescue":
+            return None
+        failure = self.w.loaded.device_types[(site, place.unit.name)].failure
+        assert failure is not None
+        return self.w.env.now + failure.rescue_delay_h
+
     def rescue(self, site: str, step: str, place: Held) -> Proc:
-        """Move the batch from its broken unit to another unit of the same pool (waiting for one)."""
+        """Move the batch from its broken unit to another unit of the same pool, ahead of the
+        batches waiting to start (waiting for one); withdrawn if the broken unit is back first
+        (the batch stays). Returns the unit it left (``place.unit`` when it stayed)."""
         pool, old = place.pool, place.unit
-        req = pool.request()
+        req = pool.request_first()
         self.log_resource(site, step, "queue", old.name, detail="rescue")
-        yield req
+        if not req.triggered and old.running is not None:
+            yield simpy.AnyOf(self.w.env, [req, old.running.when_up()])
+        else:
+            yield req
+        if not req.triggered:
+            pool.cancel(req)
+            self.log_resource(site, step, "renege", old.name, detail="rescue")
+            return old
         self.release(Held(pool, place.req, old), step, site)
         place.req, place.unit = req, req.unit
         self.log_unit(site, step, "seize", place.unit, detail="rescue")
-        return True
+        return old
 
     def advance(self, hours: float, gates: list[Condition]) -> Proc:
         """Run for ``hours`` or until a gate goes down; returns the hours run."""

@@ -23,11 +23,15 @@ Tables (one row per ...):
   ..., a device pool or a staff role), ``start_h``, ``end_h``, ``backup`` (what carried the load,
   e.g. ``ups+generator``), ``backup_h`` (hours the backups carried it), ``lost_h`` (hours the
   thing itself was actually lost; unit-hours for device and staff outages), ``knock_on`` (other
-  site conditions it took down, e.g. ``grade 26.8 h`` after a blackout), ``batches_hit`` (patients paused, lost or
-  failed by it) and ``patients`` (their ids, comma separated).
-* ``impacts``: one row per effect on a batch: replication, patient, step, ``cause`` (an outage's
-  label, ``breakdown``, ``contamination``, ``leak``, ...), ``effect`` (``pause``, ``lost``,
-  ``failed``, ``damage``), ``time_h`` (when it happened) and ``hours`` (pause length; else 0).
+  site conditions it took down, e.g. ``grade 26.8 h`` after a blackout), ``batches_hit`` (patients paused, damaged, lost or
+  failed by it at its site) and ``patients`` (their ids, comma separated). An HVAC outage's
+  ``lost_h`` is the hours the air handling was lost.
+* ``impacts``: one row per effect on a batch: replication, patient, ``site`` (where it
+  happened), step, ``cause`` (an outage's label, ``breakdown``, ``contamination``, ``leak``,
+  ...), ``effect`` (``pause``, ``lost``, ``failed``, ``damage``: e.g. a culture that lost its
+  CO2 supply in an outage), ``time_h`` (when it happened) and ``hours`` (pause length; else 0).
+  A batch lost because a stop outlasted its unit's tolerance (LN2 storage warming up,
+  ``storage:stopped_LABEL``) is filed under the outage ``LABEL``.
 * ``kpis``: (replication, kpi, value), long form.
 
 KPI names: referred, infused, failed, dropped_out, lost, in_progress, resolved (patients; resolved
