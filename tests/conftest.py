@@ -3,13 +3,35 @@
 from __future__ import annotations
 
 import copy
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import settings
 
 from twin.scenario.loading import LoadedScenario, scenario_from_data
+
+# Hypothesis profiles. On CI (the environment variable CI set, as CI runs do with CI=true) every
+# run draws the same examples, so a red build is reproducible (CI=true python -m pytest ...) and
+# does not depend on the luck of the draw; print_blob prints how to replay a failure, and no
+# deadline (each test sets deadline=None already; a loaded CI runner must not turn into a flaky
+# DeadlineExceeded). Locally the search stays random, so developers keep finding new examples.
+# Neither profile changes max_examples (each test's own @settings keep the suite fast).
+# --hypothesis-profile=NAME still overrides (the plugin loads it after this file).
+settings.register_profile("twin-ci", parent=settings.get_profile("default"), derandomize=True, print_blob=True,
+                          deadline=None)
+settings.register_profile("twin-dev", parent=settings.get_profile("default"), derandomize=False)
+
+
+def hypothesis_profile(environ: Mapping[str, str]) -> str:
+    """The profile for this environment: 'twin-ci' when CI is set (not empty, 0, false or no)."""
+    return "twin-ci" if environ.get("CI", "").strip().lower() not in ("", "0", "false", "no") else "twin-dev"
+
+
+settings.load_profile(hypothesis_profile(os.environ))
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"

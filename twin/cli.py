@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--replications", "-r", type=_int_in(1, 10_000), help="number of replications (default: the scenario's)")
     run.add_argument("--seed", type=_int_in(0, 2**63 - 1), help="root seed (default: the scenario's); same as --set seed=S")
     run.add_argument("--quiet", "-q", action="store_true", help="print only the run folder")
+    _precision_options(run)
     _set_option(run, "override a scenario field by its dotted path before validation, e.g. --set "
                 "referrals.rate_per_week=10 --set sites.central_factory.devices.clinimacs_prodigy.count=16 (repeatable)")
 
@@ -45,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--out", help="comparison folder (default: a new folder under results/)")
     cmp_.add_argument("--replications", "-r", type=_int_in(2, 10_000), help="replications (default: the first file's)")
     cmp_.add_argument("--quiet", "-q", action="store_true", help="print only the comparison folder")
+    _precision_options(cmp_)
 
     sw = sub.add_parser("sweep", help="run many scenarios generated from a sweep file")
     sw.add_argument("sweep", help="sweep YAML file")
@@ -91,6 +93,40 @@ def _set_option(p: argparse.ArgumentParser, help: str = "override a field before
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE", help=help)
 
 
+def _precision_options(p: argparse.ArgumentParser) -> None:
+    """``--precision REL`` and ``--max-replications N`` (see twin.experiments.run.Precision)."""
+    from twin.experiments import DEFAULT_MAX_REPLICATIONS  # light: no pandas
+
+    p.add_argument("--precision", type=_float_in(1e-6, 10.0), metavar="REL",
+                   help="add replications (from --replications or the scenario's) until the 95%% half-width of "
+                   "vein-to-vein median and p90, throughput and cost per dose is under REL times the mean, "
+                   "e.g. 0.05 for 5%%, or until --max-replications")
+    p.add_argument("--max-replications", type=_int_in(2, 10_000), default=DEFAULT_MAX_REPLICATIONS, metavar="N",
+                   help=f"the cap for --precision (default {DEFAULT_MAX_REPLICATIONS})")
+
+
+def _precision(args: argparse.Namespace):
+    """The Precision rule the options ask for, or None."""
+    from twin.experiments.run import Precision
+
+    return None if args.precision is None else Precision(args.precision, args.max_replications)
+
+
+def _float_in(low: float, high: float):
+    """An argparse type: a number in [low, high]."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not low <= v <= high:
+            raise argparse.ArgumentTypeError(f"expected {low:g} to {high:g}, got {v:g}")
+        return v
+
+    return parse
+
+
 def _int_in(low: int, high: int):
     """An argparse type: a whole number in [low, high]."""
 
@@ -114,22 +150,38 @@ def _fmt(v: float, unit: str = "") -> str:
     return f"{v:,.2f}" if abs(v) < 100 else f"{v:,.1f}"
 
 
+NOT_USABLE = "!"
+"""Marks a mean whose interval is not usable (too few replications, or wider than the mean)."""
+
+
+def mean_ci_text(row, scale: float = 1.0, unit: str = "") -> str:  # row: a summarise() row
+    """A KPI's mean and 95% interval as the console prints it: ``mean [low, high]``; a constant
+    (the same value in every replication) without brackets; :data:`NOT_USABLE` after an
+    interval with a warning."""
+    val = _fmt(row.mean * scale, unit)
+    if getattr(row, "constant", False) or row.ci_low is None or math.isnan(row.ci_low):
+        return val
+    val += f" [{_fmt(row.ci_low * scale, 'x')}, {_fmt(row.ci_high * scale, 'x')}]"
+    return val + f" {NOT_USABLE}" if getattr(row, "warning", "") else val
+
+
 def kpi_table_text(summary, n_reps: int) -> str:  # summary: pandas DataFrame from results.summarise
-    """The console KPI table: headline KPIs, then utilisation per resource."""
+    """The console KPI table: headline KPIs, then utilisation per resource, then what a value
+    without brackets and a :data:`NOT_USABLE` mark mean, and the run's warnings."""
     from twin.results.kpis import HEADLINE
+    from twin.results.stats import MIN_REPLICATIONS, summary_warnings
 
     by = {row.kpi: row for row in summary.itertuples(index=False)}
     rows: list[tuple[str, str]] = []
+    shown: list = []
 
     def line(label: str, key: str, unit: str, scale: float = 1.0) -> None:
         row = by.get(key)
         if row is None:
             return
-        val = _fmt(row.mean * scale, unit)
-        if n_reps > 1 and not math.isnan(row.ci_low):
-            val += f" [{_fmt(row.ci_low * scale, 'x')}, {_fmt(row.ci_high * scale, 'x')}]"
+        shown.append(row)
         label = f"{label} ({unit})" if unit and unit != "patients" else label
-        rows.append((label, val))
+        rows.append((label, mean_ci_text(row, scale, unit)))
 
     for key, label, unit in HEADLINE:
         line(label, key, unit)
@@ -144,6 +196,12 @@ def kpi_table_text(summary, n_reps: int) -> str:  # summary: pandas DataFrame fr
     head = "mean [95% CI]" if n_reps > 1 else "value"
     out = [f"  {'KPI':<{width}}  {head:>{vwidth}}", f"  {'-' * width}  {'-' * vwidth}"]
     out += [f"  {label:<{width}}  {val:>{vwidth}}" for label, val in rows]
+    if n_reps > 1 and any(r.constant for r in shown):
+        out.append("  a value without an interval was the same in every replication")
+    if any(r.warning and not r.constant for r in shown):
+        out.append(f"  {NOT_USABLE} interval not usable (under {MIN_REPLICATIONS} replications, or wider than the mean): "
+                   "run more with --replications N or --precision REL")
+    out += [f"  warning: {w}" for w in summary_warnings(summary, n_reps, [r.kpi for r in shown])]
     return "\n".join(out)
 
 
@@ -223,13 +281,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     sc = loaded.scenario
     n = args.replications or sc.replications
     out = Path(args.out) if args.out else _new_folder(sc.name)
+    precision = _precision(args)
+    of = f"{n}" if precision is None else f"{max(n, precision.max_replications)} at most"
 
     def progress(rep: int, secs: float) -> None:
         if not args.quiet:
-            print(f"  replication {rep + 1}/{n} done in {secs:.2f} s", file=sys.stderr)
+            print(f"  replication {rep + 1}/{of} done in {secs:.2f} s", file=sys.stderr)
 
-    result = run_scenario(loaded, replications=n, on_replication=progress)
+    result = run_scenario(loaded, replications=n, on_replication=progress, precision=precision)
     write_run(result, out)
+    n = result.provenance["replications"]
     if args.quiet:
         print(out)
     else:
@@ -240,12 +301,27 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{prov['wall_time_s']:.2f} s"
         )
         print(kpi_table_text(result.summary, result.provenance["replications_completed"]))
+        if result.precision:
+            print(precision_text(result.precision))
         print(f"\nresults in {out}/ (events.parquet, batches.parquet, summary.json)")
     if args.report:
         _report(out, args.quiet)
     for f in result.failures:
         print(f"replication {f['replication']} failed: {f['error']} (see {out}/failures.txt)", file=sys.stderr)
     return EXIT_INTERNAL if result.failures else EXIT_OK
+
+
+def precision_text(status: dict) -> str:
+    """One line on what ``--precision`` reached (``status``: a run's ``precision`` record)."""
+    rel, n = status["rel"], status["replications"]
+    kpis = status["kpis"]
+    worst = max(kpis, key=lambda k: kpis[k]["rel_half_width"] or math.inf) if kpis else None
+    if status["reached"]:
+        return f"  precision: every main KPI's 95% half-width under {rel:.1%} of its mean after {n} replications"
+    where = (f"; widest {worst} at {kpis[worst]['rel_half_width']:.1%}" if worst and kpis[worst]["rel_half_width"]
+             is not None else "")
+    return (f"  precision: NOT reached: half-width under {rel:.1%} of the mean not met at the cap of "
+            f"{status['max_replications']} replications{where}")
 
 
 def _new_folder(name: str) -> Path:
@@ -275,7 +351,7 @@ def comparison_text(table, names: list[str]) -> str:  # table: pandas DataFrame 
         cells = [label]
         for n in names:
             r = by.get((n, key))
-            cells.append("-" if r is None else f"{_fmt(r.mean * scale)} [{_fmt(r.ci_low * scale)}, {_fmt(r.ci_high * scale)}]")
+            cells.append("-" if r is None else mean_ci_text(r, scale))
         for n in names[1:]:
             r = by.get((n, key))
             ok = r is not None and r.diff_mean == r.diff_mean  # not NaN
@@ -288,13 +364,30 @@ def comparison_text(table, names: list[str]) -> str:  # table: pandas DataFrame 
     return "\n".join(lines)
 
 
+def comparison_notes(result) -> str:  # result: twin.experiments.compare.Comparison
+    """What the comparison table's marks mean, its warnings and what ``--precision`` reached."""
+    from twin.results.kpis import HEADLINE
+    from twin.results.stats import summary_warnings
+
+    lines = ["  a value without an interval was the same in every replication; "
+             f"{NOT_USABLE}: interval not usable (too few replications, or wider than the mean)"]
+    heads = [k for k, _, _ in HEADLINE]
+    for name, run in zip(result.names, result.runs):
+        lines += [f"  warning ({name}): {w}" for w in
+                  summary_warnings(run.summary, run.provenance["replications_completed"], heads)]
+    for name, run in zip(result.names, result.runs):
+        if run.precision:
+            lines.append(precision_text(run.precision).replace("precision:", f"precision ({name}):", 1))
+    return "\n".join(lines)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from twin.experiments.compare import compare
     from twin.experiments.run import write_run
     from twin.scenario.loading import load_scenario
 
     layouts = [load_scenario(p) for p in args.scenarios]
-    result = compare(layouts, args.replications)
+    result = compare(layouts, args.replications, _precision(args))
     out = Path(args.out) if args.out else _new_folder("compare-" + "-vs-".join(result.names))
     out.mkdir(parents=True, exist_ok=True)
     for name, run in zip(result.names, result.runs):
@@ -307,6 +400,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"\n{len(result.names)} layouts, {n} replications each, common random numbers (seed "
               f"{layouts[0].scenario.seed}); mean [95% CI], and paired difference vs {result.names[0]!r}:")
         print(comparison_text(result.table, result.names))
+        print(comparison_notes(result))
         print(f"\nresults in {out}/ (comparison.parquet, layouts/NAME/ run folders)")
     if args.report:
         _report(out, args.quiet)
@@ -349,7 +443,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     else:
         print(f"\n{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} already done "
               f"(of {counts['planned']})")
-        shown = [k for k in ("vein_to_vein_p90_days", "dropped_out_fraction", "throughput_per_year") if k in set(summary["kpi"])]
+        shown = [k for k in ("vein_to_vein_p90_days", "dropped_out_fraction_of_resolved", "throughput_per_year") if k in set(summary["kpi"])]
         shown += [k for k in plan.spec.targets if k not in shown]
         import pandas as pd
 

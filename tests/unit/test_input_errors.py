@@ -210,6 +210,11 @@ CASES = [
         PRODIGY_POOL, "clinimacs_prodigy: {count: 14, override: {batches_per_unit: 0}}", "override:",
         "sites.central_factory.devices.clinimacs_prodigy.override", ("batches_per_unit", "greater than or equal to 1"),
     ),
+    Case(
+        "changeover-role-without-staff",
+        PRODIGY_POOL, "clinimacs_prodigy: {count: 14, override: {changeover_role: cleaner}}", "override:",
+        "sites.central_factory.devices.clinimacs_prodigy", ("'cleaner' for changeovers", "staff.cleaner"),
+    ),
     # YAML 1.1 reads yes/no/on/off as booleans; a count or a name must not silently become 0/False.
     Case(
         "yaml11-count-no",

@@ -281,3 +281,12 @@ def test_answer_needs_exactly_one_cost(tmp_path, capsys) -> None:
                          "  cost_kpi: cost_per_dose\n  cost_per_unit:\n    sites.central_factory.devices.clinimacs_prodigy.count: 100\n")
     assert main(["sweep", str(write(tmp_path, text)), "--out", str(tmp_path / "o")]) == 2
     assert "exactly one of cost_kpi or cost_per_unit" in capsys.readouterr().err
+
+
+def test_a_target_on_a_renamed_kpi_is_refused_with_its_new_name(tmp_path, capsys) -> None:
+    """dropped_out_fraction (over all referred) became dropped_out_fraction_of_resolved: a
+    target on the old name would never be met, silently."""
+    path = write(tmp_path, SWEEP.replace("vein_to_vein_p90_days: {max: 40}", "dropped_out_fraction: {max: 0.1}"))
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "dropped_out_fraction_of_resolved" in err and "Traceback" not in err

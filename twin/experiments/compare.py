@@ -3,9 +3,10 @@
 Each layout runs the same replications with the same seed, and every random draw is indexed by
 patient (see :meth:`twin.model.world.World.u`), so replication r of layout A and of layout B
 see the same referral times, hospitals, durations and QC results; what differs comes from the
-layout alone. For each KPI the comparison gives each layout's mean and 95% CI and the paired
-difference (layout minus the first layout) per replication with its own t interval, which is
-far narrower than the difference of two independent intervals.
+layout alone. For each KPI the comparison gives each layout's mean and 95% CI (bounded as in
+:func:`twin.results.stats.interval`) and the paired difference (layout minus the first layout)
+per replication with its own plain t interval (a difference may be negative), which is far
+narrower than the difference of two independent intervals.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from twin.core.errors import InputError
-from twin.experiments.run import RunResult, run_scenario
+from twin.experiments.run import Precision, Replications, RunResult, extend_to_precision
 from twin.results.stats import complete_kpis, summarise, t_quantile_975
 from twin.scenario.loading import LoadedScenario
 
@@ -80,13 +81,25 @@ def paired_differences(kpis_a: pd.DataFrame, kpis_b: pd.DataFrame) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
-def compare(layouts: list[LoadedScenario], replications: int | None = None) -> Comparison:
-    """Run every layout with the same replications and build the comparison table."""
+def compare(
+    layouts: list[LoadedScenario], replications: int | None = None, precision: Precision | None = None,
+) -> Comparison:
+    """Run every layout with the same replications and build the comparison table.
+
+    With ``precision``, replications are added to every layout in step (replication n to each,
+    so common random numbers hold) until every layout's main KPIs meet it, or its cap; each
+    layout's ``precision`` record says where it stands.
+    """
     if len(layouts) < 2:
         raise InputError("compare needs at least two scenario files")
     check_shared(layouts)
     n = replications or layouts[0].scenario.replications
-    runs = [run_scenario(ld, replications=n) for ld in layouts]
+    reps = [Replications(ld) for ld in layouts]
+    for rep in range(n):
+        for r in reps:
+            r.add(rep)
+    status = extend_to_precision(reps, precision) if precision else [None] * len(reps)
+    runs = [r.result(s) for r, s in zip(reps, status)]
     names = layout_names(layouts)
     parts = []
     every = set().union(*(set(r.kpis["kpi"]) for r in runs if len(r.kpis)))
@@ -95,5 +108,5 @@ def compare(layouts: list[LoadedScenario], replications: int | None = None) -> C
         d = paired_differences(runs[0].kpis, run.kpis)
         parts.append(s.merge(d, on="kpi", how="left").assign(layout=name))
     table = pd.concat(parts, ignore_index=True)
-    cols = ["layout", "kpi", "n", "mean", "ci_low", "ci_high", "diff_n", "diff_mean", "diff_ci_low", "diff_ci_high"]
+    cols = ["layout", "kpi", "n", "mean", "ci_low", "ci_high", "method", "constant", "warning", "diff_n", "diff_mean", "diff_ci_low", "diff_ci_high"]
     return Comparison(names, runs, table[cols])

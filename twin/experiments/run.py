@@ -25,9 +25,34 @@ from typing import Any
 import pandas as pd
 
 from twin.core.version import __version__
+from twin.experiments import DEFAULT_MAX_REPLICATIONS
 from twin.results.collect import replication_tables
-from twin.results.stats import kpi_long, summarise
+from twin.results.kpis import HEADLINE
+from twin.results.stats import (
+    PRECISION_KPIS,
+    SUMMARY_COLUMNS,
+    kpi_long,
+    precision_status,
+    summarise,
+    summary_warnings,
+)
 from twin.scenario.loading import LoadedScenario
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Add replications until every KPI of ``kpis`` (those the run measures) has a 95%
+    half-width under ``rel`` times its mean (see :func:`twin.results.stats.precision_status`),
+    or ``max_replications`` have run. Replication r always uses its own streams, so the first n
+    replications are the same as those of a run of n."""
+
+    rel: float
+    max_replications: int = DEFAULT_MAX_REPLICATIONS
+    kpis: tuple[str, ...] = PRECISION_KPIS
+
+    def status(self, summary: pd.DataFrame) -> dict[str, Any]:
+        """Where ``summary`` stands against this rule."""
+        return precision_status(summary, self.rel, self.kpis)
 
 
 @dataclass
@@ -44,6 +69,7 @@ class RunResult:
     failures: list[dict[str, Any]] = field(default_factory=list)
     outages: pd.DataFrame = field(default_factory=pd.DataFrame)
     impacts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    precision: dict[str, Any] | None = None  # what --precision asked and reached (summary.json)
 
     def kpi(self, name: str) -> float:
         """Mean of KPI ``name`` over replications."""
@@ -53,10 +79,104 @@ class RunResult:
         return float(row["mean"].iloc[0])
 
 
+class Replications:
+    """The replications of one scenario so far, added one at a time (replication r is
+    simulated from its own streams, whatever else runs)."""
+
+    def __init__(self, loaded: LoadedScenario, on_replication: Callable[[int, float], None] | None = None) -> None:
+        self.loaded = loaded
+        self.on_replication = on_replication
+        self.started = time.perf_counter()
+        self.attempted = 0
+        self.tables: dict[str, list[pd.DataFrame]] = {k: [] for k in ("events", "batches", "resources", "outages",
+                                                                        "impacts")}
+        self.kp: list[tuple[int, dict[str, float]]] = []
+        self.failures: list[dict[str, Any]] = []
+
+    def add(self, rep: int) -> None:
+        """Simulate replication ``rep``; one that raises is recorded in ``failures`` (with its
+        traceback) and the others still run: nothing already computed is lost."""
+        from twin.model import simulate
+
+        self.attempted += 1
+        t0 = time.perf_counter()
+        try:
+            t = replication_tables(simulate(self.loaded, rep))
+        except Exception as exc:  # a failed replication is data, not a crash
+            self.failures.append(
+                {"replication": rep, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+            )
+            return
+        for k, frames in self.tables.items():
+            frames.append(getattr(t, k))
+        self.kp.append((rep, t.kpis))
+        if self.on_replication:
+            self.on_replication(rep, time.perf_counter() - t0)
+
+    def summary(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The long KPI table and its summary (:func:`twin.results.stats.summarise`)."""
+        long = kpi_long(self.kp)
+        return long, summarise(long) if len(long) else pd.DataFrame(columns=SUMMARY_COLUMNS)
+
+    def result(self, precision: dict[str, Any] | None = None) -> RunResult:
+        """The run so far as a :class:`RunResult`."""
+        sc = self.loaded.scenario
+        long, summary = self.summary()
+        provenance = {
+            "celltwin_version": __version__,
+            "scenario_name": sc.name,
+            "scenario_file": self.loaded.source,
+            "scenario_file_sha256": self.loaded.file_sha256,
+            "scenario_hash": self.loaded.scenario_hash,
+            "overrides": list(self.loaded.overrides),
+            "root_seed": sc.seed,
+            "replications": self.attempted,
+            "replications_completed": len(self.kp),
+            "horizon_days": sc.horizon_days,
+            "warmup_days": sc.warmup_days,
+            "start_date": sc.start_date.isoformat(),
+            "wall_time_s": round(time.perf_counter() - self.started, 4),
+            "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "python": platform.python_version(),
+        }
+        t = {k: _cat(v) for k, v in self.tables.items()}
+        return RunResult(self.loaded, t["events"], t["batches"], t["resources"], long, summary, provenance,
+                         self.failures, t["outages"], t["impacts"], precision)
+
+
+def _cat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    full = [f for f in frames if len(f)]
+    if not full:
+        return frames[0] if frames else pd.DataFrame()
+    return pd.concat(full, ignore_index=True)
+
+
+def extend_to_precision(runs: list[Replications], precision: Precision) -> list[dict[str, Any]]:
+    """Add replications to every run of ``runs`` in step (replication n to each, so layouts keep
+    their common random numbers) until every run meets ``precision`` or the cap is reached.
+
+    Returns:
+        per run, what goes into its ``summary.json`` as ``precision``: the rule (``rel``,
+        ``max_replications``, ``kpis_wanted``), ``replications`` (the final n), ``reached``
+        (this run) and ``kpis``: per KPI measured, ``rel_half_width`` and ``reached``.
+    """
+    while True:
+        status = [precision.status(r.summary()[1]) for r in runs]
+        n = runs[0].attempted
+        if all(s["reached"] for s in status) or n >= precision.max_replications:
+            break
+        for r in runs:
+            r.add(n)
+    rule = {"rel": precision.rel, "max_replications": precision.max_replications,
+            "kpis_wanted": list(precision.kpis), "replications": n}
+    return [{**rule, **s} for s in status]
+
+
 def run_scenario(
     loaded: LoadedScenario,
     replications: int | None = None,
     on_replication: Callable[[int, float], None] | None = None,
+    precision: Precision | None = None,
 ) -> RunResult:
     """Simulate ``replications`` independent replications (default: the scenario's own).
 
@@ -66,59 +186,15 @@ def run_scenario(
     Args:
         loaded: validated scenario.
         replications: number of replications (overrides the scenario's; the root seed is the
-            scenario's ``seed`` field, set it with an override to change it).
+            scenario's ``seed`` field, set it with an override to change it); with
+            ``precision``, the number to start from.
         on_replication: called with (replication, wall seconds) after each one.
+        precision: add replications until the main KPIs are this precise (:class:`Precision`).
     """
-    from twin.model import simulate
-
-    sc = loaded.scenario
-    n = replications or sc.replications
-    started = time.perf_counter()
-    ev, ba, rs, kp, failures, ou, im = [], [], [], [], [], [], []
-    for rep in range(n):
-        t0 = time.perf_counter()
-        try:
-            t = replication_tables(simulate(loaded, rep))
-        except Exception as exc:  # a failed replication is data, not a crash
-            failures.append(
-                {"replication": rep, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-            )
-            continue
-        ev.append(t.events)
-        ba.append(t.batches)
-        rs.append(t.resources)
-        ou.append(t.outages)
-        im.append(t.impacts)
-        kp.append((rep, t.kpis))
-        if on_replication:
-            on_replication(rep, time.perf_counter() - t0)
-    long = kpi_long(kp)
-    summary = summarise(long) if len(long) else pd.DataFrame(columns=["kpi", "n", "mean", "sd", "ci_low", "ci_high"])
-    provenance = {
-        "celltwin_version": __version__,
-        "scenario_name": sc.name,
-        "scenario_file": loaded.source,
-        "scenario_file_sha256": loaded.file_sha256,
-        "scenario_hash": loaded.scenario_hash,
-        "overrides": list(loaded.overrides),
-        "root_seed": sc.seed,
-        "replications": n,
-        "replications_completed": len(kp),
-        "horizon_days": sc.horizon_days,
-        "warmup_days": sc.warmup_days,
-        "start_date": sc.start_date.isoformat(),
-        "wall_time_s": round(time.perf_counter() - started, 4),
-        "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-    }
-
-    def cat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-        full = [f for f in frames if len(f)]
-        if not full:
-            return frames[0] if frames else pd.DataFrame()
-        return pd.concat(full, ignore_index=True)
-
-    return RunResult(loaded, cat(ev), cat(ba), cat(rs), long, summary, provenance, failures, cat(ou), cat(im))
+    runs = Replications(loaded, on_replication)
+    for rep in range(replications or loaded.scenario.replications):
+        runs.add(rep)
+    return runs.result(extend_to_precision([runs], precision)[0] if precision else None)
 
 
 def _with_provenance(df: pd.DataFrame, prov: dict[str, Any]) -> pd.DataFrame:
@@ -143,7 +219,10 @@ def _json_safe(v: Any) -> Any:
 
 
 def summary_dict(result: RunResult) -> dict[str, Any]:
-    """The content of ``summary.json``: provenance, KPI means with 95% CIs, per-replication
+    """The content of ``summary.json``: provenance, KPI means with 95% intervals (each with its
+    ``method``, ``constant`` flag and ``warning``, see :func:`twin.results.stats.interval`),
+    ``warnings`` (too few replications, headline KPIs whose interval is wider than their mean),
+    ``precision`` (what ``--precision`` asked and reached; null without it), per-replication
     values, outcome conservation, failed replications."""
     kp = {
         row.kpi: {
@@ -151,9 +230,13 @@ def summary_dict(result: RunResult) -> dict[str, Any]:
             "ci_low": _json_safe(row.ci_low),
             "ci_high": _json_safe(row.ci_high),
             "n": int(row.n),
+            "method": row.method,
+            "constant": bool(row.constant),
+            "warning": row.warning or None,
         }
         for row in result.summary.itertuples(index=False)
     }
+    main = [k for k, _, _ in HEADLINE] + list(PRECISION_KPIS)
     per_rep: dict[str, dict[str, Any]] = {}
     for row in result.kpis.itertuples(index=False):
         per_rep.setdefault(str(row.replication), {})[row.kpi] = _json_safe(row.value)
@@ -166,6 +249,8 @@ def summary_dict(result: RunResult) -> dict[str, Any]:
     return {
         "provenance": result.provenance,
         "kpis": kp,
+        "warnings": summary_warnings(result.summary, result.provenance["replications_completed"], main),
+        "precision": result.precision,
         "replications": per_rep,
         "conservation_all_patients": conservation,
         "failed_replications": [{k: f[k] for k in ("replication", "error")} for f in result.failures],

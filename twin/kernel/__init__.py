@@ -153,6 +153,13 @@ Implementations (same signature, same results within rounding)
 * :func:`~twin.kernel.reference.advance_numpy` -- plain NumPy reference (array ops over cultures, Python loop over steps).
 * :func:`~twin.kernel.reference.advance_python` -- pure Python loops with :mod:`math` (benchmarks, tiny test inputs).
 
+"Within rounding" is relative to the conditioning of the recurrence. Where crowding death
+overshoots (``dt * death_plateau_per_h / (1 - plateau_fraction) * N/K > 1``, never with the
+defaults) the map N -> N' reverses order, oscillates and can be chaotic: with mu 2.28 /h, dt 0.25 h
+and death_plateau 5 /h above 75 % of capacity, one ulp of N0 moves N after 19 h by 0.12 cells in
+exact arithmetic (factor 2.1e9 over 76 sub-steps), so the implementations agree only to that
+propagated rounding (``tests/unit/test_biology.py`` bounds it per culture).
+
 How the numba kernel is made fast (measured, see ``benchmarks/bench_kernel.py``): cultures are
 cut into blocks of 1,024 that advance through all their sub-steps while in L1/L2 cache; within a
 sub-step the per-culture work is split into three branch-free loops (chamber + excursion + stress

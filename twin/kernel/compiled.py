@@ -199,6 +199,7 @@ _INVLN2 = 1.4426950408889634
 _LN2HI = 6.93147180369123816490e-01  # fdlibm split of ln 2: hi has trailing zero bits, so k*hi is exact
 _LN2LO = 1.90821492927058770002e-10
 _LN2 = 0.6931471805599453
+_TINY = 2.2250738585072014e-308  # smallest normal float64: below it a quotient keeps fewer than 53 bits
 _EXP_LOW = -708.0  # below this exp(y) < 3.3e-308: return 0 (libm would give a subnormal < 2.3e-308)
 _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13 = (1.0 / math.factorial(i) for i in range(2, 14))
 
@@ -298,7 +299,10 @@ def _substep(h, a_t_on, a_t_off, a_c_on, a_c_off, cells, dead, age_h, temp_c, co
         u = u if nv > 0.0 else 0.0
         q = u - pf
         d = dbase + dplat_s * (q if q > 0.0 else 0.0) + dstress * xs[i]
-        grown = u * kc
+        # u * K, unless u is subnormal (tiny N, K ~ 1e300 "no limit"): then u has lost bits, and
+        # N_new comes from N directly (both computed, a select: normal u stays bit-identical;
+        # N = 0 stays 0 also where e = 1 + em1 is 0)
+        grown = u * kc if u >= _TINY else (nv / ((1.0 + em1) - (nv / kc) * em1) if nv > 0.0 else 0.0)
         lost = grown * -_vexpm1(-d * h)
         cells[i] = grown - lost
         dead[i] = dead[i] + lost

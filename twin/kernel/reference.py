@@ -138,7 +138,8 @@ def advance_python(
             n -= lost
             dd += lost
             if c > 0.0:
-                c = min(p.contam_max_cfu, c * 2.0 ** (h / dbl))
+                y = h / dbl  # float ** raises OverflowError past 2**1024 (NumPy gives inf): cap it the same way
+                c = min(p.contam_max_cfu, c * 2.0 ** y) if y < 1024.0 else p.contam_max_cfu
             age += h
         cells[i], dead[i], contam[i], age_h[i] = n, dd, c, age
         temp_c[i], co2_pct[i], stress_h[i] = t, co2, s

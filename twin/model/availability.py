@@ -178,7 +178,10 @@ def _replace(world: World, desk: UnitPool, u: Unit, lead_h: float, training_h: f
 def _start_devices(world: World, site: str, tname: str) -> None:
     pool = world.pools[(site, tname)]
     dtype = world.loaded.device_types[(site, tname)]
-    if dtype.changeover_h:
+    if dtype.changeover_h and dtype.changeover_role is not None:
+        hours = dtype.changeover_h
+        pool.on_empty = lambda u: _staffed_changeover(world, site, pool, u, hours)
+    elif dtype.changeover_h:
         hours = dtype.changeover_h
         pool.on_empty = lambda u: pool.set_down(u, "changeover", duration=hours)
     for u in pool.units:
@@ -201,6 +204,8 @@ def _breakdowns(world: World, site: str, tname: str, pool: UnitPool, u: Unit) ->
         yield env.timeout(f.time_between_h.ppf(float(tbf.random())))
         pool.set_down(u, "broken", hard=True)
         hours = f.repair_h.ppf(float(rep.random()))
+        if f.response_h > 0:  # the vendor (or the engineer on call) is on the way
+            yield env.timeout(f.response_h)
         if f.repair_role is None:
             yield env.timeout(hours)
         else:
@@ -208,9 +213,23 @@ def _breakdowns(world: World, site: str, tname: str, pool: UnitPool, u: Unit) ->
         pool.set_up(u, "broken", hard=True)
 
 
+def _staffed_changeover(world: World, site: str, pool: UnitPool, u: Unit, hours: float) -> None:
+    """The changeover of ``u`` (empty now): out of service at once, until a person of the
+    device's ``changeover_role`` has worked its ``hours`` on shift (handed over at shift ends)."""
+    pool.set_down(u, "changeover")
+
+    def work() -> Proc:
+        yield from _repair_work(world, site, u.name, f"changeover:{u.name}", hours)
+        if not world.closed:
+            pool.set_up(u, "changeover")
+
+    world.env.process(work())
+
+
 def _repair_work(world: World, site: str, tname: str, step: str, hours: float) -> Proc:
-    """``hours`` of repair by qualified people on shift: each works until the repair is done or
-    their shift ends, and the next one on duty carries on."""
+    """``hours`` of work on device type ``tname`` (a repair, a changeover: step ``step``) by
+    qualified people on shift: each works until the work is done or their shift ends, and the
+    next one on duty carries on."""
     env, desk, log = world.env, world.desk[site], world.log
     remaining = hours
     while remaining > 1e-9:
@@ -378,11 +397,10 @@ def _outage(world: World, occ: _Occurrence) -> Proc:
     if occ.what == "it":
         yield from _it_outage(world, occ)  # it logs its end itself, before the restore
         return
-    if occ.what == "hvac":
-        air = world.cond[(occ.site, "air")]
-        air.down(occ.label)
+    if occ.what == "hvac":  # the air handling is lost (logged, so the outage log counts its hours)
+        site_down(world, occ.site, "air", occ.label)
         yield env.timeout(occ.hours)
-        air.clear(occ.label)
+        site_up(world, occ.site, "air", occ.label)
     else:
         _begin_loss(world, occ)
         yield env.timeout(occ.hours)

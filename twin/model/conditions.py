@@ -103,6 +103,19 @@ def first_down(conds: list[Condition]) -> Condition | None:
     return None
 
 
+def all_down(conds: list[Condition]) -> list[Condition]:
+    """Every condition in ``conds`` that is down, in order."""
+    return [c for c in conds if c.reasons]
+
+
+def when_any_changes(conds: list[Condition]) -> tuple[list[simpy.Event], list[Condition], list[simpy.Event]]:
+    """Events for the next change of any of ``conds``: (all events to wait on, the conditions that
+    were up, their :meth:`Condition.when_down` events, to hand back with :func:`forget`)."""
+    ups = [c for c in conds if not c.reasons]
+    downs = [c.when_down() for c in ups]
+    return [*(c.when_up() for c in conds if c.reasons), *downs], ups, downs
+
+
 def forget(conds: list[Condition], events: list[simpy.Event]) -> None:
     """Hand back the :meth:`Condition.when_down` events of ``conds`` (pairwise) after a wait."""
     for c, ev in zip(conds, events):

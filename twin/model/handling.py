@@ -4,21 +4,34 @@ shipments, QC tests, cultures (with the kernel's ticker) and the storage watch."
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from twin.kernel.detection import detection_probability
 from twin.model import streams
-from twin.model.conditions import first_down, forget
+from twin.model.conditions import all_down, first_down, forget, when_any_changes
 from twin.model.steps import EPS, Held, StepRunner, Work, short_cause
-from twin.model.ticker import CultureSpec
+from twin.model.ticker import Chamber, CultureSpec
 
 if TYPE_CHECKING:
+    from twin.model.pools import Unit
     from twin.model.ticker import Culture
     from twin.scenario.recipe import Step
 
 Proc = Generator[simpy.Event, Any, Any]
+
+
+@dataclass
+class _Stop:
+    """A culture step's stop in progress at ``site``: the cause its pause was logged with (""
+    while running) and when a rescue is due (hours; None: none)."""
+
+    site: str
+    step: str
+    cause: str = ""
+    rescue_at: float | None = None
 
 
 class Handling(StepRunner):
@@ -133,8 +146,7 @@ class Handling(StepRunner):
         dtype = w.loaded.device_types[(site, held.unit.name)]
         spec = self._culture_spec(site, step, dtype)
         p.cells = 1.0
-        co2 = w.cond[(site, "co2")] if "co2" in dtype.utilities else None
-        c = w.ticker.start(p.pid, held.unit.name, spec, self.gates(site, held, extra), co2)
+        c = w.ticker.start(p.pid, held.unit.name, spec, self.gates(site, held, extra), self._chamber(site, step.name, held))
         if not (yield from self._tend(site, step, held, c)):
             return False
         # The step ends at its end point; the cells stay in the device, and in the kernel
@@ -144,6 +156,27 @@ class Handling(StepRunner):
         self.passed(site, step.name, "end")
         p.culture = (site, step, c)
         return True
+
+    def _chamber(self, site: str, step: str, held: Held) -> Chamber:
+        """What each condition of the device ``held`` at ``site`` does to the culture's chamber
+        in step ``step``: the unit running and the site's power (if it draws power) stop it; compressed
+        air (if it draws it) and the network (if it stops without it) stop the feed; the site's
+        CO2 (if it draws CO2) sets its gas, and each loss of it is logged as damage to the batch
+        (kind ``damage``, resource ``co2``, detail the cause)."""
+        w = self.w
+        dtype = w.loaded.device_types[(site, held.unit.name)]
+        uses = dtype.utilities
+        stops = [c for c in (held.unit.running,) if c is not None]
+        stops += [w.cond[(site, u)] for u in uses if u in ("power", "ln2")]
+        unfed = [w.cond[(site, "compressed_air")]] if "compressed_air" in uses else []
+        if dtype.network == "stop":
+            unfed.append(w.cond[(site, "it")])
+        co2 = w.cond[(site, "co2")] if "co2" in uses else None
+
+        def on_co2_lost(cause: str) -> None:
+            self.log_resource(site, step, "damage", "co2", detail=cause)
+
+        return Chamber(tuple(stops), tuple(unfed), co2, on_co2_lost)
 
     def _culture_spec(self, site: str, step: Step, dtype: Any) -> CultureSpec:
         """The batch's culture in ``step`` on a device of type ``dtype``: the cells it brings
@@ -191,35 +224,65 @@ class Handling(StepRunner):
         return on_check
 
     def _tend(self, site: str, step: Step, held: Held, c: Culture) -> Proc:
-        """Wait for culture ``c`` to reach its end, logging the device's stops as pauses.
-        Returns False when the batch is lost (a fatal stop) or fails (a positive check)."""
-        w, p, env, gates = self.w, self.p, self.w.env, c.gates
-        paused = ""
+        """Wait for culture ``c`` to reach its end, logging the device's stops as pauses; the
+        device's policy is judged over every condition down, again whenever any changes, and a
+        rescue moves the culture to another unit (the biology goes on). Returns False when the
+        batch is lost (a fatal stop) or fails (a positive check)."""
+        w, p, env = self.w, self.p, self.w.env
+        stop = _Stop(site, step.name)
         while True:
             if p.done:  # stopped (a drop-out, a hold, a failure elsewhere): the culture is discarded
                 w.ticker.remove(c)
                 return False
-            down = first_down(gates)
-            if down is not None and not paused:
-                if self.stop_policy(site, down, held) == "abort":
-                    w.ticker.remove(c)
-                    self.finish("lost", f"{step.name}:{short_cause(down.cause())}", site)
-                    return False
-                paused = down.cause()
-                self.log(site, step.name, "pause", detail=paused)
-            elif down is None and paused:
-                self.log(site, step.name, "resume", detail=paused)
-                paused = ""
+            if not self._judge(stop, held, c):
+                return False
             if p.fail_cause:
                 w.ticker.remove(c)
                 return False
-            if c.done.triggered and not paused:
+            if c.done.triggered and not stop.cause:
                 return True
+            if stop.rescue_at is not None and env.now >= stop.rescue_at - EPS:
+                self._move_culture(stop, held, c, (yield from self.rescue(site, step.name, held)))
+                continue
+            changes, ups, downs = when_any_changes(c.gates)
             waits = [c.done, p.fail_ev, p.stop_ev] if not c.done.triggered else [p.fail_ev, p.stop_ev]
-            downs = [g.when_down() for g in gates] if down is None else []
-            waits += [down.when_up()] if down is not None else downs
-            yield simpy.AnyOf(env, waits)
-            forget(gates, downs)
+            if stop.rescue_at is not None:
+                waits.append(env.timeout(max(stop.rescue_at - env.now, 0.0)))
+            yield simpy.AnyOf(env, waits + changes)
+            forget(ups, downs)
+
+    def _judge(self, stop: _Stop, held: Held, c: Culture) -> bool:
+        """Log the culture step's pause or resume as its conditions say and note when a rescue is
+        due; False (the culture removed, the batch lost) when a condition down aborts it."""
+        down = all_down(c.gates)
+        if not down:
+            if stop.cause:
+                self.log(stop.site, stop.step, "resume", detail=stop.cause)
+                stop.cause = ""
+            stop.rescue_at = None
+            return True
+        policy, why = self.verdict(stop.site, down, held)
+        if policy == "abort":
+            self.w.ticker.remove(c)
+            self.finish("lost", f"{stop.step}:{short_cause(why.cause())}", stop.site)
+            return False
+        if not stop.cause:
+            stop.cause = down[0].cause()
+            self.log(stop.site, stop.step, "pause", detail=stop.cause)
+        if policy != "rescue":
+            stop.rescue_at = None
+        elif stop.rescue_at is None:
+            stop.rescue_at = self._rescue_at(stop.site, down, held)
+        return True
+
+    def _move_culture(self, stop: _Stop, held: Held, c: Culture, old: Unit) -> None:
+        """After a rescue of ``held`` from unit ``old``: the culture follows the batch to its new
+        unit (nothing to do when the old unit was repaired first)."""
+        stop.rescue_at = None
+        if held.unit is old:
+            return
+        gates = [held.unit.running if g is old.running else g for g in c.gates]
+        self.w.ticker.move(c, gates, self._chamber(stop.site, stop.step, held))
 
     def end_culture(self) -> None:
         """The next step starts on the cells of the finished culture: harvest it now."""

@@ -69,6 +69,12 @@ class Request(simpy.Event):
         self.staff: Request | None = None
 
 
+class _First(Request):
+    """A request served ahead of the plain ones (see :meth:`UnitPool.request_first`)."""
+
+    __slots__ = ()
+
+
 LogFn = Callable[[Unit, str, str], None]  # (unit, kind "down"/"up", reason)
 
 
@@ -169,6 +175,18 @@ class UnitPool:
         req.unit = u
         req._ok, req._value, req.callbacks = True, u, None  # a processed, successful event
         self._touch(u)
+        return req
+
+    def request_first(self) -> Request:
+        """A request of a pool of interchangeable units (devices) that goes ahead of every
+        waiting one, after earlier such requests (a rescue of a batch from a broken unit)."""
+        self._seq += 1
+        req = _First(self.env, None, 0.0, self._seq)
+        ahead = 0
+        while ahead < len(self.queue) and isinstance(self.queue[ahead], _First):
+            ahead += 1
+        self.queue.insert(ahead, req)
+        self.dispatch()
         return req
 
     def take_now(self, skill: str | None = None, need_h: float = 0.0) -> Request | None:

@@ -17,7 +17,7 @@ import simpy
 
 from twin.model import streams
 from twin.model.clocks import kept_fraction
-from twin.model.conditions import Condition, first_down, forget
+from twin.model.conditions import Condition, all_down, first_down, forget, when_any_changes
 from twin.model.pools import Request, Unit, UnitPool
 
 if TYPE_CHECKING:
@@ -299,11 +299,8 @@ class StepRunner:
         out += [self.w.cond[(site, x)] for x in extra]
         return out
 
-    def stop_policy(self, site: str, down: Condition, place: Held | None, started: bool = True) -> str:
-        """What a stop of ``down`` does to this batch: pause, abort or rescue (a step not yet
-        started just waits: pause)."""
-        if not started:
-            return "pause"
+    def stop_policy(self, site: str, down: Condition, place: Held | None) -> str:
+        """What a stop of ``down`` does to this batch: pause, abort or rescue."""
         if down is self.w.cond[(site, "grade")]:
             return "abort"  # product exposed in a room out of grade
         if place is None or place.unit.running is None:
@@ -313,78 +310,121 @@ class StepRunner:
             return dtype.failure.on_failure
         return dtype.on_stop
 
+    def verdict(self, site: str, downs: list[Condition], place: Held | None) -> tuple[str, Condition]:
+        """What the conditions ``downs`` (all down at once) do to this batch, each judged by
+        :meth:`stop_policy`: ``abort`` if any one loses it, else ``rescue`` if the breakdown says
+        so, else ``pause``; with the condition that decides it."""
+        policies = [(self.stop_policy(site, d, place), d) for d in downs]
+        for want in ("abort", "rescue"):
+            for policy, d in policies:
+                if policy == want:
+                    return policy, d
+        return "pause", downs[0]
+
     def hold_until_running(self, work: Work, place: Held | None, started: bool = True) -> Proc:
         """If something ``work`` needs is down: stop (pause), lose the batch (abort), or after
         the rescue delay move it to another unit (rescue); a step not yet started just waits.
-        Returns False if the batch is lost."""
-        site, step, extra = work.site, work.step, work.extra
-        gates = self.gates(site, place, extra)
-        down = first_down(gates)
-        if down is None:
+        The decision is taken over every condition that is down, again whenever any of them
+        changes (a cleanroom that leaves grade while a blackout pauses an open step loses the
+        batch). Returns False if the batch is lost."""
+        env, site, step, extra = self.w.env, work.site, work.step, work.extra
+        down = all_down(self.gates(site, place, extra))
+        if not down:
             return True
-        cause = down.cause()
-        policy = self.stop_policy(site, down, place, started)
-        if policy == "abort":
-            self.finish("lost", f"{step}:{short_cause(cause)}", site)
+        cause = down[0].cause()
+        if started and not self._survives(site, step, down, place):
             return False
         self.log(site, step, "pause", detail=cause)
-        if not (yield from self._wait_out(work, place, down, policy)):
+        stop_end = self._stop_end(site, place)
+        rescue_at = self._rescue_at(site, down, place) if started else None
+        while down:
+            yield from self._next_change(self.gates(site, place, extra), (stop_end, rescue_at))
+            if self.p.done:
+                return False
+            down = all_down(self.gates(site, place, extra))
+            if not down:
+                break
+            if not self._can_wait(work, down, place, started, (stop_end, cause)):
+                return False
+            if started and rescue_at is None:
+                rescue_at = self._rescue_at(site, down, place)
+            if rescue_at is not None and env.now >= rescue_at - EPS and place is not None and place.unit.running in down:
+                yield from self.rescue(site, step, place)
+                rescue_at = None
+                down = [] if self.p.done else all_down(self.gates(site, place, extra))
+        if self.p.done:
             return False
         self.log(site, step, "resume", detail=cause)
         return True
 
-    def _wait_out(self, work: Work, place: Held | None, down: Condition, policy: str) -> Proc:
-        """Wait while something ``work`` needs is down (first ``down``): until it is all up
-        (True), the device's stop tolerance runs out (the batch is lost: False), or the rescue
-        delay passes (the batch moves to another unit and waits on)."""
-        env, site, step, extra = self.w.env, work.site, work.step, work.extra
-        cause = down.cause()
-        t0 = env.now
-        dtype, tolerance = self._stop_tolerance(site, place)
-        while down is not None:
-            waits: list[simpy.Event] = [down.when_up(), self.p.stop_ev]
-            if tolerance is not None:
-                waits.append(env.timeout(max(t0 + tolerance - env.now, 0.0)))
-            rescue_at = _rescue_at(policy, down, place, dtype, t0)
-            if rescue_at is not None:
-                waits.append(env.timeout(max(rescue_at - env.now, 0.0)))
-            yield simpy.AnyOf(env, waits)
-            if self.p.done:
-                return False
-            gates = self.gates(site, place, extra)
-            down = first_down(gates)
-            if down is None:
-                break
-            if tolerance is not None and _outlasted(env.now, t0, tolerance):
-                self.finish("lost", f"{step}:stopped_{short_cause(cause)}", site)
-                return False
-            if rescue_at is not None and _outlasted(env.now, rescue_at, 0.0) and down is place.unit.running:
-                ok = yield from self.rescue(site, step, place)
-                if not ok:
-                    return False
-                policy = "pause"
-                gates = self.gates(site, place, extra)
-                down = first_down(gates)
+    def _can_wait(self, work: Work, down: list[Condition], place: Held | None, started: bool,
+                  tolerance: tuple[float | None, str]) -> bool:
+        """Whether the batch may go on waiting while ``down`` stop it: not when they abort it (a
+        started step), nor past ``tolerance`` = (the time its unit's stop tolerance ends, the
+        stop's first cause); the batch is lost then (False)."""
+        if started and not self._survives(work.site, work.step, down, place):
+            return False
+        stop_end, cause = tolerance
+        if stop_end is not None and self.w.env.now >= stop_end - EPS:
+            self.finish("lost", f"{work.step}:stopped_{short_cause(cause)}", work.site)
+            return False
         return True
 
-    def _stop_tolerance(self, site: str, place: Held | None) -> tuple[Any, float | None]:
-        """The held unit's device type and the hours a stop of it is tolerated (None: any)."""
+    def _stop_end(self, site: str, place: Held | None) -> float | None:
+        """When a stop of the held unit beginning now has lasted longer than its device type
+        tolerates (hours), or None: any stop is tolerated."""
         dtype = self.w.loaded.device_types.get((site, place.unit.name)) if place is not None else None
-        return dtype, (dtype.stop_tolerance_h if dtype is not None else None)
+        tolerance = dtype.stop_tolerance_h if dtype is not None else None
+        return self.w.env.now + tolerance if tolerance is not None else None
+
+    def _next_change(self, gates: list[Condition], deadlines: tuple[float | None, ...]) -> Proc:
+        """Wait until any of ``gates`` goes up or down, or the first of ``deadlines`` (hours; None:
+        none) comes."""
+        env = self.w.env
+        waits, ups, downs = when_any_changes(gates)
+        waits.append(self.p.stop_ev)
+        waits += [env.timeout(max(t - env.now, 0.0)) for t in deadlines if t is not None]
+        yield simpy.AnyOf(env, waits)
+        forget(ups, downs)
+
+    def _survives(self, site: str, step: str, downs: list[Condition], place: Held | None) -> bool:
+        """False (and the batch lost, the deciding condition's cause named) when the conditions
+        ``downs`` abort it."""
+        policy, why = self.verdict(site, downs, place)
+        if policy == "abort":
+            self.finish("lost", f"{step}:{short_cause(why.cause())}", site)
+            return False
+        return True
+
+    def _rescue_at(self, site: str, downs: list[Condition], place: Held | None) -> float | None:
+        """When a breakdown among ``downs`` whose policy is rescue moves the batch (hours), or None."""
+        if place is None or self.verdict(site, downs, place)[0] != "rescue":
+            return None
+        failure = self.w.loaded.device_types[(site, place.unit.name)].failure
+        assert failure is not None
+        return self.w.env.now + failure.rescue_delay_h
 
     def rescue(self, site: str, step: str, place: Held) -> Proc:
-        """Move the batch from its broken unit to another unit of the same pool (waiting for one)."""
+        """Move the batch from its broken unit to another unit of the same pool, ahead of the
+        batches waiting to start (waiting for one); withdrawn if the broken unit is back first
+        (the batch stays). Returns the unit it left (``place.unit`` when it stayed)."""
         pool, old = place.pool, place.unit
-        req = pool.request()
+        req = pool.request_first()
         self.log_resource(site, step, "queue", old.name, detail="rescue")
-        yield req | self.p.stop_ev
+        if not req.triggered:
+            back = [old.running.when_up()] if old.running is not None else []
+            yield simpy.AnyOf(self.w.env, [req, self.p.stop_ev, *back])
         if self.p.done:
             _withdraw(pool, req)
-            return False
+            return old
+        if not req.triggered:
+            pool.cancel(req)
+            self.log_resource(site, step, "renege", old.name, detail="rescue")
+            return old
         self.release(Held(pool, place.req, old), step, site)
         place.req, place.unit = req, req.unit
         self.log_unit(site, step, "seize", place.unit, detail="rescue")
-        return True
+        return old
 
     def advance(self, hours: float, gates: list[Condition]) -> Proc:
         """Run for ``hours`` or until a gate goes down; returns the hours run."""
@@ -469,19 +509,6 @@ def _withdraw(pool: UnitPool, req: Request) -> None:
         pool.release(req)
     else:
         pool.cancel(req)
-
-
-def _outlasted(now: float, t0: float, hours: float) -> bool:
-    """Whether ``hours`` from ``t0`` have passed at ``now`` (to float round-off)."""
-    return now >= t0 + hours - EPS
-
-
-def _rescue_at(policy: str, down: Condition, place: Held | None, dtype: Any, t0: float) -> float | None:
-    """When a batch stopped at ``t0`` by ``down`` moves to another unit: the rescue delay after
-    its unit broke, when the device's policy is rescue; None otherwise."""
-    if policy != "rescue" or place is None or down is not place.unit.running or not dtype or not dtype.failure:
-        return None
-    return t0 + dtype.failure.rescue_delay_h
 
 
 def short_cause(cause: str) -> str:

@@ -5,9 +5,13 @@ A journey starts a culture with :meth:`Ticker.start` when the batch enters a cul
 recipe step with an ``end_point``) and waits on the returned event, which the ticker succeeds
 with ``"target"`` (viable cells reached the end point's target), ``"max_length"`` (the step's
 maximum culture time passed) or ``"removed"`` (the journey took the culture out). Each hour on
-the clock the ticker sets every culture's conditions from the model's state — ``powered`` and
-``perfused`` while its device unit runs (not broken, no device outage, the site's stopping
-utilities up), ``co2_supply`` while the site's CO2 is up (for a device that draws CO2) — then
+the clock the ticker sets every culture's conditions from the model's state, each condition for
+what it physically does (see :class:`Chamber`): a device that stops (power lost where neither
+UPS nor generator carries it, a breakdown, a device outage) loses heating, perfusion and gas
+control (``powered = perfused = 0``); compressed air lost stops the pneumatic valves and pumps,
+and a network stop pauses the process program, so only the feed stops (``perfused = 0``; the
+chamber keeps its temperature and gas while powered); the site's CO2 lost lets the gas relax
+(``co2_supply = 0``); grade and other conditions of the step do nothing to the chamber. Then it
 advances all cultures of a device type in one kernel call. A culture started between two ticks
 is first advanced alone to the next tick, so every culture's clock is exact.
 
@@ -60,6 +64,32 @@ class CultureSpec:
     on_check: Callable[[float], None] | None = None
 
 
+@dataclass(frozen=True)
+class Chamber:
+    """What each condition a culture's device depends on does to its chamber (see the module
+    docstring).
+
+    Attributes:
+        stops: conditions whose loss stops the whole device: heating, perfusion and gas control
+            (``powered = perfused = 0``): the unit running, the site's power.
+        unfed: conditions whose loss stops only the medium feed (``perfused = 0``): compressed
+            air (pneumatic valves and pumps), the network for a device that stops without it
+            (the process program pauses; chamber control goes on).
+        co2: the site's CO2 supply (None: the device draws none); its loss lets the gas relax.
+        on_co2_lost: called with the cause (``outage:LABEL``) each time the culture loses its
+            CO2 supply (None: nobody is told), so the journey can log the damage.
+    """
+
+    stops: tuple[Condition, ...] = ()
+    unfed: tuple[Condition, ...] = ()
+    co2: Condition | None = None
+    on_co2_lost: Callable[[str], None] | None = None
+
+    def conditions(self) -> list[Condition]:
+        """Every condition that changes the chamber."""
+        return [*self.stops, *self.unfed, *([self.co2] if self.co2 is not None else [])]
+
+
 @dataclass
 class Culture:
     """Bookkeeping for one culture: where its state lives and what to tell whom."""
@@ -68,8 +98,8 @@ class Culture:
     group: str  # the device type (one kernel call per type)
     slot: int
     done: simpy.Event
-    gates: list[Condition]  # what must be up for the device to run
-    co2: Condition | None  # the site's CO2 (None: the device draws none)
+    gates: list[Condition]  # what must be up for the step to progress (the journey pauses on them)
+    chamber: Chamber  # what each condition does to the chamber
     max_h: float
     check_every_h: float  # inf: no in-process checks
     on_check: Callable[[float], None] | None  # called with the contaminant load at each check
@@ -98,10 +128,10 @@ class Ticker:
         env.process(self._run())
 
     # -- journeys' side ------------------------------------------------------------------------
-    def start(self, pid: int, group: str, spec: CultureSpec, gates: list[Condition], co2: Condition | None) -> Culture:
-        """Start patient ``pid``'s culture ``spec`` now in a device of type ``group``, running while
-        every one of ``gates`` is up, with the site's CO2 ``co2`` (None: the device draws none);
-        returns its :class:`Culture` (wait on ``.done``)."""
+    def start(self, pid: int, group: str, spec: CultureSpec, gates: list[Condition], chamber: Chamber) -> Culture:
+        """Start patient ``pid``'s culture ``spec`` now in a device of type ``group``; the step
+        progresses while every one of ``gates`` is up, and ``chamber`` says what each condition
+        does to the culture's chamber; returns its :class:`Culture` (wait on ``.done``)."""
         cul = self.groups[group]
         slot = cul.add(spec.cells, spec.mu_per_h, spec.lag_h, spec.capacity_cells, spec.doubling_contam_h,
                        contam=spec.contam_cfu, target_cells=spec.target_cells)
@@ -115,15 +145,9 @@ class Ticker:
         self.max_h[group][slot] = max_h
         self.every[group][slot] = check_every_h if on_check is not None else np.inf
         self.ended[group][slot] = False
-        c = Culture(pid, group, slot, self.env.event(), gates, co2, max_h, check_every_h, on_check, self.env.now)
+        c = Culture(pid, group, slot, self.env.event(), gates, chamber, max_h, check_every_h, on_check, self.env.now)
         self.cultures[(group, slot)] = c
-        for cond in [*gates, *([co2] if co2 is not None else [])]:
-            key = id(cond)
-            deps = self.dependents.get(key)
-            if deps is None:
-                deps = self.dependents[key] = set()
-                cond.on_change.append(self._refresher(key))
-            deps.add((group, slot))
+        self._watch(c)
         self._set_env(c)
         self.fresh.append(c)
         lead = math.ceil(self.env.now) - self.env.now  # hours to the next tick
@@ -132,6 +156,15 @@ class Ticker:
         if self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
         return c
+
+    def move(self, c: Culture, gates: list[Condition], chamber: Chamber) -> None:
+        """Culture ``c`` moved to another device unit of its type (a rescue): from now on the
+        step progresses while ``gates`` are up and ``chamber`` says what each condition does to
+        it; its cells and clock go on where they were."""
+        self._unwatch(c)
+        c.gates, c.chamber = gates, chamber
+        self._watch(c)
+        self._set_env(c)
 
     def state(self, c: Culture) -> dict[str, float]:
         """The culture's state now: cells, dead, contam, age_h, stress_h, viability."""
@@ -147,13 +180,26 @@ class Ticker:
         self.groups[c.group].remove(c.slot)
         self.ended[c.group][c.slot] = True
         del self.cultures[(c.group, c.slot)]
-        for cond in [*c.gates, *([c.co2] if c.co2 is not None else [])]:
-            self.dependents[id(cond)].discard((c.group, c.slot))
+        self._unwatch(c)
         if not c.done.triggered:
             c.done.succeed("removed")
         return s
 
     # -- conditions ------------------------------------------------------------------------------
+    def _watch(self, c: Culture) -> None:
+        """Refresh ``c``'s chamber whenever one of its conditions changes."""
+        for cond in dict.fromkeys([*c.gates, *c.chamber.conditions()]):
+            key = id(cond)
+            deps = self.dependents.get(key)
+            if deps is None:
+                deps = self.dependents[key] = set()
+                cond.on_change.append(self._refresher(key))
+            deps.add((c.group, c.slot))
+
+    def _unwatch(self, c: Culture) -> None:
+        for cond in dict.fromkeys([*c.gates, *c.chamber.conditions()]):
+            self.dependents[id(cond)].discard((c.group, c.slot))
+
     def _refresher(self, key: int) -> Callable[[bool], None]:
         return lambda _up: self._refresh(key)
 
@@ -164,10 +210,14 @@ class Ticker:
                 self._set_env(c)
 
     def _set_env(self, c: Culture) -> None:
-        cul = self.groups[c.group]
-        running = all(not g.reasons for g in c.gates)
-        cul.powered[c.slot] = cul.perfused[c.slot] = 1 if running else 0
-        cul.co2_supply[c.slot] = 1 if (c.co2 is None or not c.co2.reasons) else 0
+        cul, ch = self.groups[c.group], c.chamber
+        powered = all(not g.reasons for g in ch.stops)
+        cul.powered[c.slot] = 1 if powered else 0
+        cul.perfused[c.slot] = 1 if powered and all(not g.reasons for g in ch.unfed) else 0
+        co2 = 1 if (ch.co2 is None or not ch.co2.reasons) else 0
+        if cul.co2_supply[c.slot] and not co2 and ch.on_co2_lost is not None and ch.co2 is not None:
+            ch.on_co2_lost(ch.co2.cause())
+        cul.co2_supply[c.slot] = co2
 
     # -- advancing -------------------------------------------------------------------------------
     def _advance_one(self, c: Culture, hours: float) -> None:

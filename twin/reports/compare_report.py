@@ -12,9 +12,10 @@ from twin.reports.page import Section, render_page
 from twin.results.kpis import HEADLINE
 
 SIDE_BY_SIDE = ("vein_to_vein_median_days", "vein_to_vein_p90_days", "throughput_per_year",
-                "dropped_out_fraction", "failed_fraction", "mean_wip")
+                "dropped_out_fraction_of_resolved", "failed_fraction_of_resolved", "mean_wip")
 LABELS = {k: (f"{label} ({unit})" if unit else label) for k, label, unit in HEADLINE}
-LABELS.update(dropped_out_fraction="drop-out (fraction of referred)", failed_fraction="failed (fraction of referred)")
+LABELS.update(dropped_out_fraction_of_resolved="drop-out (fraction of resolved patients)",
+              failed_fraction_of_resolved="failed (fraction of resolved patients)")
 
 
 def fig_side_by_side(table: pd.DataFrame, kpis: tuple[str, ...] = SIDE_BY_SIDE):

@@ -17,6 +17,7 @@ table.kpi td, table.kpi th { padding: 0.25rem 0.8rem; border-bottom: 1px solid #
 table.kpi td:first-child, table.kpi th:first-child { text-align: left; }
 .prov { color: #777; font-size: 0.85rem; }
 .note { background: #f6f6f6; padding: 0.6rem 1rem; border-left: 3px solid #bbb; }
+.warning { background: #fff4e5; padding: 0.6rem 1rem; border-left: 3px solid #e8a33d; }
 """
 
 

@@ -593,16 +593,22 @@ def _num(v: float | None) -> str:
 
 
 def kpi_table_html(summary: dict[str, Any]) -> str:
-    """The headline KPIs as an HTML table (mean and 95% CI)."""
+    """The headline KPIs as an HTML table (mean and 95% CI; "constant" where every replication
+    gave the same value; each interval's warning), after the run's warnings (``summary.json``)."""
     kp = summary["kpis"]
-    rows = ["<table class='kpi'><tr><th>KPI</th><th>mean</th><th>95% CI</th></tr>"]
+    warn = "".join(f"<p class='warning'>Warning: {html.escape(w)}</p>" for w in summary.get("warnings") or [])
+    rows = [warn, "<table class='kpi'><tr><th>KPI</th><th>mean</th><th>95% CI</th><th>note</th></tr>"]
     for key, label, unit in HEADLINE:
         if key not in kp:
             continue
         k = kp[key]
-        ci = f"[{_num(k['ci_low'])}, {_num(k['ci_high'])}]" if k.get("ci_low") is not None else "–"
+        if k.get("constant"):
+            ci = "constant (the same in every replication)"
+        else:
+            ci = f"[{_num(k['ci_low'])}, {_num(k['ci_high'])}]" if k.get("ci_low") is not None else "–"
         lab = f"{label} ({unit})" if unit else label
-        rows.append(f"<tr><td>{html.escape(lab)}</td><td>{_num(k['mean'])}</td><td>{ci}</td></tr>")
+        note = html.escape(k.get("warning") or "")
+        rows.append(f"<tr><td>{html.escape(lab)}</td><td>{_num(k['mean'])}</td><td>{ci}</td><td>{note}</td></tr>")
     rows.append("</table>")
     return "".join(rows)
 
@@ -628,8 +634,10 @@ def run_report(run_dir: Path, replication: int = 0) -> str:
     rep_outages = outages[outages["replication"] == replication]
     n = prov["replications_completed"]
     sections = [
-        Section("Key figures", f"Means over {n} replication(s) with 95% confidence intervals (Student t). "
-                "Patient counts are of patients referred after the warm-up.", html=kpi_table_html(summary)),
+        Section("Key figures", f"Means over {n} replication(s) with 95% confidence intervals (Student t over "
+                "replications on a scale that keeps each KPI in its bounds: square root for patient counts, "
+                "log for days and rates, logit for fractions). Patient counts are of patients referred after "
+                "the warm-up.", html=kpi_table_html(summary)),
         Section(
             f"Timeline of devices and staff (replication {replication})",
             "Each row is one unit: a device, a person of a staff role, an apheresis chair or an infusion "

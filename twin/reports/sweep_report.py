@@ -14,8 +14,8 @@ from twin.reports.page import Section, render_page
 KPI_LABELS = {
     "vein_to_vein_p90_days": "vein-to-vein p90 (days)",
     "vein_to_vein_median_days": "vein-to-vein median (days)",
-    "dropped_out_fraction": "drop-out (fraction of referred)",
-    "failed_fraction": "failed (fraction of referred)",
+    "dropped_out_fraction_of_resolved": "drop-out (fraction of resolved patients)",
+    "failed_fraction_of_resolved": "failed (fraction of resolved patients)",
     "throughput_per_year": "throughput (infusions/yr)",
     "mean_wip": "mean work in progress (patients)",
 }
@@ -114,7 +114,7 @@ def sweep_report(sweep_dir: Path) -> str:
     summary = pd.read_parquet(sweep_dir / "summary.parquet")
     axes = manifest["axes"]
     varying = [a for a in axes if summary[a].nunique() > 1]
-    kpis = [k for k in [*spec.get("targets", {}), "vein_to_vein_p90_days", "dropped_out_fraction",
+    kpis = [k for k in [*spec.get("targets", {}), "vein_to_vein_p90_days", "dropped_out_fraction_of_resolved",
                         "throughput_per_year"] if k in set(summary["kpi"])]
     kpis = list(dict.fromkeys(kpis))
     sections: list[Section] = []

@@ -12,6 +12,15 @@ import pandas as pd
 from twin.core.units import HOURS_PER_YEAR
 from twin.results.tables import ALL_OUTCOMES, cause_name, held_intervals, intervals, on_duty_hours, queue_waits
 
+#: KPI names no longer computed, and what replaced them (a sweep target naming one is refused).
+RENAMED_KPIS = {
+    "dropped_out_fraction": "dropped_out_fraction_of_resolved",
+    "failed_fraction": "failed_fraction_of_resolved",
+}
+
+#: Outcomes given as a fraction of the resolved patients (``<outcome>_fraction_of_resolved``).
+RESOLVED_OUTCOMES = ("infused", "dropped_out", "failed", "lost")
+
 COST_CATEGORIES = ("capital", "cleanroom", "labour", "consumables", "qc", "courier", "overhead")
 
 
@@ -81,15 +90,19 @@ def kpis(
 
 
 def _outcome_kpis(cohort: pd.DataFrame) -> dict[str, float]:
-    """The window's referrals by outcome (patients), drop-out and failure fractions, and
-    vein-to-vein time (days)."""
+    """The window's referrals by outcome (patients), ``resolved`` (those with an outcome by the
+    horizon: referred - in_progress), the outcome fractions *of the resolved* patients
+    (``<outcome>_fraction_of_resolved``; a patient still in progress has no outcome yet, so
+    counting them in the denominator would understate every fraction by the share still in
+    progress), and vein-to-vein time (days)."""
     out: dict[str, float] = {"referred": float(len(cohort))}
     counts = cohort["outcome"].value_counts()
     for name in ALL_OUTCOMES:
         out[name] = float(counts.get(name, 0))
-    n = len(cohort)
-    out["dropped_out_fraction"] = out["dropped_out"] / n if n else math.nan
-    out["failed_fraction"] = out["failed"] / n if n else math.nan
+    resolved = out["referred"] - out["in_progress"]
+    out["resolved"] = resolved
+    for name in RESOLVED_OUTCOMES:
+        out[f"{name}_fraction_of_resolved"] = out[name] / resolved if resolved else math.nan
     v2v = cohort["vein_to_vein_days"].dropna().to_numpy()
     out["vein_to_vein_median_days"] = float(np.median(v2v)) if len(v2v) else math.nan
     out["vein_to_vein_p90_days"] = float(np.quantile(v2v, 0.9)) if len(v2v) else math.nan

@@ -1,11 +1,40 @@
-"""Statistics over replications: KPI tables in long form, their means and 95% intervals."""
+"""Statistics over replications: KPI tables in long form, their means and 95% intervals.
+
+A replication is the independent unit: patients of one replication share its queues, outages
+and staff, so their outcomes are correlated and no interval here treats patients as independent
+draws (that is why a pooled-proportion interval such as Wilson's is *not* used for the patient
+fractions). Every interval is for the mean over replications, from Student t with n - 1 degrees
+of freedom, computed on a scale where the KPI's bounds cannot be crossed (see :func:`summarise`).
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+
+#: Fewer replications than this and an interval is flagged as not usable: the t quantile is
+#: 2.78 at n = 5 but 4.30 at 3 and 12.7 at 2, and the sd itself rests on under 4 degrees of
+#: freedom (assumption: the usual rule of thumb for terminating simulations).
+MIN_REPLICATIONS = 5
+
+#: KPIs that are fractions in [0, 1] (by name): utilisation and availability per pool, the
+#: outcome fractions and the mean harvest viability.
+FRACTION_PREFIXES = ("utilisation.", "availability.")
+FRACTION_NAMES = ("harvest_viability_mean",)
+
+#: KPIs that count patients (by name): whole numbers per replication.
+COUNT_NAMES = ("referred", "infused", "failed", "dropped_out", "lost", "in_progress", "resolved",
+               "contaminated_infused")
+COUNT_PREFIXES = ("lost_by_cause.", "failed_by_cause.")
+
+#: The KPIs ``--precision`` waits for (those a run measures; the others are skipped).
+PRECISION_KPIS = ("vein_to_vein_median_days", "vein_to_vein_p90_days", "throughput_per_year", "cost_per_dose")
+
+SUMMARY_COLUMNS = ["kpi", "n", "mean", "sd", "ci_low", "ci_high", "method", "constant", "warning"]
 
 
 def t_quantile_975(dof: int) -> float:
@@ -15,27 +44,143 @@ def t_quantile_975(dof: int) -> float:
     return float(t.ppf(0.975, dof))
 
 
+def is_count(name: str) -> bool:
+    """Whether KPI ``name`` counts patients (see :data:`COUNT_NAMES`)."""
+    return name in COUNT_NAMES or name.startswith(COUNT_PREFIXES)
+
+
+def is_fraction(name: str) -> bool:
+    """Whether KPI ``name`` is a fraction in [0, 1] (see :data:`FRACTION_PREFIXES`)."""
+    return name.startswith(FRACTION_PREFIXES) or name in FRACTION_NAMES or "_fraction" in name
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A KPI's mean over replications and its 95% interval (see :func:`interval`)."""
+
+    n: int
+    mean: float
+    sd: float
+    low: float
+    high: float
+    method: str  # constant, t, sqrt-t, log-t, logit-t, none (n < 2)
+    constant: bool
+    warning: str  # "" when the interval is usable
+
+
+def interval(name: str, values: np.ndarray) -> Interval:
+    """Mean and 95% interval of KPI ``name`` over replications (NaN values left out).
+
+    Which method, by KPI family:
+
+    * every replication the same value (a fixed cost, no losses at all, a fully used pool):
+      ``constant``, ``low = high = mean``; there is no sampling error to show.
+    * fractions (:func:`is_fraction`: utilisation, availability, ``*_fraction_of_*``, mean
+      viability), values in [0, 1]: ``logit-t``, the t interval of the mean on the logit scale
+      by the delta method, logit(m) +- t * se / (m (1 - m)), mapped back, so it stays inside
+      (0, 1) (a replication at exactly 0 or 1 is fine: only the mean must be inside).
+    * patient counts (:func:`is_count`): ``sqrt-t``, the t interval on the square-root scale
+      (variance-stabilising for counts), (sqrt(m) +- t * se / (2 sqrt(m)))^2 with the lower end
+      clipped at 0 on that scale; one loss in five replications gives [0, 1.14], close to the
+      exact Poisson interval [0.005, 1.11], where plain t gives [-0.36, 0.76].
+    * every other KPI with no negative value (days, hours, throughput, costs): ``log-t``, the t
+      interval on the log scale, m * exp(+-t * se / m), so it stays above 0; wider above the
+      mean than below, as the sampling distribution of a positive, skewed mean is.
+    * a KPI with a negative value (none today): the plain t interval ``t``.
+    * one replication: no interval (``none``).
+
+    ``warning`` says why an interval is not usable: fewer than :data:`MIN_REPLICATIONS`
+    replications, or a half-width ((high - low) / 2) larger than the mean.
+    """
+    v = values[~np.isnan(values)].astype(float)
+    n = len(v)
+    if n == 0:
+        return Interval(0, math.nan, math.nan, math.nan, math.nan, "none", False, "not measured")
+    mean = float(v.mean())
+    if n > 1 and float(np.ptp(v)) <= 1e-12 * max(1.0, abs(mean)):
+        return Interval(n, mean, 0.0, mean, mean, "constant", True, "")
+    if n == 1:
+        return Interval(1, mean, math.nan, math.nan, math.nan, "none", False, "1 replication: no interval")
+    sd = float(v.std(ddof=1))
+    half = t_quantile_975(n - 1) * sd / math.sqrt(n)
+    if is_fraction(name) and v.min() >= 0.0 and v.max() <= 1.0:
+        c, scale = math.log(mean / (1.0 - mean)), half / (mean * (1.0 - mean))
+        low, high, method = _expit(c - scale), _expit(c + scale), "logit-t"
+    elif is_count(name) and v.min() >= 0.0:
+        root, scale = math.sqrt(mean), half / (2.0 * math.sqrt(mean))
+        low, high, method = max(root - scale, 0.0) ** 2, (root + scale) ** 2, "sqrt-t"
+    elif v.min() >= 0.0:
+        low, high, method = mean * math.exp(-half / mean), mean * math.exp(half / mean), "log-t"
+    else:
+        low, high, method = mean - half, mean + half, "t"
+    return Interval(n, mean, sd, low, high, method, False, _warning(n, mean, (high - low) / 2))
+
+
+def _expit(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+def _warning(n: int, mean: float, half: float) -> str:
+    if n < MIN_REPLICATIONS:
+        return f"{n} replications (< {MIN_REPLICATIONS}): interval not usable"
+    if half > abs(mean):
+        return "half-width exceeds the mean: interval not usable"
+    return ""
+
+
 def summarise(kpi_long: pd.DataFrame) -> pd.DataFrame:
-    """Mean and 95% confidence interval (Student t over replications) of every KPI.
+    """Mean and 95% interval over replications of every KPI (methods: :func:`interval`).
 
     Args:
         kpi_long: columns replication, kpi, value.
     Returns:
-        one row per KPI: kpi, n, mean, sd, ci_low, ci_high (NaN interval when n < 2; the
-        lower bound clipped at 0, as every KPI is non-negative).
+        one row per KPI: kpi, n, mean, sd, ci_low, ci_high, method, constant (every
+        replication the same value; then ci_low = ci_high = mean), warning ("" or why the
+        interval is not usable). NaN interval when n < 2.
     """
     rows = []
     for name, grp in kpi_long.groupby("kpi", sort=False):
-        v = grp["value"].dropna().to_numpy(dtype=float)
-        n = len(v)
-        mean = float(v.mean()) if n else math.nan
-        sd = float(v.std(ddof=1)) if n > 1 else math.nan
-        half = t_quantile_975(n - 1) * sd / math.sqrt(n) if n > 1 else math.nan
-        # Every KPI here is non-negative, so the interval is clipped at zero.
-        rows.append(
-            {"kpi": name, "n": n, "mean": mean, "sd": sd, "ci_low": max(mean - half, 0.0), "ci_high": mean + half}
-        )
-    return pd.DataFrame(rows)
+        iv = interval(str(name), grp["value"].to_numpy(dtype=float))
+        rows.append({"kpi": name, "n": iv.n, "mean": iv.mean, "sd": iv.sd, "ci_low": iv.low, "ci_high": iv.high,
+                     "method": iv.method, "constant": iv.constant, "warning": iv.warning})
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def summary_warnings(summary: pd.DataFrame, n_replications: int, names: Iterable[str] = ()) -> list[str]:
+    """Plain-language warnings for a run: too few replications, and the KPIs among ``names``
+    (default: every KPI) whose interval is wider than their mean."""
+    out = []
+    if n_replications < MIN_REPLICATIONS:
+        out.append(f"only {n_replications} replication{'s' if n_replications != 1 else ''}: fewer than "
+                   f"{MIN_REPLICATIONS} give no usable 95% interval; use --replications or --precision")
+    wanted = set(names)
+    wide = [r.kpi for r in summary.itertuples(index=False)
+            if (not wanted or r.kpi in wanted) and r.warning.startswith("half-width")]
+    if wide:
+        out.append("interval wider than the mean (more replications needed): " + ", ".join(wide))
+    return out
+
+
+def precision_status(summary: pd.DataFrame, rel: float, kpis: Iterable[str] = PRECISION_KPIS) -> dict:
+    """Whether each of ``kpis`` (those measured) has a 95% half-width ((ci_high - ci_low) / 2)
+    under ``rel`` times its mean, with at least :data:`MIN_REPLICATIONS` replications.
+
+    Returns:
+        ``{"reached": bool, "kpis": {name: {"rel_half_width": x or None, "reached": bool}}}``;
+        a KPI never measured (no costs section, no infusion) is left out; a constant counts
+        as reached.
+    """
+    by = {r.kpi: r for r in summary.itertuples(index=False)}
+    out: dict[str, dict] = {}
+    for k in kpis:
+        r = by.get(k)
+        if r is None or r.n == 0:
+            continue
+        half = (r.ci_high - r.ci_low) / 2
+        rh = 0.0 if r.constant else (half / abs(r.mean) if r.mean and math.isfinite(half) else math.inf)
+        out[k] = {"rel_half_width": rh if math.isfinite(rh) else None,
+                  "reached": bool(r.n >= MIN_REPLICATIONS and rh < rel)}
+    return {"reached": bool(out) and all(v["reached"] for v in out.values()), "kpis": out}
 
 
 #: KPI families that exist only where something happened: absent means zero.

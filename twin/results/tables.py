@@ -241,29 +241,48 @@ def cause_name(cause: str) -> str:
     return cause.split(":", 1)[1] if cause.startswith("outage:") else cause
 
 
+def _impact_cause(cause: str) -> str:
+    """The cause an impact is filed under: :func:`cause_name`, and a stop outlasting the unit's
+    tolerance (``stopped_LABEL``, e.g. LN2 storage warming up) under the outage ``LABEL``."""
+    name = cause_name(cause)
+    return name[len("stopped_"):] if name.startswith("stopped_") else name
+
+
 def impacts_table(events: pd.DataFrame, batches: pd.DataFrame, horizon_h: float) -> pd.DataFrame:
-    """Every effect on a batch, one row each: patient, step, cause, effect, hours (see the
-    module docstring). Pauses come from pause/resume events, damage from damage events, and
-    lost/failed outcomes carry the cause named in their outcome (``STEP:CAUSE``)."""
+    """Every effect on a batch, one row each: patient, site (where it happened), step, cause,
+    effect, hours (see the module docstring). Pauses come from pause/resume events, damage from
+    damage events (an outage's CO2 loss in a culture, contamination, a leak), and lost/failed
+    outcomes carry the cause named in their outcome (``STEP:CAUSE``; a stop past the unit's
+    tolerance, ``STEP:stopped_LABEL``, is filed under ``LABEL``)."""
     rep = int(events["replication"].iloc[0]) if len(events) else 0
     ev = events[events["patient"] >= 0]
-    p = intervals(ev[ev["kind"].isin(["pause", "resume"])], "pause", "resume", ["patient", "step", "detail"], horizon_h)
+    p = intervals(ev[ev["kind"].isin(["pause", "resume"])], "pause", "resume", ["patient", "site", "step", "detail"],
+                  horizon_h)
     p = until_outcome(p, batches["outcome_h"], batches["patient"])
-    rows = [pd.DataFrame({"patient": p["patient"], "step": p["step"], "cause": p["detail"].map(cause_name),
-                          "effect": "pause", "time_h": p["start_h"], "hours": p["end_h"] - p["start_h"]})]
+    rows = [pd.DataFrame({"patient": p["patient"], "site": p["site"], "step": p["step"],
+                          "cause": p["detail"].map(_impact_cause), "effect": "pause", "time_h": p["start_h"],
+                          "hours": p["end_h"] - p["start_h"]})]
     d = ev[ev["kind"] == "damage"]
-    rows.append(pd.DataFrame({"patient": d["patient"], "step": d["step"].astype(str), "cause": d["detail"].astype(str),
-                              "effect": "damage", "time_h": d["time_h"], "hours": 0.0}))
+    rows.append(pd.DataFrame({"patient": d["patient"], "site": d["site"].astype(str), "step": d["step"].astype(str),
+                              "cause": d["detail"].astype(str).map(_impact_cause), "effect": "damage",
+                              "time_h": d["time_h"], "hours": 0.0}))
     o = batches[batches["outcome"].isin(["lost", "failed"])]
+    where = ev.loc[ev["kind"] == "outcome", ["patient", "site"]].drop_duplicates("patient").set_index("patient")["site"]
     causes = o["cause"].astype(str)
-    rows.append(pd.DataFrame({"patient": o["patient"], "step": [c.rpartition(":")[0] or c for c in causes],
-                              "cause": [cause_name(c.rpartition(":")[2]) for c in causes],
+    rows.append(pd.DataFrame({"patient": o["patient"], "site": o["patient"].map(where.astype(str)).fillna(""),
+                              "step": [c.rpartition(":")[0] or c for c in causes],
+                              "cause": [_impact_cause(c.rpartition(":")[2]) for c in causes],
                               "effect": o["outcome"].astype(str), "time_h": o["outcome_h"], "hours": 0.0}))
     out = pd.concat([r for r in rows if len(r)], ignore_index=True) if any(len(r) for r in rows) else pd.DataFrame(
-        {"patient": pd.Series(dtype=np.int64), "step": pd.Series(dtype=str), "cause": pd.Series(dtype=str),
-         "effect": pd.Series(dtype=str), "time_h": pd.Series(dtype=float), "hours": pd.Series(dtype=float)})
+        {"patient": pd.Series(dtype=np.int64), "site": pd.Series(dtype=str), "step": pd.Series(dtype=str),
+         "cause": pd.Series(dtype=str), "effect": pd.Series(dtype=str), "time_h": pd.Series(dtype=float),
+         "hours": pd.Series(dtype=float)})
     out.insert(0, "replication", rep)
     return out
+
+
+_LOST = {"hvac": "air"}
+"""The site condition an outage takes away, where it is not named as the outage's ``what``."""
 
 
 def outages_table(events: pd.DataFrame, impacts: pd.DataFrame, horizon_h: float) -> pd.DataFrame:
@@ -301,11 +320,11 @@ def outages_table(events: pd.DataFrame, impacts: pd.DataFrame, horizon_h: float)
             carriers.append("generator failed to start")
         own = within(lost)
         own = own.assign(h=own["end_h"] - own["start_h"])
-        lost_h = float(own.loc[own["resource"] == r.resource, "h"].sum())
+        lost_h = float(own.loc[own["resource"] == _LOST.get(r.resource, r.resource), "h"].sum())
         lost_h += float((within(units)["end_h"] - within(units)["start_h"]).sum())
-        others = own[own["resource"] != r.resource].groupby("resource")["h"].sum()
+        others = own[own["resource"] != _LOST.get(r.resource, r.resource)].groupby("resource")["h"].sum()
         knock_on = ", ".join(f"{k} {v:.1f} h" for k, v in others.items())
-        mine = impacts[(impacts["cause"] == r.detail) & (impacts["time_h"] >= r.start_h - 1e-9)
+        mine = impacts[(impacts["cause"] == r.detail) & (impacts["site"] == r.site) & (impacts["time_h"] >= r.start_h - 1e-9)
                        & (impacts["time_h"] < r.until_h - 1e-9)] if len(impacts) else impacts
         patients = sorted({int(v) for v in mine["patient"]}) if len(mine) else []
         rows.append({"replication": rep, "label": r.detail, "site": r.site, "what": r.resource,

@@ -37,7 +37,8 @@ class DeviceFailure(StrictModel):
     """Breakdowns of each unit: it runs ``time_between_h`` calendar hours after its last repair
     (or the start), then breaks; the repair takes ``repair_h`` hours of work by a
     ``repair_role`` person (e.g. an engineer), done only while one is free and on shift, handed
-    over at shift ends (no one needed when None: e.g. the vendor's field service).
+    over at shift ends (no one needed when None: e.g. the vendor's field service), starting
+    ``response_h`` hours after the breakdown (the vendor's response time).
 
     What the breakdown does to the batches inside (``on_failure``): ``pause`` (the step stops
     and resumes after the repair), ``abort`` (the batches are lost) or ``rescue`` (after
@@ -62,6 +63,12 @@ class DeviceFailure(StrictModel):
     )
     rescue_delay_h: Hours = Field(
         default=0.0, description="Hours before a `rescue` moves the batches to another unit (hours).",
+    )
+    response_h: Hours = Field(
+        default=0.0,
+        description="Hours from the breakdown until the repair work starts: the vendor's field-service response "
+        "time, or an in-house engineer's call-out (hours); default 0 (assumption: repair starts at once, as before; "
+        "give the service contract's response time, e.g. next business day, where it applies).",
     )
 
 
@@ -102,6 +109,8 @@ class DeviceType(StrictModel):
             lost (e.g. product in LN2 storage warming up); None: any stop is tolerated.
         changeover_h: cleaning and line clearance after a unit empties (hours) before the next
             batch may start on it.
+        changeover_role: the staff role whose hands-on hours the changeover is, worked on shift
+            (None: nobody from the site's staff).
         failure: breakdowns and repairs (None: never breaks).
         maintenance: preventive maintenance calendar (None: none).
         co2_l_per_h: CO2 drawn by one unit (litres/hour), sizing the backup bottle bank.
@@ -158,6 +167,12 @@ class DeviceType(StrictModel):
         description="Cleaning and line clearance after a unit empties before the next batch may start on it "
         "(hours); none: no changeover.",
     )
+    changeover_role: Name | None = Field(
+        default=None,
+        description="Staff role that does the changeover: its `changeover_h` are hands-on hours of a person of "
+        "this role, worked only while one is free and on shift (handed over at shift ends); none: the changeover "
+        "needs nobody from the site's staff (as before).",
+    )
     failure: DeviceFailure | None = Field(default=None, description="Breakdowns and repairs; none: it never breaks.")
     maintenance: Maintenance | None = Field(default=None, description="Preventive maintenance; none: no maintenance.")
     co2_l_per_h: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] | None = Field(
@@ -183,7 +198,7 @@ class DeviceType(StrictModel):
         """Fields a scenario may override: the numbers and behaviours (not what the device *is*)."""
         return {
             "batches_per_unit", "price", "depreciation_years", "footprint_m2", "utilities", "network", "on_stop",
-            "stop_tolerance_h", "changeover_h", "failure", "maintenance", "co2_l_per_h", "o2_l_per_h", "ln2_l_per_day",
+            "stop_tolerance_h", "changeover_h", "changeover_role", "failure", "maintenance", "co2_l_per_h", "o2_l_per_h", "ln2_l_per_day",
             "culture_capacity_cells",
         }
 

@@ -270,6 +270,17 @@ def _repairs(ctx: Context) -> None:
             if needs and not sc.qualified_roles(sname, f"repair:{tname}", f.repair_role):
                 raise err(f"device type {tname!r} needs a {f.repair_role!r} for repairs; {sname!r} has none "
                           f"(add sites.{sname}.staff.{f.repair_role})", "sites", sname, "devices", tname)
+            _changeover_staff(ctx, sname, tname)
+
+
+def _changeover_staff(ctx: Context, sname: str, tname: str) -> None:
+    """A device whose changeover names a role needs someone of it (or skilled for it) at the site."""
+    dtype, sc = ctx.resolved[(sname, tname)], ctx.sc
+    role = dtype.changeover_role
+    if sc.sites[sname].devices[tname].count > 0 and dtype.changeover_h and role is not None \
+            and not sc.qualified_roles(sname, f"changeover:{tname}", role):
+        raise ctx.err(f"device type {tname!r} needs a {role!r} for changeovers; {sname!r} has none "
+                      f"(add sites.{sname}.staff.{role})", "sites", sname, "devices", tname)
 
 
 def _ln2(ctx: Context) -> None:

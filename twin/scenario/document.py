@@ -258,6 +258,8 @@ class Scenario(StrictModel):
         for (_, tname), dtype in sorted(device_types.items()):
             if dtype.failure is not None and dtype.failure.repair_role is not None:
                 out[f"repair:{tname}"] = dtype.failure.repair_role
+            if dtype.changeover_h and dtype.changeover_role is not None:
+                out[f"changeover:{tname}"] = dtype.changeover_role
         return out
 
     def qualified_roles(self, site: str, step: str, role: str | None) -> list[str]:

@@ -8,12 +8,13 @@ from typing import Any
 import pandas as pd
 
 from twin.experiments.sweep.spec import Plan
-from twin.results.stats import complete_kpis, summarise
+from twin.results.stats import SUMMARY_COLUMNS, complete_kpis, summarise
 
 
 def point_summary(plan: Plan, runs: pd.DataFrame) -> pd.DataFrame:
-    """Long table: one row per (point, KPI) with the axis values, n, mean, sd, ci_low, ci_high,
-    and the point's count of failed tasks."""
+    """Long table: one row per (point, KPI) with the axis values, the columns of
+    :func:`twin.results.stats.summarise` (n, mean, sd, ci_low, ci_high, method, constant,
+    warning), and the point's count of failed tasks."""
     axes = list(plan.spec.axes)
     points = pd.DataFrame(plan.points)
     ok = runs[runs["status"] == "ok"]
@@ -23,7 +24,7 @@ def point_summary(plan: Plan, runs: pd.DataFrame) -> pd.DataFrame:
         s.insert(0, "point_id", pid)
         parts.append(s)
     summary = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["point_id", "kpi", "n", "mean", "sd", "ci_low", "ci_high"])
+        columns=["point_id", *SUMMARY_COLUMNS])
     failed = runs[runs["status"] == "failed"].groupby("point_id")["scenario_id"].nunique()
     summary["failed_tasks"] = summary["point_id"].map(failed).fillna(0).astype(int)
     return points[["point_id", *axes]].merge(summary, on="point_id", how="right")

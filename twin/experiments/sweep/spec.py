@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from twin.core.errors import LocatedValueError, ScenarioError
 from twin.core.version import __version__
+from twin.results.kpis import RENAMED_KPIS
 from twin.scenario.loading import LoadedScenario, scenario_from_data
 from twin.scenario.locate import located_error, require_mapping, validate_document
 from twin.scenario.overrides import set_path, split_path
@@ -140,6 +141,7 @@ class SweepSpec(BaseModel):
                 )
         elif self.samples is None:
             raise LocatedValueError(f"design {self.design} needs samples", ("design",))
+        _no_renamed_targets(self.targets)
         if self.answer is not None:
             if self.answer.demand not in self.axes:
                 raise LocatedValueError(
@@ -149,6 +151,15 @@ class SweepSpec(BaseModel):
                 if p not in self.axes:
                     raise LocatedValueError(f"answer names {p!r}, which is not an axis", ("answer", "cost_per_unit", p))
         return self
+
+
+def _no_renamed_targets(targets: dict[str, Target]) -> None:
+    """Refuse a target on a KPI that was renamed (it would never be met, silently)."""
+    for k in targets:
+        if k in RENAMED_KPIS:
+            raise LocatedValueError(
+                f"KPI {k!r} is no longer computed: use {RENAMED_KPIS[k]!r} (over patients with an "
+                "outcome by the horizon, in-progress patients left out)", ("targets", k))
 
 
 @dataclass
