@@ -123,10 +123,14 @@ def test_a_device_is_taken_together_with_its_operator():
         start = _step(e, "transfer:selection", "step_start")
         return (start - seize).dropna()
 
-    e, _ = _run(d)
-    together = gaps(e)
+    key = "utilisation_loaded_waiting.device.central_factory.clinimacs_prodigy"
+    t = replication_tables(simulate(build(d), 0))
+    together = gaps(t.events)
     assert len(together) > 100 and together.max() < 1e-9
     d["staff_and_device"] = "device_first"
-    e, _ = _run(d)
-    first = gaps(e)
+    t_first = replication_tables(simulate(build(d), 0))
+    first = gaps(t_first.events)
     assert (first > 1.0).sum() > 20 and first.max() > 12.0
+    # Utilisation splits loaded-but-waiting hours (between steps on the unit, or waiting for staff)
+    # from processing: less of it when the unit is taken with its operator.
+    assert 0 < t.kpis[key] < t_first.kpis[key] < t_first.kpis["utilisation.device.central_factory.clinimacs_prodigy"]

@@ -10,7 +10,15 @@ import numpy as np
 import pandas as pd
 
 from twin.core.units import HOURS_PER_YEAR
-from twin.results.tables import ALL_OUTCOMES, cause_name, held_intervals, intervals, on_duty_hours, queue_waits
+from twin.results.tables import (
+    ALL_OUTCOMES,
+    cause_name,
+    held_intervals,
+    intervals,
+    loaded_waiting_h,
+    on_duty_hours,
+    queue_waits,
+)
 
 #: KPI names no longer computed, and what replaced them (a sweep target naming one is refused).
 RENAMED_KPIS = {
@@ -131,12 +139,16 @@ def _resource_kpis(events: pd.DataFrame, resources: pd.DataFrame, window: Window
     out: dict[str, float] = {}
     pairs = held_intervals(events, horizon_h)
     duty = on_duty_hours(events, resources, horizon_h, warmup_h, pairs)
+    waiting = loaded_waiting_h(events, pairs[pairs["resource"].isin(set(resources.loc[resources["kind"] == "device",
+                                                                                     "name"]))], horizon_h, warmup_h)
     for row in resources.itertuples(index=False):
         on, held = duty[(row.site, row.name)]
         cap = row.slots_per_unit * on
         out[f"utilisation.{row.kind}.{row.site}.{row.name}"] = held / cap if cap > 0 else math.nan
         if row.units:
             out[f"availability.{row.kind}.{row.site}.{row.name}"] = on / (row.units * window.hours)
+        if row.kind == "device" and cap > 0:
+            out[f"utilisation_loaded_waiting.{row.kind}.{row.site}.{row.name}"] = waiting.get((row.site, row.name), 0.0) / cap
     waits = queue_waits(events)
     waits = waits[(waits["queued_h"] >= warmup_h) & (waits["queued_h"] < horizon_h)]
     mean_wait = waits.groupby(["site", "resource"])["wait_h"].mean().to_dict()

@@ -352,3 +352,23 @@ def held_intervals(events: pd.DataFrame, horizon_h: float) -> pd.DataFrame:
     pairs = pairs.rename(columns={"time_h_start": "start_h", "time_h_end": "end_h"})
     pairs["end_h"] = pairs["end_h"].fillna(horizon_h)
     return pairs.drop(columns="k")
+
+
+def loaded_waiting_h(events: pd.DataFrame, held: pd.DataFrame, horizon_h: float, warmup_h: float) -> dict:
+    """Hours in the window [warmup_h, horizon_h) that device units were held by a batch doing no
+    step (waiting inside for staff, or between steps), per (site, pool); ``held`` as from
+    :func:`held_intervals`. A unit held is either processing (some step of its batch in
+    progress, pauses included) or loaded but waiting."""
+    ev = events[events["patient"] >= 0]
+    steps = intervals(ev, "step_start", "step_end", ["patient", "step"], horizon_h)
+    by_patient = {p: _merged(g, warmup_h, horizon_h) for p, g in steps.groupby("patient")}
+    out: dict = {}
+    for h in held.itertuples(index=False):
+        a, b = max(h.start_h, warmup_h), min(h.end_h, horizon_h)
+        if b <= a:
+            continue
+        starts, ends = by_patient.get(h.patient, (np.empty(0), np.empty(0)))
+        busy = float(np.clip(np.minimum(ends, b) - np.maximum(starts, a), 0.0, None).sum())
+        key = (h.site, h.resource)
+        out[key] = out.get(key, 0.0) + (b - a) - busy
+    return out
