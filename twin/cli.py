@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="write the HTML report of a run or sweep folder")
     rep.add_argument("folder", help="a folder written by twin run or twin sweep")
     rep.add_argument("--out", help="HTML file to write (default: FOLDER/report.html)")
+    _export_parser(sub)
     for p_ in (run, sw, cmp_):
         p_.add_argument("--report", action="store_true", help="also write FOLDER/report.html")
 
@@ -84,6 +85,23 @@ def _parser() -> argparse.ArgumentParser:
                      help="a bundled scenario, e.g. centralised, academic_grex, outage_power, layouts/point_of_care")
     new.add_argument("--out", help="file to write (default: NAME.yaml here; never overwritten)")
     return p
+
+
+def _export_parser(sub: argparse._SubParsersAction) -> None:
+    """``twin export FOLDER --csv DIR | --xlsx FILE``."""
+    exp = sub.add_parser("export", help="write a run, comparison or sweep folder's tables as CSV files or an Excel workbook")
+    exp.add_argument("folder", help="a folder written by twin run, twin compare or twin sweep")
+    exp.add_argument("--csv", metavar="DIR", help="write one CSV file per table into DIR")
+    exp.add_argument("--xlsx", metavar="FILE", help="write one Excel workbook, a sheet per table (needs openpyxl: "
+                     "pip install 'celltwin[excel]')")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from twin import api
+
+    for path in api.export(args.folder, csv=args.csv, xlsx=args.xlsx):
+        print(path)
+    return EXIT_OK
 
 
 def _set_option(p: argparse.ArgumentParser, help: str = "override a field before validation (as for run)") -> None:
@@ -215,11 +233,9 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from twin.experiments.run import run_scenario, write_run
-    from twin.scenario.loading import load_scenario
+    from twin import api
 
-    overrides = list(args.overrides) + ([f"seed={args.seed}"] if args.seed is not None else [])
-    loaded = load_scenario(args.scenario, overrides)
+    loaded = api.load(args.scenario, list(args.overrides) + ([f"seed={args.seed}"] if args.seed is not None else []))
     sc = loaded.scenario
     n = args.replications or sc.replications
     out = Path(args.out) if args.out else _new_folder(sc.name)
@@ -228,8 +244,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"  replication {rep + 1}/{n} done in {secs:.2f} s", file=sys.stderr)
 
-    result = run_scenario(loaded, replications=n, on_replication=progress)
-    write_run(result, out)
+    run = api.run(loaded, replications=n, on_replication=progress)
+    result = run.result
+    run.save(out)
     if args.quiet:
         print(out)
     else:
@@ -249,13 +266,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _new_folder(name: str) -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path("results") / f"{name}-{stamp}"
-    k = 1
-    while out.exists():
-        k += 1
-        out = Path("results") / f"{name}-{stamp}-{k}"
-    return out
+    from twin.api import new_folder
+
+    return new_folder(name)
 
 
 def comparison_text(table, names: list[str]) -> str:  # table: pandas DataFrame from twin.experiments.compare
@@ -289,61 +302,52 @@ def comparison_text(table, names: list[str]) -> str:  # table: pandas DataFrame 
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from twin.experiments.compare import compare
-    from twin.experiments.run import write_run
-    from twin.scenario.loading import load_scenario
+    from twin import api
 
-    layouts = [load_scenario(p) for p in args.scenarios]
-    result = compare(layouts, args.replications)
+    layouts = [api.load(p) for p in args.scenarios]
+    n = args.replications or layouts[0].scenario.replications
+
+    def progress(layout: str, rep: int, secs: float) -> None:
+        if not args.quiet:
+            print(f"  {layout}: replication {rep + 1}/{n} done in {secs:.2f} s", file=sys.stderr)
+
+    result = api.compare(layouts, args.replications, on_replication=progress)
     out = Path(args.out) if args.out else _new_folder("compare-" + "-vs-".join(result.names))
-    out.mkdir(parents=True, exist_ok=True)
-    for name, run in zip(result.names, result.runs):
-        write_run(run, out / "layouts" / name)
-    result.table.to_parquet(out / "comparison.parquet", index=False)
+    result.save(out)
     if args.quiet:
         print(out)
     else:
-        n = result.runs[0].provenance["replications"]
         print(f"\n{len(result.names)} layouts, {n} replications each, common random numbers (seed "
               f"{layouts[0].scenario.seed}); mean [95% CI], and paired difference vs {result.names[0]!r}:")
         print(comparison_text(result.table, result.names))
         print(f"\nresults in {out}/ (comparison.parquet, layouts/NAME/ run folders)")
     if args.report:
         _report(out, args.quiet)
-    return EXIT_INTERNAL if any(r.failures for r in result.runs) else EXIT_OK
+    return EXIT_INTERNAL if any(r.failures for r in result.runs.values()) else EXIT_OK
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from twin import api
     from twin.experiments.progress import Progress
-    from twin.experiments.sweep.answer import planners_answer, point_summary, wide
-    from twin.experiments.sweep.execute import execute
-    from twin.experiments.sweep.spec import load_sweep
-    from twin.experiments.sweep.store import SweepStore
+    from twin.experiments.sweep.answer import wide
 
-    plan = load_sweep(args.sweep)
+    plan = api.plan_sweep(args.sweep)
     out = Path(args.out) if args.out else Path("results") / "sweeps" / plan.spec.name
-    store = SweepStore(out)
-    store.open(plan.manifest(), {"spec": plan.spec.model_dump(mode="json"), "points": plan.points, "tasks": [
-        {"scenario_id": t.scenario_id, "point_id": t.point_id, "replication": t.replication} for t in plan.tasks
-    ]}, resume=args.resume)
     where = f"Dask at {args.scheduler}" if args.scheduler else f"{args.workers or os.cpu_count()} local workers"
     if not args.quiet:
         print(f"sweep {plan.spec.name!r}: {len(plan.points)} points x {plan.spec.replications} replications "
               f"= {len(plan.tasks)} scenarios on {where} -> {out}", file=sys.stderr)
     progress = Progress(len(plan.tasks), enabled=not args.quiet)
     try:
-        counts = execute(plan, store, workers=args.workers, scheduler=args.scheduler, on_result=progress.update)
+        done = api.run_sweep(plan, out, args.workers, api.SweepOptions(
+            resume=args.resume, scheduler=args.scheduler, on_result=progress.update))
     except KeyboardInterrupt:
         progress.close()
         print(f"\ninterrupted; finished scenarios are kept. Resume with:\n  twin sweep {args.sweep} "
               f"--out {out} --resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     progress.close()
-    summary = point_summary(plan, store.read())
-    summary.to_parquet(out / "summary.parquet", index=False)
-    answer = planners_answer(plan, summary)
-    if len(answer):
-        answer.to_csv(out / "answer.csv", index=False)
+    counts, summary, answer = done.counts, done.summary, done.answer
     if args.quiet:
         print(out)
     else:
@@ -380,7 +384,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse exits 2 on bad usage, 0 on --help
         return int(e.code or 0)
     handler = {"run": cmd_run, "validate": cmd_validate, "sweep": cmd_sweep, "report": cmd_report,
-               "compare": cmd_compare, "schema": cmd_schema, "explain": cmd_explain, "new": cmd_new}[args.command]
+               "compare": cmd_compare, "schema": cmd_schema, "explain": cmd_explain, "new": cmd_new,
+               "export": cmd_export}[args.command]
     try:
         return handler(args)
     except InputError as err:
