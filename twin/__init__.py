@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 #: Names :mod:`twin.api` provides, resolved lazily by :func:`__getattr__`.
 _API = ("Comparison", "Run", "Sweep", "SweepOptions", "compare", "export", "load", "run", "sweep")
 
-__all__ = ["__version__", *_API]
+__all__ = ["Comparison", "Run", "Sweep", "SweepOptions", "__version__", "compare", "export", "load", "run", "sweep"]
 
 
 def __getattr__(name: str) -> Any:

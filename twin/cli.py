@@ -10,7 +10,6 @@ so that ``twin --help`` and ``twin validate`` start fast.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import math
 import os
 import sys
