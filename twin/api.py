@@ -338,7 +338,7 @@ def run_sweep(plan: Plan, out: str | Path | None = None, workers: int | None = N
     store = SweepStore(folder)
     store.open(plan.manifest(), {"spec": plan.spec.model_dump(mode="json"), "points": plan.points, "tasks": [
         {"scenario_id": t.scenario_id, "point_id": t.point_id, "replication": t.replication} for t in plan.tasks
-    ]}, resume=options.resume)
+    ], **plan.extra}, resume=options.resume)
     counts = execute(plan, store, workers=workers, scheduler=options.scheduler, on_result=options.on_result)
     summary = point_summary(plan, store.read())
     summary.to_parquet(folder / "summary.parquet", index=False)

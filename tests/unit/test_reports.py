@@ -35,7 +35,16 @@ from twin.reports.run_report import (
     step_segments,
     wip_series,
 )
-from twin.reports.sweep_report import fig_frontier, fig_heatmap, fig_tornado, tornado_table
+from twin.reports.sweep_report import (
+    answer_table_html,
+    fig_frontier,
+    fig_heatmap,
+    fig_tornado,
+    meets_all,
+    outline_cells,
+    tick,
+    tornado_table,
+)
 from twin.results.tables import unit_down_intervals
 
 
@@ -106,6 +115,32 @@ def test_figures_have_titled_axes_and_the_right_data() -> None:
     ans = pd.DataFrame({"d": [1, 2, 3], "met": [True, True, False], "c": [2, 4, np.nan]})
     f = fig_frontier(ans, "d", ["c"])
     assert list(f.data[0].y) == [2, 4] and f.data[1].name.startswith("no point")
+
+
+def test_sweep_heatmap_writes_values_and_outlines_the_cells_meeting_every_target() -> None:
+    s = pd.DataFrame({"a": [1.0, 1.0, 2.0, 2.0] * 2, "b": [3, 4, 3, 4] * 2, "kpi": ["k"] * 4 + ["j"] * 4,
+                      "mean": [1.0, 2.0, 3.0, 4.0, 10, 10, 10, 0]})
+    h = outline_cells(fig_heatmap(s, "a", "b", "k", ["a", "b"]),
+                      meets_all(s, "a", "b", ["a", "b"], {"k": {"max": 3.5}, "j": {"min": 5}}))
+    assert h.data[0].texttemplate and list(h.data[0].x) == ["1", "2"]  # integer ticks, not 1.0
+    # cells meeting both: k <= 3.5 and j >= 5 -> (a=1, b=3), (a=1, b=4), (a=2, b=3); not (a=2, b=4)
+    boxes = sorted((sh.x0 + 0.5, sh.y0 + 0.5) for sh in h.layout.shapes)
+    assert boxes == [(0, 0), (0, 1), (1, 0)]
+    assert tick(8.0) == "8" and tick(0.25) == "0.25" and tick("x") == "x"
+
+
+def test_sweep_answer_table_and_frontier_read_plainly() -> None:
+    ans = pd.DataFrame({"referrals.rate_per_week": [3, 6, 12], "met": [True, True, False],
+                        "sites.f.devices.prodigy.count": [8.0, 12.0, np.nan], "cost": [123456.789, 150000.0, np.nan],
+                        "vein_to_vein_p90_days": [36.24, 38.0, np.nan],
+                        "missed": ["", "", "vein_to_vein_p90_days 84.83 > max 40 (by 44.8)"]})
+    spec = {"answer": {"demand": "referrals.rate_per_week", "cost_kpi": "cost_per_dose"},
+            "targets": {"vein_to_vein_p90_days": {"max": 40}}}
+    t = answer_table_html(ans, spec, "EUR")
+    assert "cost per dose (EUR)" in t and "123,456.8" in t and "<td>8</td>" in t and "<td>36.2</td>" in t
+    assert "by 44.8" in t and "nan" not in t.lower()
+    f = fig_frontier(ans, "referrals.rate_per_week", ["sites.f.devices.prodigy.count"])
+    assert list(f.layout.xaxis.tickvals) == [3, 6, 12]  # only the demand levels the sweep ran
 
 
 def test_reports_never_import_the_simulation() -> None:

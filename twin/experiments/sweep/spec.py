@@ -259,7 +259,9 @@ def load_sweep(path: str | Path) -> Plan:
             tasks.append(Task(sid, point_id, rep, data, str(base_path.parent)))
     sweep_hash = _short_hash([spec.model_dump(mode="json"), base_loaded.scenario_hash, [t.scenario_id for t in tasks]])
     _check_kpi_names(spec, names, marks, str(p))
-    return Plan(spec, str(p), sweep_hash, out_points, tasks, base_loaded.scenario_hash)
+    costs = base_loaded.scenario.costs
+    return Plan(spec, str(p), sweep_hash, out_points, tasks, base_loaded.scenario_hash,
+                {"currency": costs.currency if costs is not None else ""})
 
 
 #: KPIs every scenario's runs compute (twin.results.kpis); the culture ones need an end point.
