@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--out", help="comparison folder (default: a new folder under results/)")
     cmp_.add_argument("--replications", "-r", type=_int_in(2, 10_000), help="replications (default: the first file's)")
     cmp_.add_argument("--quiet", "-q", action="store_true", help="print only the comparison folder")
+    cmp_.add_argument("--kpis", metavar="KPI,KPI", help="the KPIs to print, comma separated (default: the headline "
+                      "KPIs and costs; every KPI is in comparison.parquet), e.g. vein_to_vein_p90_days,"
+                      "utilisation.device.central_factory.clinimacs_prodigy")
 
     sw = sub.add_parser("sweep", help="run many scenarios generated from a sweep file")
     sw.add_argument("sweep", help="sweep YAML file")
@@ -270,34 +273,100 @@ def _new_folder(name: str) -> Path:
     return new_folder(name)
 
 
-def comparison_text(table, names: list[str]) -> str:  # table: pandas DataFrame from twin.experiments.compare
-    """Console table: each headline KPI and cost per layout (mean [CI]) and the paired difference
-    from the first layout (utilisation per pool is in comparison.parquet and the report)."""
+def _compare_keys(present: set[str], currency: str, chosen: list[str] | None) -> list[tuple[str, str]]:
+    """(KPI, label with unit) of the rows the comparison table shows: ``chosen``, or the
+    headline KPIs and, with costs, cost per dose and the cost in the window by category."""
     from twin.results.kpis import HEADLINE
 
-    rows = [("KPI", *[f"{n}" for n in names], *[f"{n} - {names[0]}" for n in names[1:]])]
-    by = {(r.layout, r.kpi): r for r in table.itertuples(index=False)}
-    keys = [(k, f"{label} ({unit})" if unit else label) for k, label, unit in HEADLINE]
-    present = set(table["kpi"])
+    labels = {k: f"{label} ({unit})" if unit else label for k, label, unit in HEADLINE}
+    cur = f" ({currency})" if currency else ""
+    labels.update({"cost_per_dose": f"cost per dose{cur}", "cost.total": f"cost in the window{cur}"})
+    labels.update({f"cost.{c}": f"  {c}" for c in ("capital", "cleanroom", "labour", "consumables", "qc", "courier",
+                                                   "overhead")})
+    if chosen:
+        return [(k, labels.get(k, _kpi_label(k))) for k in chosen]
+    keys = [k for k, _, _ in HEADLINE]
     if "cost_per_dose" in present:
-        keys += [("cost_per_dose", "cost per dose"), ("cost.total", "cost in the window")]
-        keys += [(f"cost.{c}", f"  {c}") for c in ("capital", "cleanroom", "labour", "consumables", "qc", "courier", "overhead")]
+        keys += ["cost_per_dose", "cost.total", *[k for k in labels if k.startswith("cost.") and k != "cost.total"]]
+    return [(k, labels[k]) for k in keys]
+
+
+def _kpi_label(key: str) -> str:
+    """A per-pool KPI's console label: ``clinimacs_prodigy @ central_factory, utilisation (%)``."""
+    metric, _, rest = key.partition(".")
+    if metric in ("utilisation", "availability", "wait_h_mean") and rest.count(".") >= 2:
+        _, site, name = rest.split(".", 2)
+        unit = "h" if metric == "wait_h_mean" else "%"
+        return f"{name} @ {site}, {metric.replace('_h_mean', '')} ({unit})"
+    return key
+
+
+def _pm(mean: float, low: float, high: float, scale: float, sign: bool = False) -> str:
+    """``mean ±half-width`` of a 95% interval; just the mean when the interval has no width
+    (a fixed cost) or is unknown."""
+    if mean is None or mean != mean:
+        return "-"
+
+    def num(v: float) -> str:  # whole above 1,000 so a cost fits a column
+        return f"{v:,.0f}" if abs(v) >= 1000 else _fmt(v)
+
+    text = num(mean * scale)
+    if sign and mean * scale > 0:
+        text = "+" + text
+    half = (high - low) / 2 * scale if low == low and high == high else 0.0
+    return f"{text} ±{num(half)}" if half > 1e-9 * max(1.0, abs(mean * scale)) else text
+
+
+def comparison_text(table, names: list[str], currency: str = "", kpis: list[str] | None = None,
+                    width: int | None = None) -> str:  # table: pandas DataFrame from twin.experiments.compare
+    """Console table, KPIs by layout: each KPI's mean ±95% half-width per layout, and under it
+    the paired change from the first layout (±its own half-width). Layouts that do not fit in
+    ``width`` columns (default: the terminal's, at least 100) go into further blocks below."""
+    import shutil
+
+    width = width or max(100, shutil.get_terminal_size((100, 24)).columns)
+    by = {(r.layout, r.kpi): r for r in table.itertuples(index=False)}
+    keys = _compare_keys(set(table["kpi"]), currency, kpis)
+    first = names[0]
+    rows: list[tuple[str, list[str]]] = []
     for key, label in keys:
-        scale = 100.0 if key.startswith("utilisation.") else 1.0
-        cells = [label]
-        for n in names:
-            r = by.get((n, key))
-            cells.append("-" if r is None else f"{_fmt(r.mean * scale)} [{_fmt(r.ci_low * scale)}, {_fmt(r.ci_high * scale)}]")
-        for n in names[1:]:
-            r = by.get((n, key))
-            ok = r is not None and r.diff_mean == r.diff_mean  # not NaN
-            cells.append(f"{_fmt(r.diff_mean * scale)} [{_fmt(r.diff_ci_low * scale)}, {_fmt(r.diff_ci_high * scale)}]"
-                         if ok else "-")
-        rows.append(tuple(cells))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
-    lines.insert(1, "  " + "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+        scale = 100.0 if key.startswith(("utilisation.", "availability.")) else 1.0
+        cells = [_pm(r.mean, r.ci_low, r.ci_high, scale) if (r := by.get((n, key))) is not None else "-" for n in names]
+        rows.append((label, cells))
+        diffs = ["" if n == first or (r := by.get((n, key))) is None
+                 else _pm(r.diff_mean, r.diff_ci_low, r.diff_ci_high, scale, sign=True) for n in names]
+        if any(d not in ("", "-", "0") for d in diffs):
+            indent = label[: len(label) - len(label.lstrip())]
+            rows.append((f"{indent}  change vs {first}"[:40], diffs))
+    lw = max(len(label) for label, _ in rows)
+    col = max(12, *(len(c) for _, cells in rows for c in cells), *(len(n) for n in names))
+    col = min(col, max(12, width - lw - 4))
+    per = max(1, (width - 2 - lw) // (col + 2))
+    blocks = []
+    for start in range(0, len(names), per):
+        idx = range(start, min(start + per, len(names)))
+        head = "  " + "KPI".ljust(lw) + "".join("  " + names[i][:col].rjust(col) for i in idx)
+        lines = [head, "  " + "-" * lw + "".join("  " + "-" * col for _ in idx)]
+        lines += ["  " + label.ljust(lw) + "".join("  " + cells[i][:col].rjust(col) for i in idx)
+                  for label, cells in rows]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _check_kpis(chosen: list[str] | None, layouts) -> None:
+    """Refuse a ``--kpis`` name no layout's runs report, before anything runs."""
+    if not chosen:
+        return
+    import difflib
+
+    from twin.core.errors import InputError
+    from twin.experiments.sweep.spec import OPEN_FAMILIES, kpi_names
+
+    known = set().union(*(kpi_names(ld) for ld in layouts))
+    for k in chosen:
+        if k not in known and not k.startswith(OPEN_FAMILIES):
+            close = difflib.get_close_matches(k, sorted(known), n=1, cutoff=0.6)
+            raise InputError(f"--kpis: no run reports a KPI named {k!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -305,6 +374,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     layouts = [api.load(p) for p in args.scenarios]
     n = args.replications or layouts[0].scenario.replications
+    chosen = [k.strip() for k in args.kpis.split(",") if k.strip()] if args.kpis else None
+    _check_kpis(chosen, layouts)
 
     def progress(layout: str, rep: int, secs: float) -> None:
         if not args.quiet:
@@ -317,8 +388,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(out)
     else:
         print(f"\n{len(result.names)} layouts, {n} replications each, common random numbers (seed "
-              f"{layouts[0].scenario.seed}); mean [95% CI], and paired difference vs {result.names[0]!r}:")
-        print(comparison_text(result.table, result.names))
+              f"{layouts[0].scenario.seed}); mean ±95% CI half-width, and the paired change vs {result.names[0]!r}:")
+        costs = layouts[0].scenario.costs
+        print(comparison_text(result.table, result.names, costs.currency if costs else "", chosen))
         print(f"\nresults in {out}/ (comparison.parquet, layouts/NAME/ run folders)")
     if args.report:
         _report(out, args.quiet)
