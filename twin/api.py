@@ -36,18 +36,32 @@ if TYPE_CHECKING:
     from twin.experiments.sweep.spec import Plan
     from twin.scenario.loading import LoadedScenario
 
-__all__ = ["Comparison", "Run", "Sweep", "SweepOptions", "compare", "export", "load", "run", "sweep"]
+__all__ = ["Comparison", "Run", "ScenarioWarning", "Sweep", "SweepOptions", "compare", "export", "load", "run",
+           "sweep"]
 
 #: A scenario: a YAML file's path or an already loaded scenario (:func:`load`).
 ScenarioLike = Union[str, Path, "LoadedScenario"]
 
 
-def load(path: str | Path, overrides: Sequence[str] = ()) -> LoadedScenario:
+class ScenarioWarning(UserWarning):
+    """A scenario that is valid but probably not what was meant (an outage after the horizon,
+    an override that replaced a whole mapping); the text is in ``LoadedScenario.warnings`` too."""
+
+
+def load(path: str | Path, overrides: Sequence[str] = (), warn: bool = True) -> LoadedScenario:
     """Read and validate a scenario YAML file, with ``FIELD=VALUE`` overrides applied first
-    (as ``twin run --set``), e.g. ``overrides=["horizon_days=120", "replications=1"]``."""
+    (as ``twin run --set``), e.g. ``overrides=["horizon_days=120", "replications=1"]``. Advice on
+    a valid scenario is issued as a :class:`ScenarioWarning` (``warn=False``: only kept in
+    ``.warnings``, as the command line prints it itself)."""
+    import warnings
+
     from twin.scenario.loading import load_scenario
 
-    return load_scenario(path, list(overrides))
+    loaded = load_scenario(path, list(overrides))
+    if warn:
+        for text in loaded.warnings:
+            warnings.warn(text, ScenarioWarning, stacklevel=2)
+    return loaded
 
 
 def _loaded(scenario: ScenarioLike, seed: int | None = None) -> LoadedScenario:

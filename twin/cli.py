@@ -56,8 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out, skipping finished ids")
     sw.add_argument("--quiet", "-q", action="store_true", help="print only the sweep folder")
 
-    rep = sub.add_parser("report", help="write the HTML report of a run or sweep folder")
-    rep.add_argument("folder", help="a folder written by twin run or twin sweep")
+    rep = sub.add_parser("report", help="write the HTML report of a run, comparison or sweep folder")
+    rep.add_argument("folder", help="a folder written by twin run, twin compare or twin sweep")
     rep.add_argument("--out", help="HTML file to write (default: FOLDER/report.html)")
     _export_parser(sub)
     for p_ in (run, sw, cmp_):
@@ -84,7 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     new = sub.add_parser("new", help="start a scenario from a bundled one, every section explained")
     new.add_argument("name", help="the new scenario's name (letters, digits, _ and -)")
     new.add_argument("--from", dest="source", required=True, metavar="SCENARIO",
-                     help="a bundled scenario, e.g. centralised, academic_grex, outage_power, layouts/point_of_care")
+                     help="a bundled scenario, e.g. centralised, academic_grex, outage_power, layouts/point_of_care, "
+                     "or a scenario file's path")
     new.add_argument("--out", help="file to write (default: NAME.yaml here; never overwritten)")
     return p
 
@@ -183,10 +184,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
-    from twin.scenario.loading import load_scenario
+def _load(path: str, overrides: list[str]):
+    """:func:`twin.api.load`, printing its advice as ``warning:`` lines on stderr."""
+    from twin import api
 
-    loaded = load_scenario(args.scenario, args.overrides)
+    loaded = api.load(path, overrides, warn=False)
+    for text in loaded.warnings:
+        print(f"warning: {text}", file=sys.stderr)
+    return loaded
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    loaded = _load(args.scenario, args.overrides)
     sc = loaded.scenario
     print(
         f"{args.scenario}: ok — scenario {sc.name!r}, {len(sc.sites)} sites, {len(sc.recipe)} recipe "
@@ -219,9 +228,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from twin.authoring.explain import describe
-    from twin.scenario.loading import load_scenario
 
-    print(describe(load_scenario(args.scenario, args.overrides)))
+    print(describe(_load(args.scenario, args.overrides)))
     return EXIT_OK  # the load warnings are advice
 
 
@@ -229,7 +237,9 @@ def cmd_new(args: argparse.Namespace) -> int:
     from twin.authoring.new import new_scenario
 
     path = new_scenario(args.name, args.source, args.out)
-    print(f"wrote {path}: a copy of the bundled scenario {args.source.removesuffix('.yaml')!r} named {args.name!r}, every section "
+    what = (f"the bundled scenario {args.source.removesuffix('.yaml')!r}" if not Path(args.source).is_file()
+            else args.source)
+    print(f"wrote {path}: a copy of {what} named {args.name!r}, every section "
           f"explained\nnext: twin explain {path}   (then: twin run {path})")
     return EXIT_OK
 
@@ -237,7 +247,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from twin import api
 
-    loaded = api.load(args.scenario, list(args.overrides) + ([f"seed={args.seed}"] if args.seed is not None else []))
+    loaded = _load(args.scenario, list(args.overrides) + ([f"seed={args.seed}"] if args.seed is not None else []))
     sc = loaded.scenario
     n = args.replications or sc.replications
     out = Path(args.out) if args.out else _new_folder(sc.name)
@@ -372,7 +382,7 @@ def _check_kpis(chosen: list[str] | None, layouts) -> None:
 def cmd_compare(args: argparse.Namespace) -> int:
     from twin import api
 
-    layouts = [api.load(p) for p in args.scenarios]
+    layouts = [_load(p, []) for p in args.scenarios]
     n = args.replications or layouts[0].scenario.replications
     chosen = [k.strip() for k in args.kpis.split(",") if k.strip()] if args.kpis else None
     _check_kpis(chosen, layouts)
