@@ -381,3 +381,23 @@ def test_culture_sections_draw_two_figures_or_say_there_is_no_culture_model() ->
     assert "3 batches of 2 replication(s)" in harvest.caption and "dose spec" in harvest.caption
     (none,) = culture_sections(batches.assign(culture_h=np.nan), events[events["kind"] != "measure"], record)
     assert none.heading == "Cultures" and none.figure is None and NO_CULTURE in none.html
+
+
+def test_the_run_report_warns_when_replications_are_too_few_for_intervals() -> None:
+    from twin.reports.run_report import few_replications_note
+
+    assert "Too few replications" in few_replications_note(2) and "12.7" in few_replications_note(2)
+    assert "no confidence interval" in few_replications_note(1)
+    assert few_replications_note(5) == ""
+
+
+def test_report_tables_wrap_between_words_never_inside_one() -> None:
+    from twin.reports.page import PAGE_CSS
+    from twin.reports.run_report import outage_table_html
+
+    o = pd.DataFrame({"replication": [0], "label": ["co2 supply failure"], "site": ["central_factory"],
+                      "what": ["co2"], "start_h": [10.0], "end_h": [20.0], "backup": ["bottles"], "backup_h": [5.0],
+                      "lost_h": [5.0], "knock_on": [""], "batches_hit": [3], "patients": ["12,13,14"]})
+    t = outage_table_html(o)
+    assert "break-word" not in t and "12, 13, 14" in t
+    assert "white-space: nowrap" in PAGE_CSS

@@ -328,7 +328,9 @@ def outage_table_html(outages: pd.DataFrame, max_rows: int = 100) -> str:
         for c in cols:
             v = getattr(r, c)
             text = f"{v:,.2f}" if isinstance(v, float) else str(v)
-            style = " style='text-align:left;max-width:22rem;word-break:break-word'" if c in (
+            if c == "patients":  # wrap between ids, never inside one
+                text = ", ".join(p.strip() for p in text.split(",") if p.strip())
+            style = " style='text-align:left;max-width:22rem;white-space:normal;word-break:normal'" if c in (
                 "label", "site", "what", "backup", "knock_on", "patients") else ""
             cells.append(f"<td{style}>{html.escape(text)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
@@ -607,6 +609,22 @@ def kpi_table_html(summary: dict[str, Any]) -> str:
     return "".join(rows)
 
 
+#: Fewer replications than this give intervals too wide to read (t factor 2.78 at 5, 12.7 at 2).
+ENOUGH_REPLICATIONS = 5
+
+
+def few_replications_note(n: int) -> str:
+    """A warning above the key figures when ``n`` replications are too few for usable
+    intervals (empty otherwise)."""
+    if n >= ENOUGH_REPLICATIONS:
+        return ""
+    why = ("one replication gives no confidence interval at all" if n <= 1 else
+           f"with {n} replications the 95% intervals are very wide (the Student t factor alone is "
+           f"{ {2: 12.7, 3: 4.3, 4: 3.18}.get(n, 2.78)} times the standard error)")
+    return (f"<p class='note warning'><b>Too few replications:</b> {why}. Run at least {ENOUGH_REPLICATIONS} "
+            f"(e.g. <code>twin run FILE -r 10</code>) before reading differences from these figures.</p>")
+
+
 def run_report(run_dir: Path, replication: int = 0) -> str:
     """The run report page for ``run_dir`` (HTML string)."""
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -629,7 +647,8 @@ def run_report(run_dir: Path, replication: int = 0) -> str:
     n = prov["replications_completed"]
     sections = [
         Section("Key figures", f"Means over {n} replication(s) with 95% confidence intervals (Student t). "
-                "Patient counts are of patients referred after the warm-up.", html=kpi_table_html(summary)),
+                "Patient counts are of patients referred after the warm-up.",
+                html=few_replications_note(n) + kpi_table_html(summary)),
         Section(
             f"Timeline of devices and staff (replication {replication})",
             "Each row is one unit: a device, a person of a staff role, an apheresis chair or an infusion "
