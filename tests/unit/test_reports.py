@@ -401,3 +401,20 @@ def test_report_tables_wrap_between_words_never_inside_one() -> None:
     t = outage_table_html(o)
     assert "break-word" not in t and "12, 13, 14" in t
     assert "white-space: nowrap" in PAGE_CSS
+
+
+def test_the_outage_timeline_zooms_to_each_outage() -> None:
+    from twin.reports.run_report import fig_outage_timeline
+
+    o = pd.DataFrame({"replication": [0, 0], "label": ["dip", "blackout"], "site": ["f", "f"], "what": ["power"] * 2,
+                      "start_h": [100.0, 5000.0], "end_h": [101.0, 5010.0], "backup": ["ups", "none"],
+                      "backup_h": [1.0, 0.0], "lost_h": [0.0, 10.0], "knock_on": ["", ""], "batches_hit": [0, 2],
+                      "patients": ["", "3,4"]})
+    ev = pd.DataFrame(columns=["replication", "time_h", "patient", "site", "step", "resource", "unit", "kind",
+                               "detail", "value"])
+    fig = fig_outage_timeline(o, ev, "2027-01-04", 8760.0)
+    buttons = fig.layout.updatemenus[0].buttons
+    assert [b.label for b in buttons][0] == "all outages" and len(buttons) == 3
+    lo, hi = (pd.Timestamp(t) for t in buttons[2].args[0]["xaxis.range"])
+    blackout = pd.Timestamp("2027-01-04") + pd.Timedelta(hours=5000)
+    assert lo < blackout < hi and hi - lo < pd.Timedelta(days=3)  # zoomed to hours, not the year

@@ -315,7 +315,29 @@ def fig_outage_timeline(outages: pd.DataFrame, events: pd.DataFrame, start_date:
     fig.update_xaxes(title="date (simulation time from the scenario start date)", type="date")
     fig.update_layout(height=max(260, 60 * len(rows) + 160), barmode="overlay", legend_title_text="part",
                       margin=dict(l=10, r=10, t=30, b=40))
+    _zoom_buttons(fig, o, last, start_date, rows)
     return fig
+
+
+#: At most this many outages get a zoom entry in the outage timeline's menu.
+ZOOM_MENU_MAX = 12
+
+
+def _zoom_buttons(fig, o: pd.DataFrame, last: np.ndarray, start_date: str, rows: list[str]) -> None:
+    """Buttons above the outage timeline that zoom its time axis to one occurrence (from a
+    little before its start to a little after its last effect), or back to all of them."""
+    if len(o) < 2:
+        return
+    whole = fig.layout.xaxis.range
+    buttons = [dict(label="all outages", method="relayout", args=[{"xaxis.range": list(whole) if whole else None}])]
+    for i, r in enumerate(o.head(ZOOM_MENU_MAX).itertuples(index=False)):
+        lo, hi = float(r.start_h), float(max(last[i], r.end_h))
+        pad = max(0.15 * (hi - lo), 2.0)
+        rng = [str(t) for t in _when(start_date, [lo - pad, hi + 2 * pad]).round("ms")]
+        buttons.append(dict(label=rows[i][:28], method="relayout", args=[{"xaxis.range": rng}]))
+    fig.update_layout(updatemenus=[dict(type="dropdown", direction="down", x=0, xanchor="left", y=1.02,
+                                        yanchor="bottom", buttons=buttons, showactive=True)],
+                      margin=dict(l=10, r=10, t=60, b=40))
 
 
 def outage_table_html(outages: pd.DataFrame, max_rows: int = 100) -> str:
@@ -703,7 +725,8 @@ def run_report(run_dir: Path, replication: int = 0) -> str:
                 "knock-on losses of other conditions (e.g. cleanroom grade after a blackout, which can "
                 "outlast the outage). The text at the end of each row counts the batches the outage "
                 "paused, lost or failed; hover for the backups, hours lost and the patient ids. The same "
-                "losses are drawn on the timeline of devices and staff above.",
+                "losses are drawn on the timeline of devices and staff above. With several outages, the menu "
+                "above the chart zooms to one of them.",
                 figure=fig_outage_timeline(rep_outages, ev, start, horizon_h),
             ),
             Section(
