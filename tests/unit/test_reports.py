@@ -271,7 +271,7 @@ def test_outage_timeline_has_a_row_per_occurrence_with_backup_and_lost_segments(
     assert [t.strip() for t in f.data[-1].text] == ["2 batches hit", "0 batches hit", "0 batches hit"]
     assert "date" in f.layout.xaxis.title.text and "label @ site" in f.layout.yaxis.title.text
     html = outage_table_html(outages)
-    assert html.count("<tr>") == 4 and "<th>lost_h</th>" in html and "3,7" in html
+    assert html.count("<tr>") == 4 and "<th>lost_h</th>" in html and "3, 7" in html  # wraps between ids
 
 
 def test_run_report_shows_outages_or_says_there_were_none(tmp_path) -> None:
@@ -418,3 +418,25 @@ def test_the_outage_timeline_zooms_to_each_outage() -> None:
     lo, hi = (pd.Timestamp(t) for t in buttons[2].args[0]["xaxis.range"])
     blackout = pd.Timestamp("2027-01-04") + pd.Timedelta(hours=5000)
     assert lo < blackout < hi and hi - lo < pd.Timedelta(days=3)  # zoomed to hours, not the year
+
+
+def test_gantt_colours_steps_by_phase() -> None:
+    from twin.reports.run_report import phase_colours, step_phase
+
+    steps = ["apheresis", "receipt", "transfer:selection", "selection", "expansion", "cryopreservation",
+             "qc:sterility", "qc:endotoxin", "release", "infusion"]
+    assert [step_phase(s) for s in steps] == ["collection", "logistics", "logistics", "manufacture", "manufacture",
+                                              "manufacture", "QC", "QC", "release", "infusion"]
+    colours = phase_colours(steps)
+    assert len(set(colours.values())) == len(steps)  # every step still told apart
+
+    def rgb(c: str) -> tuple[int, ...]:
+        return tuple(int(float(v)) for v in c[c.index("(") + 1:-1].split(","))
+
+    blue = [rgb(colours[s]) for s in ("selection", "expansion", "cryopreservation")]
+    green = [rgb(colours[s]) for s in ("qc:sterility", "qc:endotoxin")]
+    assert all(b[2] > b[0] for b in blue) and all(g[1] > g[0] and g[1] > g[2] for g in green)
+    held = pd.DataFrame({"replication": 0, "site": "f", "resource": "prodigy", "unit": 0, "patient": [1, 2],
+                         "step": ["selection", "qc:sterility"], "start_h": [0.0, 10.0], "end_h": [5.0, 20.0]})
+    g = fig_gantt(held, pd.DataFrame({"site": ["f"], "name": ["prodigy"], "kind": ["device"]}), "2027-01-04")
+    assert {t.name: t.legendgroup for t in g.data} == {"selection": "manufacture", "qc:sterility": "QC"}

@@ -119,6 +119,58 @@ class GanttView:
     max_bands: int = 40
 
 
+#: Phases of a batch's journey, in the order a legend lists them, each with its colour family
+#: (plotly's sequential scales): steps of one phase get shades of one hue.
+PHASES = {"collection": "Purples", "logistics": "Oranges", "manufacture": "Blues", "QC": "Greens",
+          "release": "Reds", "infusion": "Greys", "repair": "YlOrBr"}
+
+
+def step_phase(step: str) -> str:
+    """The phase a step belongs to: collection (apheresis, freezing at the hospital), logistics
+    (shipments, transfers, receipt), QC (``qc:TEST``), release, infusion, repair (staff repairing
+    a device) or manufacture (the recipe, cryopreservation, storage)."""
+    if step in ("apheresis", "freezing"):
+        return "collection"
+    if step.startswith(("ship_", "transfer:", "courier")) or step == "receipt":
+        return "logistics"
+    if step == "qc" or step.startswith("qc:"):
+        return "QC"
+    if step.startswith("repair"):
+        return "repair"
+    if step in ("release", "infusion"):
+        return step
+    return "manufacture"
+
+
+def phase_colours(steps: list[str]) -> dict[str, str]:
+    """A colour per step: the steps of a phase get distinct shades of the phase's hue, from
+    mid to dark in the order given."""
+    import plotly.colors as pc
+
+    out: dict[str, str] = {}
+    for phase, scale in PHASES.items():
+        mine = [s for s in steps if step_phase(s) == phase]
+        n = len(mine)
+        points = [0.45 + 0.5 * i / (n - 1) for i in range(n)] if n > 1 else [0.7]
+        out.update(zip(mine, pc.sample_colorscale(getattr(pc.sequential, scale), points)) if n else ())
+    return out
+
+
+def _phase_order(step: str) -> tuple[int, str]:
+    return list(PHASES).index(step_phase(step)), step
+
+
+def _group_legend_by_phase(fig) -> None:
+    """Step traces of one phase side by side in the legend, under the phase's name."""
+    names = list(PHASES)
+    for tr in fig.data:
+        if tr.name and getattr(tr, "legendgroup", None) in (None, "", tr.name):
+            phase = step_phase(str(tr.name))
+            tr.legendgroup = phase
+            tr.legendgrouptitle = dict(text=phase)
+            tr.legendrank = 100 + 10 * names.index(phase)
+
+
 def fig_gantt(held: pd.DataFrame, resources: pd.DataFrame, start_date: str, downtime: Downtime | None = None,
               view: GanttView | None = None):
     """Gantt of who held which unit when (one replication): a row per unit, a bar per holding,
@@ -150,11 +202,16 @@ def fig_gantt(held: pd.DataFrame, resources: pd.DataFrame, start_date: str, down
     df["end"] = _when(start_date, df["end_h"])
     df["batch"] = "patient " + df["patient"].astype(str)
     df["hours"] = (df["end_h"] - df["start_h"]).round(1)
+    first = df.groupby(df["step"].astype(str))["start_h"].min().to_dict()  # steps in the order they happen
+    steps = sorted(first, key=lambda st: (_phase_order(st)[0], first[st], st))
     fig = px.timeline(
         df, x_start="start", x_end="end", y="row", color="step" if color == "step" else "batch",
         hover_data={"batch": True, "step": True, "hours": True, "row": False},
-        category_orders={"row": order}, color_discrete_sequence=px.colors.qualitative.Dark24,
+        category_orders={"row": order, "step": steps}, color_discrete_sequence=px.colors.qualitative.Dark24,
+        color_discrete_map=phase_colours(steps) if color == "step" else {},
     )
+    if color == "step":
+        _group_legend_by_phase(fig)
     if len(dn):
         dn = dn.assign(group=dn["detail"].astype(str).map(down_group), hours=dn["end_h"] - dn["start_h"])
         n0, behind, on_top = len(fig.data), [], []
