@@ -440,3 +440,22 @@ def test_gantt_colours_steps_by_phase() -> None:
                          "step": ["selection", "qc:sterility"], "start_h": [0.0, 10.0], "end_h": [5.0, 20.0]})
     g = fig_gantt(held, pd.DataFrame({"site": ["f"], "name": ["prodigy"], "kind": ["device"]}), "2027-01-04")
     assert {t.name: t.legendgroup for t in g.data} == {"selection": "manufacture", "qc:sterility": "QC"}
+
+
+def test_gantt_staff_rows_show_on_duty_bands_under_the_hands_on_work() -> None:
+    from twin.reports.run_report import Downtime, on_duty_bands
+
+    off = pd.DataFrame({"row": ["op #1 @ f"] * 2, "start_h": [16.0, 40.0], "end_h": [32.0, 56.0]})
+    bands = on_duty_bands(off, ["op #1 @ f", "op #2 @ f"], 64.0)
+    assert bands.values.tolist() == [["op #1 @ f", 0.0, 16.0], ["op #1 @ f", 32.0, 40.0], ["op #1 @ f", 56.0, 64.0],
+                                     ["op #2 @ f", 0.0, 64.0]]
+    held = pd.DataFrame({"replication": 0, "site": "f", "resource": "op", "unit": 0, "patient": [1],
+                         "step": ["selection"], "start_h": [2.0], "end_h": [4.0]})
+    down = pd.DataFrame({"site": "f", "resource": "op", "unit": 0, "start_h": [16.0], "end_h": [32.0],
+                         "detail": ["off_shift"]})
+    res = pd.DataFrame({"site": ["f"], "name": ["op"], "kind": ["staff"]})
+    g = fig_gantt(held, res, "2027-01-04", Downtime(units=down, horizon_h=48.0))
+    names = [t.name for t in g.data]
+    assert names[0] == "on duty (staff)" and "selection" in names  # the band is drawn first, under the work
+    assert not any(n and n.startswith("off duty") for n in names)  # no grey smear on staff rows
+    assert len(g.data[0].y) == 2  # on duty 0-16 h and 32-48 h

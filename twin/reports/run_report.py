@@ -107,6 +107,26 @@ class Downtime:
 
     units: pd.DataFrame | None = None
     sites: pd.DataFrame | None = None
+    #: With the horizon (h), staff rows show when each person was on duty (the complement of
+    #: their off-duty times) instead of grey off-duty bars over most of the year.
+    horizon_h: float | None = None
+
+
+def on_duty_bands(off: pd.DataFrame, rows: list[str], horizon_h: float) -> pd.DataFrame:
+    """Per row in ``rows``: the intervals in [0, ``horizon_h``) not covered by its ``off``
+    intervals (columns ``row, start_h, end_h``), i.e. when that person was on duty."""
+    out = []
+    by_row = {r: g for r, g in off.groupby("row")} if len(off) else {}
+    for row in rows:
+        t = 0.0
+        g = by_row.get(row)
+        for s, e in (g[["start_h", "end_h"]].sort_values("start_h").to_numpy() if g is not None else []):
+            if s > t:
+                out.append((row, t, min(s, horizon_h)))
+            t = max(t, e)
+        if t < horizon_h:
+            out.append((row, t, horizon_h))
+    return pd.DataFrame(out, columns=["row", "start_h", "end_h"])
 
 
 @dataclass(frozen=True)
@@ -171,6 +191,51 @@ def _group_legend_by_phase(fig) -> None:
             tr.legendrank = 100 + 10 * names.index(phase)
 
 
+def _staff_duty(df: pd.DataFrame, dn: pd.DataFrame, order: list[str], horizon_h: float | None):
+    """(the down intervals without the staff's off-duty ones, the staff's on-duty bands), or
+    (``dn``, None) without a horizon."""
+    if horizon_h is None:
+        return dn, None
+    staff = set(df.loc[df["kind"] == "staff", "row"]) | set(dn.loc[dn["kind"] == "staff", "row"])
+    rows = [r for r in order if r in staff]
+    if not len(dn):
+        return dn, on_duty_bands(dn, rows, horizon_h)
+    off_staff = (dn["kind"] == "staff") & (dn["group"] == "off duty")
+    return dn[~off_staff], on_duty_bands(dn[off_staff], rows, horizon_h)
+
+
+def _down_traces(dn: pd.DataFrame, duty: pd.DataFrame | None, start_date: str) -> tuple[list, list]:
+    """The Gantt's bars drawn behind the holdings (staff on duty, devices off duty) and on top
+    of them (breakdowns, maintenance/changeover, outages)."""
+    import plotly.graph_objects as go
+
+    behind, on_top = [], []
+    if duty is not None and len(duty):
+        start = _when(start_date, duty["start_h"])
+        behind.append(go.Bar(
+            base=start, x=(duty["end_h"] - duty["start_h"]) * MS_PER_H, y=duty["row"], orientation="h",
+            width=0.8, name="on duty (staff)", marker=dict(color="#dbe9f6", line_width=0),
+            customdata=np.column_stack([start.strftime("%Y-%m-%d %H:%M"), (duty["end_h"] - duty["start_h"]).round(2)]),
+            hovertemplate="%{y}<br>on duty from %{customdata[0]} for %{customdata[1]} h<extra></extra>"))
+    for group, (name, colour, pattern, width) in DOWN_STYLE.items():
+        g = dn[dn["group"] == group] if len(dn) else dn
+        if g.empty:
+            continue
+        start = _when(start_date, g["start_h"])
+        trace = go.Bar(
+            base=start, x=g["hours"] * MS_PER_H, y=g["row"], orientation="h", width=width, name=name,
+            marker=dict(color=colour, line_width=0,
+                        pattern=dict(shape=pattern, fillmode="overlay", fgcolor="white", size=6)),
+            legendgroup="out of service", legendgrouptitle_text="out of service",
+            customdata=np.column_stack([g["detail"].astype(str), start.strftime("%Y-%m-%d %H:%M"),
+                                        g["hours"].round(2)]),
+            hovertemplate="%{y}<br>out of service: %{customdata[0]}<br>from %{customdata[1]} for "
+                          "%{customdata[2]} h<extra></extra>",
+        )
+        (behind if group == "off duty" else on_top).append(trace)
+    return behind, on_top
+
+
 def fig_gantt(held: pd.DataFrame, resources: pd.DataFrame, start_date: str, downtime: Downtime | None = None,
               view: GanttView | None = None):
     """Gantt of who held which unit when (one replication): a row per unit, a bar per holding,
@@ -183,7 +248,6 @@ def fig_gantt(held: pd.DataFrame, resources: pd.DataFrame, start_date: str, down
     every row per site-wide loss (at most ``view.max_bands``). At most ``view.max_rows`` rows:
     devices first, then staff, chairs, slots."""
     import plotly.express as px
-    import plotly.graph_objects as go
 
     downtime, view = downtime or Downtime(), view or GanttView()
     down, site_losses = downtime.units, downtime.sites
@@ -214,23 +278,10 @@ def fig_gantt(held: pd.DataFrame, resources: pd.DataFrame, start_date: str, down
         _group_legend_by_phase(fig)
     if len(dn):
         dn = dn.assign(group=dn["detail"].astype(str).map(down_group), hours=dn["end_h"] - dn["start_h"])
-        n0, behind, on_top = len(fig.data), [], []
-        for group, (name, colour, pattern, width) in DOWN_STYLE.items():
-            g = dn[dn["group"] == group]
-            if g.empty:
-                continue
-            start = _when(start_date, g["start_h"])
-            trace = go.Bar(
-                base=start, x=g["hours"] * MS_PER_H, y=g["row"], orientation="h", width=width, name=name,
-                marker=dict(color=colour, line_width=0,
-                            pattern=dict(shape=pattern, fillmode="overlay", fgcolor="white", size=6)),
-                legendgroup="out of service", legendgrouptitle_text="out of service",
-                customdata=np.column_stack([g["detail"].astype(str), start.strftime("%Y-%m-%d %H:%M"),
-                                            g["hours"].round(2)]),
-                hovertemplate="%{y}<br>out of service: %{customdata[0]}<br>from %{customdata[1]} for "
-                              "%{customdata[2]} h<extra></extra>",
-            )
-            (behind if group == "off duty" else on_top).append(trace)
+    dn, duty = _staff_duty(df, dn, order, downtime.horizon_h)
+    behind, on_top = _down_traces(dn, duty, start_date)
+    if behind or on_top:
+        n0 = len(fig.data)
         fig.add_traces(behind + on_top)
         d = fig.data
         fig.data = d[n0:n0 + len(behind)] + d[:n0] + d[n0 + len(behind):]
@@ -732,15 +783,16 @@ def run_report(run_dir: Path, replication: int = 0) -> str:
             f"Timeline of devices and staff (replication {replication})",
             "Each row is one unit: a device, a person of a staff role, an apheresis chair or an infusion "
             "slot. Each bar is one batch holding that unit, coloured by the step that took it; hover for "
-            "the patient and hours. Gaps are idle time. Staff bars show hands-on hours only. Times a unit "
-            "was out of service are drawn on its row: light grey behind the bars when off duty (off shift, "
+            "the patient and hours. Gaps are idle time. Staff bars show hands-on hours only, on top of a pale "
+            "blue band for the hours that person was on duty (not off shift, absent, vacant or in training). "
+            "Times a unit was out of service are drawn on its row: light grey behind the bars when off duty (off shift, "
             "absent, vacancy, training), thinner patterned bars on top for breakdowns (red), maintenance "
             "or changeover (orange) and outages (black); a batch bar that continues around one was paused "
             "there. Translucent bands across all rows are site-wide losses (power, CO2, O2, compressed "
             "air, LN2, cleanroom grade, IT), labelled with the condition, site and root cause: every row "
             "they cross at that site lost it. Drag to zoom (a year is long: zoom in to see shifts); click "
             "a legend entry to hide it.",
-            figure=fig_gantt(held, res, start, Downtime(units=down, sites=losses)),
+            figure=fig_gantt(held, res, start, Downtime(units=down, sites=losses, horizon_h=horizon_h)),
         ),
         Section(
             "Utilisation per device type and staff role",
