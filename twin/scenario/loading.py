@@ -191,7 +191,7 @@ def override_warnings(data: dict[str, Any], overrides: list[str]) -> list[str]:
             node = node[part] if ok else None
             if node is None:
                 break
-        if not isinstance(node, dict):
+        if not isinstance(node, dict) or "dist" in node:  # a distribution is replaced whole by design
             continue
         dropped = [k for k in node if k not in value] if isinstance(value, dict) else [k for k in node if k != "count"]
         if dropped:
