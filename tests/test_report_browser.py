@@ -88,7 +88,7 @@ def test_run_report_with_outages_in_chromium(tmp_path) -> None:
     # the blackout's power loss and the cleanroom's loss of grade after it, as bands across the Gantt
     assert gantt["shapes"] >= 2
     assert {"breakdown", "maintenance/changeover"} <= set(gantt["traces"])
-    assert any(t.startswith("off duty") for t in gantt["traces"])
+    assert "on duty (staff)" in gantt["traces"]  # staff rows: on-duty bands under the hands-on work
     assert "outage (from start to end)" in outages["traces"] and "backup carried it" in outages["traces"]
     assert any(t.startswith("lost") for t in outages["traces"])
     assert any(t.startswith("knock-on") for t in outages["traces"])

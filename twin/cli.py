@@ -10,7 +10,6 @@ so that ``twin --help`` and ``twin validate`` start fast.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import math
 import os
 import sys
@@ -47,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--replications", "-r", type=_int_in(2, 10_000), help="replications (default: the first file's)")
     cmp_.add_argument("--quiet", "-q", action="store_true", help="print only the comparison folder")
     _precision_options(cmp_)
+    cmp_.add_argument("--kpis", metavar="KPI,KPI", help="the KPIs to print, comma separated (default: the headline "
+                      "KPIs and costs; every KPI is in comparison.parquet), e.g. vein_to_vein_p90_days,"
+                      "utilisation.device.central_factory.clinimacs_prodigy")
 
     sw = sub.add_parser("sweep", help="run many scenarios generated from a sweep file")
     sw.add_argument("sweep", help="sweep YAML file")
@@ -56,9 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out, skipping finished ids")
     sw.add_argument("--quiet", "-q", action="store_true", help="print only the sweep folder")
 
-    rep = sub.add_parser("report", help="write the HTML report of a run or sweep folder")
-    rep.add_argument("folder", help="a folder written by twin run or twin sweep")
+    rep = sub.add_parser("report", help="write the HTML report of a run, comparison or sweep folder")
+    rep.add_argument("folder", help="a folder written by twin run, twin compare or twin sweep")
     rep.add_argument("--out", help="HTML file to write (default: FOLDER/report.html)")
+    _export_parser(sub)
     for p_ in (run, sw, cmp_):
         p_.add_argument("--report", action="store_true", help="also write FOLDER/report.html")
 
@@ -83,9 +86,27 @@ def _parser() -> argparse.ArgumentParser:
     new = sub.add_parser("new", help="start a scenario from a bundled one, every section explained")
     new.add_argument("name", help="the new scenario's name (letters, digits, _ and -)")
     new.add_argument("--from", dest="source", required=True, metavar="SCENARIO",
-                     help="a bundled scenario, e.g. centralised, academic_grex, outage_power, layouts/point_of_care")
+                     help="a bundled scenario, e.g. centralised, academic_grex, outage_power, layouts/point_of_care, "
+                     "or a scenario file's path")
     new.add_argument("--out", help="file to write (default: NAME.yaml here; never overwritten)")
     return p
+
+
+def _export_parser(sub: argparse._SubParsersAction) -> None:
+    """``twin export FOLDER --csv DIR | --xlsx FILE``."""
+    exp = sub.add_parser("export", help="write a run, comparison or sweep folder's tables as CSV files or an Excel workbook")
+    exp.add_argument("folder", help="a folder written by twin run, twin compare or twin sweep")
+    exp.add_argument("--csv", metavar="DIR", help="write one CSV file per table into DIR")
+    exp.add_argument("--xlsx", metavar="FILE", help="write one Excel workbook, a sheet per table (needs openpyxl: "
+                     "pip install 'celltwin[excel]')")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from twin import api
+
+    for path in api.export(args.folder, csv=args.csv, xlsx=args.xlsx):
+        print(path)
+    return EXIT_OK
 
 
 def _set_option(p: argparse.ArgumentParser, help: str = "override a field before validation (as for run)") -> None:
@@ -221,10 +242,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
-    from twin.scenario.loading import load_scenario
+def _load(path: str, overrides: list[str]):
+    """:func:`twin.api.load`, printing its advice as ``warning:`` lines on stderr."""
+    from twin import api
 
-    loaded = load_scenario(args.scenario, args.overrides)
+    loaded = api.load(path, overrides, warn=False)
+    for text in loaded.warnings:
+        print(f"warning: {text}", file=sys.stderr)
+    return loaded
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    loaded = _load(args.scenario, args.overrides)
     sc = loaded.scenario
     print(
         f"{args.scenario}: ok — scenario {sc.name!r}, {len(sc.sites)} sites, {len(sc.recipe)} recipe "
@@ -257,9 +286,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from twin.authoring.explain import describe
-    from twin.scenario.loading import load_scenario
 
-    print(describe(load_scenario(args.scenario, args.overrides)))
+    print(describe(_load(args.scenario, args.overrides)))
     return EXIT_OK  # the load warnings are advice
 
 
@@ -267,17 +295,17 @@ def cmd_new(args: argparse.Namespace) -> int:
     from twin.authoring.new import new_scenario
 
     path = new_scenario(args.name, args.source, args.out)
-    print(f"wrote {path}: a copy of the bundled scenario {args.source.removesuffix('.yaml')!r} named {args.name!r}, every section "
+    what = (f"the bundled scenario {args.source.removesuffix('.yaml')!r}" if not Path(args.source).is_file()
+            else args.source)
+    print(f"wrote {path}: a copy of {what} named {args.name!r}, every section "
           f"explained\nnext: twin explain {path}   (then: twin run {path})")
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from twin.experiments.run import run_scenario, write_run
-    from twin.scenario.loading import load_scenario
+    from twin import api
 
-    overrides = list(args.overrides) + ([f"seed={args.seed}"] if args.seed is not None else [])
-    loaded = load_scenario(args.scenario, overrides)
+    loaded = _load(args.scenario, list(args.overrides) + ([f"seed={args.seed}"] if args.seed is not None else []))
     sc = loaded.scenario
     n = args.replications or sc.replications
     out = Path(args.out) if args.out else _new_folder(sc.name)
@@ -288,8 +316,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"  replication {rep + 1}/{of} done in {secs:.2f} s", file=sys.stderr)
 
-    result = run_scenario(loaded, replications=n, on_replication=progress, precision=precision)
-    write_run(result, out)
+    run = api.run(loaded, replications=n, on_replication=progress, precision=precision)
+    result = run.result
+    run.save(out)
     n = result.provenance["replications"]
     if args.quiet:
         print(out)
@@ -325,46 +354,108 @@ def precision_text(status: dict) -> str:
 
 
 def _new_folder(name: str) -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path("results") / f"{name}-{stamp}"
-    k = 1
-    while out.exists():
-        k += 1
-        out = Path("results") / f"{name}-{stamp}-{k}"
-    return out
+    from twin.api import new_folder
+
+    return new_folder(name)
 
 
-def comparison_text(table, names: list[str]) -> str:  # table: pandas DataFrame from twin.experiments.compare
-    """Console table: each headline KPI and cost per layout (mean [CI]) and the paired difference
-    from the first layout (utilisation per pool is in comparison.parquet and the report)."""
+def _compare_keys(present: set[str], currency: str, chosen: list[str] | None) -> list[tuple[str, str]]:
+    """(KPI, label with unit) of the rows the comparison table shows: ``chosen``, or the
+    headline KPIs and, with costs, cost per dose and the cost in the window by category."""
     from twin.results.kpis import HEADLINE
 
-    rows = [("KPI", *[f"{n}" for n in names], *[f"{n} - {names[0]}" for n in names[1:]])]
-    by = {(r.layout, r.kpi): r for r in table.itertuples(index=False)}
-    keys = [(k, f"{label} ({unit})" if unit else label) for k, label, unit in HEADLINE]
-    present = set(table["kpi"])
+    labels = {k: f"{label} ({unit})" if unit else label for k, label, unit in HEADLINE}
+    cur = f" ({currency})" if currency else ""
+    labels.update({"cost_per_dose": f"cost per dose{cur}", "cost.total": f"cost in the window{cur}"})
+    labels.update({f"cost.{c}": f"  {c}" for c in ("capital", "cleanroom", "labour", "consumables", "qc", "courier",
+                                                   "overhead")})
+    if chosen:
+        return [(k, labels.get(k, _kpi_label(k))) for k in chosen]
+    keys = [k for k, _, _ in HEADLINE]
     if "cost_per_dose" in present:
-        keys += [("cost_per_dose", "cost per dose"), ("cost.total", "cost in the window")]
-        keys += [(f"cost.{c}", f"  {c}") for c in ("capital", "cleanroom", "labour", "consumables", "qc", "courier", "overhead")]
+        keys += ["cost_per_dose", "cost.total", *[k for k in labels if k.startswith("cost.") and k != "cost.total"]]
+    return [(k, labels[k]) for k in keys]
+
+
+def _kpi_label(key: str) -> str:
+    """A per-pool KPI's console label: ``clinimacs_prodigy @ central_factory, utilisation (%)``."""
+    metric, _, rest = key.partition(".")
+    if metric in ("utilisation", "availability", "wait_h_mean") and rest.count(".") >= 2:
+        _, site, name = rest.split(".", 2)
+        unit = "h" if metric == "wait_h_mean" else "%"
+        return f"{name} @ {site}, {metric.replace('_h_mean', '')} ({unit})"
+    return key
+
+
+def _pm(mean: float, low: float, high: float, scale: float, sign: bool = False) -> str:
+    """``mean ±half-width`` of a 95% interval; just the mean when the interval has no width
+    (a fixed cost) or is unknown."""
+    if mean is None or mean != mean:
+        return "-"
+
+    def num(v: float) -> str:  # whole above 1,000 so a cost fits a column
+        return f"{v:,.0f}" if abs(v) >= 1000 else _fmt(v)
+
+    text = num(mean * scale)
+    if sign and mean * scale > 0:
+        text = "+" + text
+    half = (high - low) / 2 * scale if low == low and high == high else 0.0
+    return f"{text} ±{num(half)}" if half > 1e-9 * max(1.0, abs(mean * scale)) else text
+
+
+def comparison_text(table, names: list[str], currency: str = "", kpis: list[str] | None = None,
+                    width: int | None = None) -> str:  # table: pandas DataFrame from twin.experiments.compare
+    """Console table, KPIs by layout: each KPI's mean ±95% half-width per layout, and under it
+    the paired change from the first layout (±its own half-width). Layouts that do not fit in
+    ``width`` columns (default: the terminal's, at least 100) go into further blocks below."""
+    import shutil
+
+    width = width or max(100, shutil.get_terminal_size((100, 24)).columns)
+    by = {(r.layout, r.kpi): r for r in table.itertuples(index=False)}
+    keys = _compare_keys(set(table["kpi"]), currency, kpis)
+    first = names[0]
+    rows: list[tuple[str, list[str]]] = []
     for key, label in keys:
-        scale = 100.0 if key.startswith("utilisation.") else 1.0
-        cells = [label]
-        for n in names:
-            r = by.get((n, key))
-            cells.append("-" if r is None else mean_ci_text(r, scale))
-        for n in names[1:]:
-            r = by.get((n, key))
-            ok = r is not None and r.diff_mean == r.diff_mean  # not NaN
-            cells.append(f"{_fmt(r.diff_mean * scale)} [{_fmt(r.diff_ci_low * scale)}, {_fmt(r.diff_ci_high * scale)}]"
-                         if ok else "-")
-        rows.append(tuple(cells))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
-    lines.insert(1, "  " + "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+        scale = 100.0 if key.startswith(("utilisation.", "availability.")) else 1.0
+        cells = [mean_ci_text(r, scale) if (r := by.get((n, key))) is not None else "-" for n in names]
+        rows.append((label, cells))
+        diffs = ["" if n == first or (r := by.get((n, key))) is None
+                 else _pm(r.diff_mean, r.diff_ci_low, r.diff_ci_high, scale, sign=True) for n in names]
+        if any(d not in ("", "-", "0") for d in diffs):
+            indent = label[: len(label) - len(label.lstrip())]
+            rows.append((f"{indent}  change vs {first}"[:40], diffs))
+    lw = max(len(label) for label, _ in rows)
+    col = max(12, *(len(c) for _, cells in rows for c in cells), *(len(n) for n in names))
+    col = min(col, max(12, width - lw - 4))
+    per = max(1, (width - 2 - lw) // (col + 2))
+    blocks = []
+    for start in range(0, len(names), per):
+        idx = range(start, min(start + per, len(names)))
+        head = "  " + "KPI".ljust(lw) + "".join("  " + names[i][:col].rjust(col) for i in idx)
+        lines = [head, "  " + "-" * lw + "".join("  " + "-" * col for _ in idx)]
+        lines += ["  " + label.ljust(lw) + "".join("  " + cells[i][:col].rjust(col) for i in idx)
+                  for label, cells in rows]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
-def comparison_notes(result) -> str:  # result: twin.experiments.compare.Comparison
+def _check_kpis(chosen: list[str] | None, layouts) -> None:
+    """Refuse a ``--kpis`` name no layout's runs report, before anything runs."""
+    if not chosen:
+        return
+    import difflib
+
+    from twin.core.errors import InputError
+    from twin.experiments.sweep.spec import OPEN_FAMILIES, kpi_names
+
+    known = set().union(*(kpi_names(ld) for ld in layouts))
+    for k in chosen:
+        if k not in known and not k.startswith(OPEN_FAMILIES):
+            close = difflib.get_close_matches(k, sorted(known), n=1, cutoff=0.6)
+            raise InputError(f"--kpis: no run reports a KPI named {k!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
+
+
+def comparison_notes(result) -> str:  # result: twin.api.Comparison
     """What the comparison table's marks mean, its warnings and what ``--precision`` reached."""
     from twin.results.kpis import HEADLINE
     from twin.results.stats import summary_warnings
@@ -372,72 +463,68 @@ def comparison_notes(result) -> str:  # result: twin.experiments.compare.Compari
     lines = ["  a value without an interval was the same in every replication; "
              f"{NOT_USABLE}: interval not usable (too few replications, or wider than the mean)"]
     heads = [k for k, _, _ in HEADLINE]
-    for name, run in zip(result.names, result.runs):
+    runs = [(name, result.runs[name].result) for name in result.names]
+    for name, run in runs:
         lines += [f"  warning ({name}): {w}" for w in
                   summary_warnings(run.summary, run.provenance["replications_completed"], heads)]
-    for name, run in zip(result.names, result.runs):
+    for name, run in runs:
         if run.precision:
             lines.append(precision_text(run.precision).replace("precision:", f"precision ({name}):", 1))
     return "\n".join(lines)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from twin.experiments.compare import compare
-    from twin.experiments.run import write_run
-    from twin.scenario.loading import load_scenario
+    from twin import api
 
-    layouts = [load_scenario(p) for p in args.scenarios]
-    result = compare(layouts, args.replications, _precision(args))
+    layouts = [_load(p, []) for p in args.scenarios]
+    n = args.replications or layouts[0].scenario.replications
+    chosen = [k.strip() for k in args.kpis.split(",") if k.strip()] if args.kpis else None
+    _check_kpis(chosen, layouts)
+
+    def progress(layout: str, rep: int, secs: float) -> None:
+        if not args.quiet:
+            print(f"  {layout}: replication {rep + 1}/{n} done in {secs:.2f} s", file=sys.stderr)
+
+    result = api.compare(layouts, args.replications, on_replication=progress, precision=_precision(args))
     out = Path(args.out) if args.out else _new_folder("compare-" + "-vs-".join(result.names))
-    out.mkdir(parents=True, exist_ok=True)
-    for name, run in zip(result.names, result.runs):
-        write_run(run, out / "layouts" / name)
-    result.table.to_parquet(out / "comparison.parquet", index=False)
+    result.save(out)
     if args.quiet:
         print(out)
     else:
-        n = result.runs[0].provenance["replications"]
         print(f"\n{len(result.names)} layouts, {n} replications each, common random numbers (seed "
-              f"{layouts[0].scenario.seed}); mean [95% CI], and paired difference vs {result.names[0]!r}:")
-        print(comparison_text(result.table, result.names))
+               f"{layouts[0].scenario.seed}); mean [95% CI] per layout, and the paired change vs {result.names[0]!r} "
+              "(±95% half-width):")
+        costs = layouts[0].scenario.costs
+        print(comparison_text(result.table, result.names, costs.currency if costs else "", chosen))
         print(comparison_notes(result))
         print(f"\nresults in {out}/ (comparison.parquet, layouts/NAME/ run folders)")
     if args.report:
         _report(out, args.quiet)
-    return EXIT_INTERNAL if any(r.failures for r in result.runs) else EXIT_OK
+    return EXIT_INTERNAL if any(r.failures for r in result.runs.values()) else EXIT_OK
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from twin import api
     from twin.experiments.progress import Progress
-    from twin.experiments.sweep.answer import planners_answer, point_summary, wide
-    from twin.experiments.sweep.execute import execute
-    from twin.experiments.sweep.spec import load_sweep
-    from twin.experiments.sweep.store import SweepStore
+    from twin.experiments.sweep.answer import wide
 
-    plan = load_sweep(args.sweep)
+    plan = api.plan_sweep(args.sweep)
     out = Path(args.out) if args.out else Path("results") / "sweeps" / plan.spec.name
-    store = SweepStore(out)
-    store.open(plan.manifest(), {"spec": plan.spec.model_dump(mode="json"), "points": plan.points, "tasks": [
-        {"scenario_id": t.scenario_id, "point_id": t.point_id, "replication": t.replication} for t in plan.tasks
-    ]}, resume=args.resume)
     where = f"Dask at {args.scheduler}" if args.scheduler else f"{args.workers or os.cpu_count()} local workers"
     if not args.quiet:
         print(f"sweep {plan.spec.name!r}: {len(plan.points)} points x {plan.spec.replications} replications "
               f"= {len(plan.tasks)} scenarios on {where} -> {out}", file=sys.stderr)
     progress = Progress(len(plan.tasks), enabled=not args.quiet)
     try:
-        counts = execute(plan, store, workers=args.workers, scheduler=args.scheduler, on_result=progress.update)
+        done = api.run_sweep(plan, out, args.workers, api.SweepOptions(
+            resume=args.resume, scheduler=args.scheduler, on_result=progress.update))
     except KeyboardInterrupt:
         progress.close()
         print(f"\ninterrupted; finished scenarios are kept. Resume with:\n  twin sweep {args.sweep} "
               f"--out {out} --resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     progress.close()
-    summary = point_summary(plan, store.read())
-    summary.to_parquet(out / "summary.parquet", index=False)
-    answer = planners_answer(plan, summary)
-    if len(answer):
-        answer.to_csv(out / "answer.csv", index=False)
+    counts, summary, answer = done.counts, done.summary, done.answer
     if args.quiet:
         print(out)
     else:
@@ -474,7 +561,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse exits 2 on bad usage, 0 on --help
         return int(e.code or 0)
     handler = {"run": cmd_run, "validate": cmd_validate, "sweep": cmd_sweep, "report": cmd_report,
-               "compare": cmd_compare, "schema": cmd_schema, "explain": cmd_explain, "new": cmd_new}[args.command]
+               "compare": cmd_compare, "schema": cmd_schema, "explain": cmd_explain, "new": cmd_new,
+               "export": cmd_export}[args.command]
     try:
         return handler(args)
     except InputError as err:

@@ -14,7 +14,7 @@ from twin.experiments.run import run_scenario
 def test_a_layout_compared_with_itself_differs_by_exactly_zero() -> None:
     res = compare([build(centralised_data()), build(centralised_data())], replications=3)
     same = res.table[res.table["layout"] == res.names[1]].dropna(subset=["diff_mean"])
-    assert res.names == ["centralised", "centralised#2"]
+    assert res.names == ["centralised", "centralised-2"]
     assert len(same) > 10
     assert (same["diff_mean"] == 0).all()
     assert (same["diff_ci_low"] == 0).all() and (same["diff_ci_high"] == 0).all()
@@ -84,7 +84,9 @@ def test_compare_cli_writes_each_layout_and_the_table(tmp_path, capsys) -> None:
     base.write_text((SCENARIOS / "centralised.yaml").read_text().replace("horizon_days: 365", "horizon_days: 200"))
     out = tmp_path / "cmp"
     assert main(["compare", str(base), str(more), "-r", "2", "--out", str(out)]) == 0
-    assert "more - centralised" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "change vs centralised" in captured.out
+    assert "more: replication 2/2 done" in captured.err  # progress while it runs
     table = pd.read_parquet(out / "comparison.parquet")
     assert set(table["layout"]) == {"centralised", "more"}
     for name in ("centralised", "more"):
@@ -126,3 +128,54 @@ def test_bundled_layouts_share_their_patients() -> None:
     assert poc["mean"].iloc[0] == 0  # no couriers at the point of care
     hospitals = {tuple(sorted(r.batches["hospital"].unique())) for r in res.runs}
     assert hospitals == {("city_hospital", "coast_hospital", "north_hospital")}
+
+
+def _synthetic_table(names: list[str]):
+    """A comparison table as twin.experiments.compare makes it, with costs (capital fixed)."""
+    import pandas as pd
+
+    from twin.results.kpis import HEADLINE
+
+    rows = []
+    for i, n in enumerate(names):
+        for k in [k for k, _, _ in HEADLINE] + ["cost_per_dose", "cost.total", "cost.capital", "cost.qc"]:
+            m = 1_020_566.2 if k == "cost.capital" else 8_645_068.3 + i if k.startswith("cost") else 33.8 + i
+            half = 0.0 if k == "cost.capital" else 0.1 * m
+            rows.append({"layout": n, "kpi": k, "n": 5, "mean": m, "ci_low": m - half, "ci_high": m + half,
+                         "diff_n": 5, "diff_mean": float(i), "diff_ci_low": i - 0.5, "diff_ci_high": i + 0.5})
+    return pd.DataFrame(rows)
+
+
+def test_the_compare_table_fits_100_columns_with_currency_and_fixed_costs_without_intervals() -> None:
+    from twin.cli import comparison_text
+
+    names = ["centralised", "point_of_care", "hybrid", "hybrid_with_more_hubs"]
+    text = comparison_text(_synthetic_table(names), names, "EUR", width=100)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert all(n in text for n in names)  # layouts that do not fit go into a second block
+    assert any(line.strip().startswith("cost per dose (EUR)") for line in lines)
+    capital = next(line for line in lines if line.strip().startswith("capital"))
+    assert "1,020,566" in capital and "±" not in capital and "[" not in capital
+    assert any("change vs centralised" in line for line in lines)
+    chosen = comparison_text(_synthetic_table(names[:2]), names[:2], "EUR", ["vein_to_vein_p90_days"], width=100)
+    assert "vein-to-vein p90 (days)" in chosen and "infused" not in chosen
+
+
+def test_compare_refuses_an_unknown_kpi_before_anything_runs(tmp_path, capsys, monkeypatch) -> None:
+    import twin.experiments.run as run_module
+
+    monkeypatch.setattr(run_module, "run_scenario", lambda *a, **k: pytest.fail("ran"))
+    path = SCENARIOS / "centralised.yaml"
+    assert main(["compare", str(path), str(path), "--kpis", "v2v_p90,infused", "--out", str(tmp_path / "c")]) == 2
+    assert "no run reports a KPI named 'v2v_p90'" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
+
+
+def test_the_comparison_report_has_a_numeric_table(tmp_path) -> None:
+    from twin.reports.compare_report import comparison_table_html
+
+    html = comparison_table_html(_synthetic_table(["a", "b"]), "EUR")
+    assert "cost per dose (EUR)" in html and "<th>b − a</th>" in html
+    assert "<td>1,020,566</td>" in html  # a fixed cost: no interval
+    assert "33.80 [30.42, 37.18]" in html and "+1 [0.50, 1.50]" in html

@@ -29,8 +29,9 @@ ALLOWED = {
     "authoring": {"core", "kernel", "scenario"},
     "experiments": {"core", "kernel", "scenario", "model", "results"},
     "reports": {"core", "results"},
-    "cli": {"core", "kernel", "scenario", "model", "results", "authoring", "experiments", "reports"},
-    "__init__": {"core"},
+    "api": {"core", "scenario", "results", "experiments", "reports"},
+    "cli": {"core", "kernel", "scenario", "model", "results", "authoring", "experiments", "reports", "api"},
+    "__init__": {"core", "api"},
 }
 
 

@@ -35,7 +35,16 @@ from twin.reports.run_report import (
     step_segments,
     wip_series,
 )
-from twin.reports.sweep_report import fig_frontier, fig_heatmap, fig_tornado, tornado_table
+from twin.reports.sweep_report import (
+    answer_table_html,
+    fig_frontier,
+    fig_heatmap,
+    fig_tornado,
+    meets_all,
+    outline_cells,
+    tick,
+    tornado_table,
+)
 from twin.results.tables import unit_down_intervals
 
 
@@ -106,6 +115,32 @@ def test_figures_have_titled_axes_and_the_right_data() -> None:
     ans = pd.DataFrame({"d": [1, 2, 3], "met": [True, True, False], "c": [2, 4, np.nan]})
     f = fig_frontier(ans, "d", ["c"])
     assert list(f.data[0].y) == [2, 4] and f.data[1].name.startswith("no point")
+
+
+def test_sweep_heatmap_writes_values_and_outlines_the_cells_meeting_every_target() -> None:
+    s = pd.DataFrame({"a": [1.0, 1.0, 2.0, 2.0] * 2, "b": [3, 4, 3, 4] * 2, "kpi": ["k"] * 4 + ["j"] * 4,
+                      "mean": [1.0, 2.0, 3.0, 4.0, 10, 10, 10, 0]})
+    h = outline_cells(fig_heatmap(s, "a", "b", "k", ["a", "b"]),
+                      meets_all(s, "a", "b", ["a", "b"], {"k": {"max": 3.5}, "j": {"min": 5}}))
+    assert h.data[0].texttemplate and list(h.data[0].x) == ["1", "2"]  # integer ticks, not 1.0
+    # cells meeting both: k <= 3.5 and j >= 5 -> (a=1, b=3), (a=1, b=4), (a=2, b=3); not (a=2, b=4)
+    boxes = sorted((sh.x0 + 0.5, sh.y0 + 0.5) for sh in h.layout.shapes)
+    assert boxes == [(0, 0), (0, 1), (1, 0)]
+    assert tick(8.0) == "8" and tick(0.25) == "0.25" and tick("x") == "x"
+
+
+def test_sweep_answer_table_and_frontier_read_plainly() -> None:
+    ans = pd.DataFrame({"referrals.rate_per_week": [3, 6, 12], "met": [True, True, False],
+                        "sites.f.devices.prodigy.count": [8.0, 12.0, np.nan], "cost": [123456.789, 150000.0, np.nan],
+                        "vein_to_vein_p90_days": [36.24, 38.0, np.nan],
+                        "missed": ["", "", "vein_to_vein_p90_days 84.83 > max 40 (by 44.8)"]})
+    spec = {"answer": {"demand": "referrals.rate_per_week", "cost_kpi": "cost_per_dose"},
+            "targets": {"vein_to_vein_p90_days": {"max": 40}}}
+    t = answer_table_html(ans, spec, "EUR")
+    assert "cost per dose (EUR)" in t and "123,456.8" in t and "<td>8</td>" in t and "<td>36.2</td>" in t
+    assert "by 44.8" in t and "nan" not in t.lower()
+    f = fig_frontier(ans, "referrals.rate_per_week", ["sites.f.devices.prodigy.count"])
+    assert list(f.layout.xaxis.tickvals) == [3, 6, 12]  # only the demand levels the sweep ran
 
 
 def test_reports_never_import_the_simulation() -> None:
@@ -236,7 +271,7 @@ def test_outage_timeline_has_a_row_per_occurrence_with_backup_and_lost_segments(
     assert [t.strip() for t in f.data[-1].text] == ["2 batches hit", "0 batches hit", "0 batches hit"]
     assert "date" in f.layout.xaxis.title.text and "label @ site" in f.layout.yaxis.title.text
     html = outage_table_html(outages)
-    assert html.count("<tr>") == 4 and "<th>lost_h</th>" in html and "3,7" in html
+    assert html.count("<tr>") == 4 and "<th>lost_h</th>" in html and "3, 7" in html  # wraps between ids
 
 
 def test_run_report_shows_outages_or_says_there_were_none(tmp_path) -> None:
@@ -346,3 +381,81 @@ def test_culture_sections_draw_two_figures_or_say_there_is_no_culture_model() ->
     assert "3 batches of 2 replication(s)" in harvest.caption and "dose spec" in harvest.caption
     (none,) = culture_sections(batches.assign(culture_h=np.nan), events[events["kind"] != "measure"], record)
     assert none.heading == "Cultures" and none.figure is None and NO_CULTURE in none.html
+
+
+def test_the_run_report_warns_when_replications_are_too_few_for_intervals() -> None:
+    from twin.reports.run_report import few_replications_note
+
+    assert "Too few replications" in few_replications_note(2) and "12.7" in few_replications_note(2)
+    assert "no confidence interval" in few_replications_note(1)
+    assert few_replications_note(5) == ""
+
+
+def test_report_tables_wrap_between_words_never_inside_one() -> None:
+    from twin.reports.page import PAGE_CSS
+    from twin.reports.run_report import outage_table_html
+
+    o = pd.DataFrame({"replication": [0], "label": ["co2 supply failure"], "site": ["central_factory"],
+                      "what": ["co2"], "start_h": [10.0], "end_h": [20.0], "backup": ["bottles"], "backup_h": [5.0],
+                      "lost_h": [5.0], "knock_on": [""], "batches_hit": [3], "patients": ["12,13,14"]})
+    t = outage_table_html(o)
+    assert "break-word" not in t and "12, 13, 14" in t
+    assert "white-space: nowrap" in PAGE_CSS
+
+
+def test_the_outage_timeline_zooms_to_each_outage() -> None:
+    from twin.reports.run_report import fig_outage_timeline
+
+    o = pd.DataFrame({"replication": [0, 0], "label": ["dip", "blackout"], "site": ["f", "f"], "what": ["power"] * 2,
+                      "start_h": [100.0, 5000.0], "end_h": [101.0, 5010.0], "backup": ["ups", "none"],
+                      "backup_h": [1.0, 0.0], "lost_h": [0.0, 10.0], "knock_on": ["", ""], "batches_hit": [0, 2],
+                      "patients": ["", "3,4"]})
+    ev = pd.DataFrame(columns=["replication", "time_h", "patient", "site", "step", "resource", "unit", "kind",
+                               "detail", "value"])
+    fig = fig_outage_timeline(o, ev, "2027-01-04", 8760.0)
+    buttons = fig.layout.updatemenus[0].buttons
+    assert [b.label for b in buttons][0] == "all outages" and len(buttons) == 3
+    lo, hi = (pd.Timestamp(t) for t in buttons[2].args[0]["xaxis.range"])
+    blackout = pd.Timestamp("2027-01-04") + pd.Timedelta(hours=5000)
+    assert lo < blackout < hi and hi - lo < pd.Timedelta(days=3)  # zoomed to hours, not the year
+
+
+def test_gantt_colours_steps_by_phase() -> None:
+    from twin.reports.run_report import phase_colours, step_phase
+
+    steps = ["apheresis", "receipt", "transfer:selection", "selection", "expansion", "cryopreservation",
+             "qc:sterility", "qc:endotoxin", "release", "infusion"]
+    assert [step_phase(s) for s in steps] == ["collection", "logistics", "logistics", "manufacture", "manufacture",
+                                              "manufacture", "QC", "QC", "release", "infusion"]
+    colours = phase_colours(steps)
+    assert len(set(colours.values())) == len(steps)  # every step still told apart
+
+    def rgb(c: str) -> tuple[int, ...]:
+        return tuple(int(float(v)) for v in c[c.index("(") + 1:-1].split(","))
+
+    blue = [rgb(colours[s]) for s in ("selection", "expansion", "cryopreservation")]
+    green = [rgb(colours[s]) for s in ("qc:sterility", "qc:endotoxin")]
+    assert all(b[2] > b[0] for b in blue) and all(g[1] > g[0] and g[1] > g[2] for g in green)
+    held = pd.DataFrame({"replication": 0, "site": "f", "resource": "prodigy", "unit": 0, "patient": [1, 2],
+                         "step": ["selection", "qc:sterility"], "start_h": [0.0, 10.0], "end_h": [5.0, 20.0]})
+    g = fig_gantt(held, pd.DataFrame({"site": ["f"], "name": ["prodigy"], "kind": ["device"]}), "2027-01-04")
+    assert {t.name: t.legendgroup for t in g.data} == {"selection": "manufacture", "qc:sterility": "QC"}
+
+
+def test_gantt_staff_rows_show_on_duty_bands_under_the_hands_on_work() -> None:
+    from twin.reports.run_report import Downtime, on_duty_bands
+
+    off = pd.DataFrame({"row": ["op #1 @ f"] * 2, "start_h": [16.0, 40.0], "end_h": [32.0, 56.0]})
+    bands = on_duty_bands(off, ["op #1 @ f", "op #2 @ f"], 64.0)
+    assert bands.values.tolist() == [["op #1 @ f", 0.0, 16.0], ["op #1 @ f", 32.0, 40.0], ["op #1 @ f", 56.0, 64.0],
+                                     ["op #2 @ f", 0.0, 64.0]]
+    held = pd.DataFrame({"replication": 0, "site": "f", "resource": "op", "unit": 0, "patient": [1],
+                         "step": ["selection"], "start_h": [2.0], "end_h": [4.0]})
+    down = pd.DataFrame({"site": "f", "resource": "op", "unit": 0, "start_h": [16.0], "end_h": [32.0],
+                         "detail": ["off_shift"]})
+    res = pd.DataFrame({"site": ["f"], "name": ["op"], "kind": ["staff"]})
+    g = fig_gantt(held, res, "2027-01-04", Downtime(units=down, horizon_h=48.0))
+    names = [t.name for t in g.data]
+    assert names[0] == "on duty (staff)" and "selection" in names  # the band is drawn first, under the work
+    assert not any(n and n.startswith("off duty") for n in names)  # no grey smear on staff rows
+    assert len(g.data[0].y) == 2  # on duty 0-16 h and 32-48 h

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -83,6 +84,10 @@ def test_lhs_puts_one_sample_in_each_stratum(tmp_path) -> None:
         ("clinimacs_prodigy.count: {range: [6, 12, 6]}", "clinimacs_prodigy.count: [6, 2.5]", ("2.5", "integer")),
         ("horizon_days: 150", "horizon_dayz: 150", ("'set'", "did you mean 'horizon_days'")),
         ("demand: referrals.rate_per_week", "demand: seed", ("not an axis",)),
+        # a misspelt target would never be met: refused before anything runs
+        ("vein_to_vein_p90_days: {max: 40}", "v2v_p90: {max: 40}",
+         ("targets.v2v_p90", "did you mean 'vein_to_vein_p90_days'")),
+        ("horizon_days: 150", "horizon_days.x: 150", ("set.horizon_days.x", "not a mapping")),
     ],
 )
 def test_a_bad_axis_fails_before_anything_runs(tmp_path, capsys, old, new, words) -> None:
@@ -92,7 +97,31 @@ def test_a_bad_axis_fails_before_anything_runs(tmp_path, capsys, old, new, words
     assert "\n" not in err and "Traceback" not in err and str(path) in err
     for w in words:
         assert w in err, err
+    assert re.search(rf"{re.escape(str(path))}:\d+:\d+: ", err), err  # file, line and column
     assert not (tmp_path / "out").exists()
+
+
+def test_base_is_read_relative_to_the_sweep_file_and_a_missing_one_names_base(tmp_path, monkeypatch) -> None:
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "base.yaml").write_text((SCENARIOS / "centralised.yaml").read_text())
+    sweep = write(study, SWEEP.replace(str(SCENARIOS / "centralised.yaml"), "base.yaml"))
+    monkeypatch.chdir(tmp_path)  # not the sweep file's folder
+    assert load_sweep(sweep).points
+    copied = write(tmp_path, sweep.read_text(), "copied.yaml")  # the copy's base: no longer resolves
+    with pytest.raises(InputError) as err:
+        load_sweep(copied)
+    msg = str(err.value)
+    assert msg.startswith(f"{copied}:") and "base: base scenario not found" in msg and "relative to the sweep file" in msg
+
+
+def test_an_unmet_demand_level_says_which_target_the_nearest_point_missed_and_by_how_much(tmp_path) -> None:
+    plan = load_sweep(write(tmp_path))
+    dev = "sites.central_factory.devices.clinimacs_prodigy.count"
+    rows = [{**p, "kpi": "vein_to_vein_p90_days", "mean": 41.0 if p[dev] == 12 else 45.0} for p in plan.points]
+    answer = planners_answer(plan, pd.DataFrame(rows))
+    assert not answer["met"].any()
+    assert set(answer["missed"]) == {"vein_to_vein_p90_days 41 > max 40 (by 1) at clinimacs_prodigy.count=12"}
 
 
 @pytest.mark.xdist_group("pools")  # starts its own worker processes: one such test at a time

@@ -122,6 +122,28 @@ def retarget_modeline(text: str, source_dir: Path, out_dir: Path) -> str:
     return _MODELINE.sub(fix, first) + sep + rest
 
 
+def source_scenario(source: str) -> tuple[str, Path]:
+    """(what to call it, its file) for ``--from SOURCE``: a bundled scenario's name
+    (``centralised``, ``layouts/hybrid``, ``.yaml`` optional) or the path of a scenario file
+    (``scenarios/centralised.yaml``). An unknown name gets the closest bundled one."""
+    import difflib
+
+    choices = bundled_scenarios()
+    key = source.removesuffix(".yaml")
+    if key in choices:
+        return key, choices[key]
+    given = Path(source)
+    if given.is_file():
+        return source, given
+    stem = key.replace("\\", "/").removeprefix("./").removeprefix("scenarios/")
+    if stem in choices:
+        return stem, choices[stem]
+    close = difflib.get_close_matches(stem, list(choices), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise InputError(f"unknown bundled scenario {source!r} (and no such file); {hint}choose one of: "
+                     f"{', '.join(choices)}, or give a scenario file's path")
+
+
 def new_scenario(name: str, source: str, out: str | Path | None = None) -> Path:
     """Write a copy of bundled scenario ``source`` named ``name``, with every section explained.
 
@@ -141,16 +163,13 @@ def new_scenario(name: str, source: str, out: str | Path | None = None) -> Path:
     from twin.scenario.loading import load_scenario, scenario_from_yaml_text
 
     check_name(name)
-    choices = bundled_scenarios()
-    key = source.removesuffix(".yaml")
-    if key not in choices:
-        raise InputError(f"unknown bundled scenario {source!r}; choose one of: {', '.join(choices)}")
+    key, src = source_scenario(source)
     path = Path(out) if out is not None else Path(f"{name}.yaml")
     if path.exists():
         raise InputError(f"{path} already exists; twin new never overwrites a file (choose another NAME or --out FILE)")
-    text = explained_text(choices[key].read_text(encoding="utf-8"), name, key)
-    text = retarget_modeline(text, choices[key].parent, path.parent)
-    original = load_scenario(choices[key]).scenario.model_dump()
+    text = explained_text(src.read_text(encoding="utf-8"), name, key)
+    text = retarget_modeline(text, src.parent, path.parent)
+    original = load_scenario(src).scenario.model_dump()
     copy = scenario_from_yaml_text(text, str(path), base_dir=path.parent).scenario.model_dump()
     original.pop("name")
     if copy.pop("name") != name or copy != original:  # the text edit must not change the meaning

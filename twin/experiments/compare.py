@@ -12,6 +12,7 @@ narrower than the difference of two independent intervals.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -49,16 +50,24 @@ def check_shared(layouts: list[LoadedScenario]) -> None:
 
 
 def layout_names(layouts: list[LoadedScenario]) -> list[str]:
-    """Display names: scenario names, made unique with #2, #3 ..."""
+    """Display names: scenario names, made unique with -2, -3 ... (each names a folder, so no
+    character a ``file://`` link or a shell would trip on)."""
     names: list[str] = []
     for ld in layouts:
         base, k = ld.scenario.name, 1
         name = base
         while name in names:
             k += 1
-            name = f"{base}#{k}"
+            name = f"{base}-{k}"
         names.append(name)
     return names
+
+
+def _tagged(callback: Callable[[str, int, float], None] | None, name: str) -> Callable[[int, float], None] | None:
+    """``callback`` with the layout's name bound as its first argument (None stays None)."""
+    if callback is None:
+        return None
+    return lambda rep, secs: callback(name, rep, secs)
 
 
 def paired_differences(kpis_a: pd.DataFrame, kpis_b: pd.DataFrame) -> pd.DataFrame:
@@ -82,9 +91,13 @@ def paired_differences(kpis_a: pd.DataFrame, kpis_b: pd.DataFrame) -> pd.DataFra
 
 
 def compare(
-    layouts: list[LoadedScenario], replications: int | None = None, precision: Precision | None = None,
+    layouts: list[LoadedScenario],
+    replications: int | None = None,
+    on_replication: Callable[[str, int, float], None] | None = None,
+    precision: Precision | None = None,
 ) -> Comparison:
-    """Run every layout with the same replications and build the comparison table.
+    """Run every layout with the same replications and build the comparison table;
+    ``on_replication(layout, replication, wall_seconds)`` is called after each replication.
 
     With ``precision``, replications are added to every layout in step (replication n to each,
     so common random numbers hold) until every layout's main KPIs meet it, or its cap; each
@@ -94,13 +107,13 @@ def compare(
         raise InputError("compare needs at least two scenario files")
     check_shared(layouts)
     n = replications or layouts[0].scenario.replications
-    reps = [Replications(ld) for ld in layouts]
+    names = layout_names(layouts)
+    reps = [Replications(ld, _tagged(on_replication, name)) for ld, name in zip(layouts, names)]
     for rep in range(n):
         for r in reps:
             r.add(rep)
     status = extend_to_precision(reps, precision) if precision else [None] * len(reps)
     runs = [r.result(s) for r, s in zip(reps, status)]
-    names = layout_names(layouts)
     parts = []
     every = set().union(*(set(r.kpis["kpi"]) for r in runs if len(r.kpis)))
     for name, run in zip(names, runs):

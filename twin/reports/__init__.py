@@ -13,8 +13,11 @@ from twin.core.errors import InputError
 
 
 def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
-    """Write the report for a run or sweep folder and return its path."""
+    """Write the report for a run, comparison or sweep folder and return its path."""
     d = Path(folder)
+    if not d.is_dir():
+        raise InputError(f"{d}: {'is a file, not a folder' if d.exists() else 'folder does not exist'} (twin report "
+                         "takes the folder twin run, twin compare or twin sweep wrote)")
     target = Path(out) if out else d / "report.html"
     if (d / "manifest.json").exists() and (d / "runs").is_dir():
         from twin.reports.sweep_report import sweep_report

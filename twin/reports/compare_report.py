@@ -83,6 +83,50 @@ def fig_cost_breakdown(table: pd.DataFrame):
     return fig
 
 
+TABLE_COSTS = ("cost_per_dose", "cost.total", "cost.capital", "cost.cleanroom", "cost.labour", "cost.consumables",
+               "cost.qc", "cost.courier", "cost.overhead")
+
+
+def _cell(mean: float, low: float, high: float, sign: bool = False) -> str:
+    """``mean [low, high]``; the mean alone when the interval has no width (a fixed cost)."""
+    if mean != mean:
+        return "–"
+
+    def num(v: float) -> str:
+        return f"{v:,.0f}" if abs(v) >= 1000 or float(v).is_integer() else f"{v:,.2f}" if abs(v) < 100 else f"{v:,.1f}"
+
+    text = ("+" if sign and mean > 0 else "") + num(mean)
+    if low == low and high == high and high - low > 1e-9 * max(1.0, abs(mean)):
+        text += f" [{num(low)}, {num(high)}]"
+    return text
+
+
+def comparison_table_html(table: pd.DataFrame, currency: str = "") -> str:
+    """The comparison as numbers: per KPI (rows) each layout's mean [95% CI] and, for every
+    layout after the first, the paired change from the first [its own 95% CI]."""
+    import html
+
+    layouts = list(dict.fromkeys(table["layout"]))
+    by = {(r.layout, r.kpi): r for r in table.itertuples(index=False)}
+    present = set(table["kpi"])
+    cur = f" ({currency})" if currency else ""
+    labels = {**LABELS, "cost_per_dose": f"cost per dose{cur}", "cost.total": f"cost in the window{cur}",
+              **{f"cost.{c}": f"&nbsp;&nbsp;{c}" for c in ("capital", "cleanroom", "labour", "consumables", "qc",
+                                                              "courier", "overhead")}}
+    keys = [k for k in (*LABELS, *TABLE_COSTS) if k in present]
+    head = "<th>KPI</th>" + "".join(f"<th>{html.escape(n)}</th>" for n in layouts) + "".join(
+        f"<th>{html.escape(n)} − {html.escape(layouts[0])}</th>" for n in layouts[1:])
+    rows = []
+    for k in keys:
+        cells = [_cell(r.mean, r.ci_low, r.ci_high) if (r := by.get((n, k))) else "–" for n in layouts]
+        cells += [_cell(r.diff_mean, r.diff_ci_low, r.diff_ci_high, sign=True) if (r := by.get((n, k))) else "–"
+                  for n in layouts[1:]]
+        label = labels.get(k, html.escape(k))  # labels are trusted text (the &nbsp; indents)
+        rows.append(f"<tr><td>{label}</td>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    return (f'<table class="kpi" style="white-space: nowrap"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
 def compare_report(folder: Path) -> str:
     """The comparison report page for a ``twin compare`` folder (HTML string)."""
     table = pd.read_parquet(folder / "comparison.parquet")
@@ -93,7 +137,14 @@ def compare_report(folder: Path) -> str:
         if s.exists():
             provs[name] = json.loads(s.read_text())["provenance"]
     n = next(iter(provs.values()))["replications_completed"] if provs else "?"
+    record = folder / "layouts" / layouts[0] / "scenario.json"
+    costs = json.loads(record.read_text())["scenario"].get("costs") if record.exists() else None
     sections = [
+        Section("Key figures",
+                f"Each layout's mean over {n} replications [95% confidence interval], and each layout's paired "
+                f"change from {layouts[0]!r} replication by replication [its own 95% interval]. A cost that is the "
+                "same in every replication (capital, cleanroom, labour, overhead) has no interval.",
+                html=comparison_table_html(table, (costs or {}).get("currency", ""))),
         Section("Layouts side by side",
                 f"Each layout's mean over {n} replications with 95% confidence intervals. All layouts saw the same "
                 "patients (referral times, hospitals, durations, QC results): differences come from the layout.",

@@ -15,6 +15,10 @@ h2 { margin-top: 2.5rem; border-bottom: 1px solid #ddd; padding-bottom: 0.3rem; 
 table.kpi { border-collapse: collapse; font-size: 0.95rem; }
 table.kpi td, table.kpi th { padding: 0.25rem 0.8rem; border-bottom: 1px solid #eee; text-align: right; }
 table.kpi td:first-child, table.kpi th:first-child { text-align: left; }
+table { word-break: normal; overflow-wrap: normal; hyphens: none; }
+table td, table th { white-space: nowrap; }
+div.tablewrap { overflow-x: auto; max-width: 100%; }
+.note.warning { border-left-color: #d62728; background: #fdf1f1; }
 .prov { color: #777; font-size: 0.85rem; }
 .note { background: #f6f6f6; padding: 0.6rem 1rem; border-left: 3px solid #bbb; }
 .warning { background: #fff4e5; padding: 0.6rem 1rem; border-left: 3px solid #e8a33d; }

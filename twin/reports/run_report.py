@@ -107,6 +107,26 @@ class Downtime:
 
     units: pd.DataFrame | None = None
     sites: pd.DataFrame | None = None
+    #: With the horizon (h), staff rows show when each person was on duty (the complement of
+    #: their off-duty times) instead of grey off-duty bars over most of the year.
+    horizon_h: float | None = None
+
+
+def on_duty_bands(off: pd.DataFrame, rows: list[str], horizon_h: float) -> pd.DataFrame:
+    """Per row in ``rows``: the intervals in [0, ``horizon_h``) not covered by its ``off``
+    intervals (columns ``row, start_h, end_h``), i.e. when that person was on duty."""
+    out = []
+    by_row = {r: g for r, g in off.groupby("row")} if len(off) else {}
+    for row in rows:
+        t = 0.0
+        g = by_row.get(row)
+        for s, e in (g[["start_h", "end_h"]].sort_values("start_h").to_numpy() if g is not None else []):
+            if s > t:
+                out.append((row, t, min(s, horizon_h)))
+            t = max(t, e)
+        if t < horizon_h:
+            out.append((row, t, horizon_h))
+    return pd.DataFrame(out, columns=["row", "start_h", "end_h"])
 
 
 @dataclass(frozen=True)
@@ -117,6 +137,103 @@ class GanttView:
     color: str = "step"
     max_rows: int = 150
     max_bands: int = 40
+
+
+#: Phases of a batch's journey, in the order a legend lists them, each with its colour family
+#: (plotly's sequential scales): steps of one phase get shades of one hue.
+PHASES = {"collection": "Purples", "logistics": "Oranges", "manufacture": "Blues", "QC": "Greens",
+          "release": "Reds", "infusion": "Greys", "repair": "YlOrBr"}
+
+
+def step_phase(step: str) -> str:
+    """The phase a step belongs to: collection (apheresis, freezing at the hospital), logistics
+    (shipments, transfers, receipt), QC (``qc:TEST``), release, infusion, repair (staff repairing
+    a device) or manufacture (the recipe, cryopreservation, storage)."""
+    if step in ("apheresis", "freezing"):
+        return "collection"
+    if step.startswith(("ship_", "transfer:", "courier")) or step == "receipt":
+        return "logistics"
+    if step == "qc" or step.startswith("qc:"):
+        return "QC"
+    if step.startswith("repair"):
+        return "repair"
+    if step in ("release", "infusion"):
+        return step
+    return "manufacture"
+
+
+def phase_colours(steps: list[str]) -> dict[str, str]:
+    """A colour per step: the steps of a phase get distinct shades of the phase's hue, from
+    mid to dark in the order given."""
+    import plotly.colors as pc
+
+    out: dict[str, str] = {}
+    for phase, scale in PHASES.items():
+        mine = [s for s in steps if step_phase(s) == phase]
+        n = len(mine)
+        points = [0.45 + 0.5 * i / (n - 1) for i in range(n)] if n > 1 else [0.7]
+        out.update(zip(mine, pc.sample_colorscale(getattr(pc.sequential, scale), points)) if n else ())
+    return out
+
+
+def _phase_order(step: str) -> tuple[int, str]:
+    return list(PHASES).index(step_phase(step)), step
+
+
+def _group_legend_by_phase(fig) -> None:
+    """Step traces of one phase side by side in the legend, under the phase's name."""
+    names = list(PHASES)
+    for tr in fig.data:
+        if tr.name and getattr(tr, "legendgroup", None) in (None, "", tr.name):
+            phase = step_phase(str(tr.name))
+            tr.legendgroup = phase
+            tr.legendgrouptitle = dict(text=phase)
+            tr.legendrank = 100 + 10 * names.index(phase)
+
+
+def _staff_duty(df: pd.DataFrame, dn: pd.DataFrame, order: list[str], horizon_h: float | None):
+    """(the down intervals without the staff's off-duty ones, the staff's on-duty bands), or
+    (``dn``, None) without a horizon."""
+    if horizon_h is None:
+        return dn, None
+    staff = set(df.loc[df["kind"] == "staff", "row"]) | set(dn.loc[dn["kind"] == "staff", "row"])
+    rows = [r for r in order if r in staff]
+    if not len(dn):
+        return dn, on_duty_bands(dn, rows, horizon_h)
+    off_staff = (dn["kind"] == "staff") & (dn["group"] == "off duty")
+    return dn[~off_staff], on_duty_bands(dn[off_staff], rows, horizon_h)
+
+
+def _down_traces(dn: pd.DataFrame, duty: pd.DataFrame | None, start_date: str) -> tuple[list, list]:
+    """The Gantt's bars drawn behind the holdings (staff on duty, devices off duty) and on top
+    of them (breakdowns, maintenance/changeover, outages)."""
+    import plotly.graph_objects as go
+
+    behind, on_top = [], []
+    if duty is not None and len(duty):
+        start = _when(start_date, duty["start_h"])
+        behind.append(go.Bar(
+            base=start, x=(duty["end_h"] - duty["start_h"]) * MS_PER_H, y=duty["row"], orientation="h",
+            width=0.8, name="on duty (staff)", marker=dict(color="#dbe9f6", line_width=0),
+            customdata=np.column_stack([start.strftime("%Y-%m-%d %H:%M"), (duty["end_h"] - duty["start_h"]).round(2)]),
+            hovertemplate="%{y}<br>on duty from %{customdata[0]} for %{customdata[1]} h<extra></extra>"))
+    for group, (name, colour, pattern, width) in DOWN_STYLE.items():
+        g = dn[dn["group"] == group] if len(dn) else dn
+        if g.empty:
+            continue
+        start = _when(start_date, g["start_h"])
+        trace = go.Bar(
+            base=start, x=g["hours"] * MS_PER_H, y=g["row"], orientation="h", width=width, name=name,
+            marker=dict(color=colour, line_width=0,
+                        pattern=dict(shape=pattern, fillmode="overlay", fgcolor="white", size=6)),
+            legendgroup="out of service", legendgrouptitle_text="out of service",
+            customdata=np.column_stack([g["detail"].astype(str), start.strftime("%Y-%m-%d %H:%M"),
+                                        g["hours"].round(2)]),
+            hovertemplate="%{y}<br>out of service: %{customdata[0]}<br>from %{customdata[1]} for "
+                          "%{customdata[2]} h<extra></extra>",
+        )
+        (behind if group == "off duty" else on_top).append(trace)
+    return behind, on_top
 
 
 def fig_gantt(held: pd.DataFrame, resources: pd.DataFrame, start_date: str, downtime: Downtime | None = None,
@@ -131,7 +248,6 @@ def fig_gantt(held: pd.DataFrame, resources: pd.DataFrame, start_date: str, down
     every row per site-wide loss (at most ``view.max_bands``). At most ``view.max_rows`` rows:
     devices first, then staff, chairs, slots."""
     import plotly.express as px
-    import plotly.graph_objects as go
 
     downtime, view = downtime or Downtime(), view or GanttView()
     down, site_losses = downtime.units, downtime.sites
@@ -150,30 +266,22 @@ def fig_gantt(held: pd.DataFrame, resources: pd.DataFrame, start_date: str, down
     df["end"] = _when(start_date, df["end_h"])
     df["batch"] = "patient " + df["patient"].astype(str)
     df["hours"] = (df["end_h"] - df["start_h"]).round(1)
+    first = df.groupby(df["step"].astype(str))["start_h"].min().to_dict()  # steps in the order they happen
+    steps = sorted(first, key=lambda st: (_phase_order(st)[0], first[st], st))
     fig = px.timeline(
         df, x_start="start", x_end="end", y="row", color="step" if color == "step" else "batch",
         hover_data={"batch": True, "step": True, "hours": True, "row": False},
-        category_orders={"row": order}, color_discrete_sequence=px.colors.qualitative.Dark24,
+        category_orders={"row": order, "step": steps}, color_discrete_sequence=px.colors.qualitative.Dark24,
+        color_discrete_map=phase_colours(steps) if color == "step" else {},
     )
+    if color == "step":
+        _group_legend_by_phase(fig)
     if len(dn):
         dn = dn.assign(group=dn["detail"].astype(str).map(down_group), hours=dn["end_h"] - dn["start_h"])
-        n0, behind, on_top = len(fig.data), [], []
-        for group, (name, colour, pattern, width) in DOWN_STYLE.items():
-            g = dn[dn["group"] == group]
-            if g.empty:
-                continue
-            start = _when(start_date, g["start_h"])
-            trace = go.Bar(
-                base=start, x=g["hours"] * MS_PER_H, y=g["row"], orientation="h", width=width, name=name,
-                marker=dict(color=colour, line_width=0,
-                            pattern=dict(shape=pattern, fillmode="overlay", fgcolor="white", size=6)),
-                legendgroup="out of service", legendgrouptitle_text="out of service",
-                customdata=np.column_stack([g["detail"].astype(str), start.strftime("%Y-%m-%d %H:%M"),
-                                            g["hours"].round(2)]),
-                hovertemplate="%{y}<br>out of service: %{customdata[0]}<br>from %{customdata[1]} for "
-                              "%{customdata[2]} h<extra></extra>",
-            )
-            (behind if group == "off duty" else on_top).append(trace)
+    dn, duty = _staff_duty(df, dn, order, downtime.horizon_h)
+    behind, on_top = _down_traces(dn, duty, start_date)
+    if behind or on_top:
+        n0 = len(fig.data)
         fig.add_traces(behind + on_top)
         d = fig.data
         fig.data = d[n0:n0 + len(behind)] + d[:n0] + d[n0 + len(behind):]
@@ -315,7 +423,29 @@ def fig_outage_timeline(outages: pd.DataFrame, events: pd.DataFrame, start_date:
     fig.update_xaxes(title="date (simulation time from the scenario start date)", type="date")
     fig.update_layout(height=max(260, 60 * len(rows) + 160), barmode="overlay", legend_title_text="part",
                       margin=dict(l=10, r=10, t=30, b=40))
+    _zoom_buttons(fig, o, last, start_date, rows)
     return fig
+
+
+#: At most this many outages get a zoom entry in the outage timeline's menu.
+ZOOM_MENU_MAX = 12
+
+
+def _zoom_buttons(fig, o: pd.DataFrame, last: np.ndarray, start_date: str, rows: list[str]) -> None:
+    """Buttons above the outage timeline that zoom its time axis to one occurrence (from a
+    little before its start to a little after its last effect), or back to all of them."""
+    if len(o) < 2:
+        return
+    whole = fig.layout.xaxis.range
+    buttons = [dict(label="all outages", method="relayout", args=[{"xaxis.range": list(whole) if whole else None}])]
+    for i, r in enumerate(o.head(ZOOM_MENU_MAX).itertuples(index=False)):
+        lo, hi = float(r.start_h), float(max(last[i], r.end_h))
+        pad = max(0.15 * (hi - lo), 2.0)
+        rng = [str(t) for t in _when(start_date, [lo - pad, hi + 2 * pad]).round("ms")]
+        buttons.append(dict(label=rows[i][:28], method="relayout", args=[{"xaxis.range": rng}]))
+    fig.update_layout(updatemenus=[dict(type="dropdown", direction="down", x=0, xanchor="left", y=1.02,
+                                        yanchor="bottom", buttons=buttons, showactive=True)],
+                      margin=dict(l=10, r=10, t=60, b=40))
 
 
 def outage_table_html(outages: pd.DataFrame, max_rows: int = 100) -> str:
@@ -328,7 +458,9 @@ def outage_table_html(outages: pd.DataFrame, max_rows: int = 100) -> str:
         for c in cols:
             v = getattr(r, c)
             text = f"{v:,.2f}" if isinstance(v, float) else str(v)
-            style = " style='text-align:left;max-width:22rem;word-break:break-word'" if c in (
+            if c == "patients":  # wrap between ids, never inside one
+                text = ", ".join(p.strip() for p in text.split(",") if p.strip())
+            style = " style='text-align:left;max-width:22rem;white-space:normal;word-break:normal'" if c in (
                 "label", "site", "what", "backup", "knock_on", "patients") else ""
             cells.append(f"<td{style}>{html.escape(text)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
@@ -613,6 +745,22 @@ def kpi_table_html(summary: dict[str, Any]) -> str:
     return "".join(rows)
 
 
+#: Fewer replications than this give intervals too wide to read (t factor 2.78 at 5, 12.7 at 2).
+ENOUGH_REPLICATIONS = 5
+
+
+def few_replications_note(n: int) -> str:
+    """A warning above the key figures when ``n`` replications are too few for usable
+    intervals (empty otherwise)."""
+    if n >= ENOUGH_REPLICATIONS:
+        return ""
+    why = ("one replication gives no confidence interval at all" if n <= 1 else
+           f"with {n} replications the 95% intervals are very wide (the Student t factor alone is "
+           f"{ {2: 12.7, 3: 4.3, 4: 3.18}.get(n, 2.78)} times the standard error)")
+    return (f"<p class='note warning'><b>Too few replications:</b> {why}. Run at least {ENOUGH_REPLICATIONS} "
+            f"(e.g. <code>twin run FILE -r 10</code>) before reading differences from these figures.</p>")
+
+
 def run_report(run_dir: Path, replication: int = 0) -> str:
     """The run report page for ``run_dir`` (HTML string)."""
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -637,20 +785,21 @@ def run_report(run_dir: Path, replication: int = 0) -> str:
         Section("Key figures", f"Means over {n} replication(s) with 95% confidence intervals (Student t over "
                 "replications on a scale that keeps each KPI in its bounds: square root for patient counts, "
                 "log for days and rates, logit for fractions). Patient counts are of patients referred after "
-                "the warm-up.", html=kpi_table_html(summary)),
+                "the warm-up.", html=few_replications_note(n) + kpi_table_html(summary)),
         Section(
             f"Timeline of devices and staff (replication {replication})",
             "Each row is one unit: a device, a person of a staff role, an apheresis chair or an infusion "
             "slot. Each bar is one batch holding that unit, coloured by the step that took it; hover for "
-            "the patient and hours. Gaps are idle time. Staff bars show hands-on hours only. Times a unit "
-            "was out of service are drawn on its row: light grey behind the bars when off duty (off shift, "
+            "the patient and hours. Gaps are idle time. Staff bars show hands-on hours only, on top of a pale "
+            "blue band for the hours that person was on duty (not off shift, absent, vacant or in training). "
+            "Times a unit was out of service are drawn on its row: light grey behind the bars when off duty (off shift, "
             "absent, vacancy, training), thinner patterned bars on top for breakdowns (red), maintenance "
             "or changeover (orange) and outages (black); a batch bar that continues around one was paused "
             "there. Translucent bands across all rows are site-wide losses (power, CO2, O2, compressed "
             "air, LN2, cleanroom grade, IT), labelled with the condition, site and root cause: every row "
             "they cross at that site lost it. Drag to zoom (a year is long: zoom in to see shifts); click "
             "a legend entry to hide it.",
-            figure=fig_gantt(held, res, start, Downtime(units=down, sites=losses)),
+            figure=fig_gantt(held, res, start, Downtime(units=down, sites=losses, horizon_h=horizon_h)),
         ),
         Section(
             "Utilisation per device type and staff role",
@@ -692,7 +841,8 @@ def run_report(run_dir: Path, replication: int = 0) -> str:
                 "knock-on losses of other conditions (e.g. cleanroom grade after a blackout, which can "
                 "outlast the outage). The text at the end of each row counts the batches the outage "
                 "paused, lost or failed; hover for the backups, hours lost and the patient ids. The same "
-                "losses are drawn on the timeline of devices and staff above.",
+                "losses are drawn on the timeline of devices and staff above. With several outages, the menu "
+                "above the chart zooms to one of them.",
                 figure=fig_outage_timeline(rep_outages, ev, start, horizon_h),
             ),
             Section(

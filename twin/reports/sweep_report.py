@@ -18,6 +18,7 @@ KPI_LABELS = {
     "failed_fraction_of_resolved": "failed (fraction of resolved patients)",
     "throughput_per_year": "throughput (infusions/yr)",
     "mean_wip": "mean work in progress (patients)",
+    "cost_per_dose": "cost per dose",
 }
 
 
@@ -40,17 +41,58 @@ def means(summary: pd.DataFrame, axes: list[str], kpi: str) -> pd.DataFrame:
     return s[[*axes, "mean"]].rename(columns={"mean": kpi})
 
 
+def tick(v) -> str:
+    """An axis value as a tick label: whole numbers without a decimal point (``8``, not ``8.0``)."""
+    if isinstance(v, (int, float, np.integer, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return f"{v:g}" if isinstance(v, (float, np.floating)) else str(v)
+
+
+def meets_all(summary: pd.DataFrame, x: str, y: str, axes: list[str], targets: dict[str, dict]) -> pd.DataFrame:
+    """Per (y, x) cell (averaged over the other axes, as the heatmaps are): whether the means
+    of every target KPI meet their ``{max, min}`` bounds. Cells where a target KPI is missing
+    do not meet it."""
+    ok = None
+    for kpi, t in targets.items():
+        m = means(summary, axes, kpi).groupby([y, x])[kpi].mean().unstack(x)
+        good = m.notna()
+        if t.get("max") is not None:
+            good &= m <= t["max"]
+        if t.get("min") is not None:
+            good &= m >= t["min"]
+        ok = good if ok is None else (ok & good.reindex_like(ok).fillna(False))
+    return ok if ok is not None else pd.DataFrame()
+
+
 def fig_heatmap(summary: pd.DataFrame, x: str, y: str, kpi: str, axes: list[str]):
-    """Mean ``kpi`` over a grid of two axes (averaged over the other axes)."""
+    """Mean ``kpi`` over a grid of two axes (averaged over the other axes), its value written in
+    each cell (:func:`outline_cells` marks the cells meeting the targets)."""
     import plotly.graph_objects as go
 
     m = means(summary, axes, kpi).groupby([y, x])[kpi].mean().unstack(x)
-    fig = go.Figure(go.Heatmap(z=m.to_numpy(), x=[str(v) for v in m.columns], y=[str(v) for v in m.index],
-                               colorscale="Viridis", colorbar=dict(title=label(kpi)),
+    xs, ys = [tick(v) for v in m.columns], [tick(v) for v in m.index]
+    fig = go.Figure(go.Heatmap(z=m.to_numpy(), x=xs, y=ys, colorscale="Viridis", colorbar=dict(title=label(kpi)),
+                               texttemplate="%{z:.3g}", textfont=dict(size=12),
                                hovertemplate=f"{short(x)}=%{{x}}<br>{short(y)}=%{{y}}<br>{kpi}=%{{z:.3g}}<extra></extra>"))
     fig.update_xaxes(title=x, type="category")
     fig.update_yaxes(title=y, type="category")
     fig.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=40))
+    return fig
+
+
+def outline_cells(fig, ok: pd.DataFrame):
+    """Outline, on a :func:`fig_heatmap` of the same grid, the cells where ``ok`` (from
+    :func:`meets_all`) is true; returns the figure."""
+    if not len(ok):
+        return fig
+    ys, xs = [tick(v) for v in ok.index], [tick(v) for v in ok.columns]
+    heat = fig.data[0]
+    for yv, row in zip(ys, ok.to_numpy()):
+        for xv, good in zip(xs, row):
+            if bool(good) and xv in heat.x and yv in heat.y:
+                j, i = list(heat.x).index(xv), list(heat.y).index(yv)
+                fig.add_shape(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5,
+                              line=dict(color="#ff3b30", width=3), fillcolor="rgba(0,0,0,0)")
     return fig
 
 
@@ -88,7 +130,9 @@ def fig_tornado(summary: pd.DataFrame, axes: list[str], kpi: str):
 
 
 def fig_frontier(answer: pd.DataFrame, demand: str, capacity_axes: list[str]):
-    """Capacity versus demand: per demand level, the cheapest capacity meeting the targets."""
+    """Capacity versus demand: per demand level, the cheapest capacity meeting the targets. The
+    demand axis ticks at the sweep's demand levels only (no level in between is drawn as if
+    it had been simulated), a marker per level, joined by steps."""
     import plotly.graph_objects as go
 
     ok = answer[answer["met"].astype(bool)]
@@ -100,10 +144,49 @@ def fig_frontier(answer: pd.DataFrame, demand: str, capacity_axes: list[str]):
     if len(missed):
         fig.add_scatter(x=missed[demand], y=np.zeros(len(missed)), mode="markers", name="no point meets the targets",
                         marker=dict(symbol="x", size=12, color="#d62728"))
-    fig.update_xaxes(title=demand)
-    fig.update_yaxes(title="capacity needed (units of each axis)", rangemode="tozero")
+    levels = sorted(answer[demand].dropna().unique())
+    fig.update_xaxes(title=demand, tickmode="array", tickvals=levels, ticktext=[tick(v) for v in levels])
+    fig.update_yaxes(title="capacity needed (units of each axis)", rangemode="tozero", tickformat="d")
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=40))
     return fig
+
+
+def _plain(v) -> str:
+    """A number as a planner reads it: whole numbers with thousands separators, others to 3
+    significant figures; text as it is; nothing for NaN."""
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        f = float(v)
+        if f.is_integer():
+            return f"{int(f):,}"
+        return f"{f:,.1f}" if abs(f) >= 100 else f"{f:.3g}"
+    return str(v)
+
+
+def answer_table_html(answer: pd.DataFrame, spec: dict, currency: str = "") -> str:
+    """The planner's answer as a table: per demand level, whether the targets are met, the
+    configuration (each capacity axis), its cost with the unit it is in, each target KPI's mean,
+    and what the nearest point missed where none meets them."""
+    import html
+
+    ans = spec["answer"]
+    demand = ans["demand"]
+    cost_kpi = ans.get("cost_kpi")
+    if cost_kpi:
+        cost_head = f"{label(cost_kpi)} ({currency})" if currency else label(cost_kpi)
+    else:
+        cost_head = "cost (sum of the sweep file's unit costs)"
+    caps = [c for c in answer.columns if c not in (demand, "met", "cost", "missed", *spec.get("targets", {}))]
+    cols = [(demand, short(demand)), ("met", "targets met"), *[(c, short(c)) for c in caps], ("cost", cost_head),
+            *[(k, label(k)) for k in spec.get("targets", {}) if k in answer], ("missed", "nearest point missed")]
+    cols = [(c, h) for c, h in cols if c in answer]
+    head = "".join(f"<th>{html.escape(h)}</th>" for _, h in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_plain(r[c]))}</td>" for c, _ in cols) + "</tr>"
+                   for _, r in answer.iterrows())
+    return f'<table class="kpi"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def sweep_report(sweep_dir: Path) -> str:
@@ -126,8 +209,10 @@ def sweep_report(sweep_dir: Path) -> str:
                 f"{label(k)} over {short(x)} and {short(y)}",
                 f"Each cell is the mean over replications of {label(k)} at one combination of the two axes"
                 + (f", averaged over the other axes ({', '.join(rest)})" if rest else "")
-                + ". Hover for values; brighter is higher.",
-                figure=fig_heatmap(summary, x, y, k, axes)))
+                + ", written in the cell; brighter is higher."
+                + (" A red outline marks the cells where every target is met." if spec.get("targets") else ""),
+                figure=outline_cells(fig_heatmap(summary, x, y, k, axes),
+                                     meets_all(summary, x, y, axes, spec.get("targets", {})))))
     if varying and kpis:
         k = kpis[0]
         sections.append(Section(
@@ -144,6 +229,12 @@ def sweep_report(sweep_dir: Path) -> str:
         targets = ", ".join(f"{k} {'≤' if v.get('max') is not None else '≥'} "
                             f"{v.get('max') if v.get('max') is not None else v.get('min')}"
                             for k, v in spec.get("targets", {}).items())
+        sections.append(Section(
+            "The planner's answer",
+            f"For each demand level, the cheapest configuration on the sweep's axes that meets every target "
+            f"({targets}, on means over replications), its cost and the target KPIs there; where no point "
+            "meets them, which target the nearest point missed and by how much.",
+            html=answer_table_html(answer, spec, plan.get("currency", ""))))
         sections.append(Section(
             "Capacity versus demand",
             f"For each demand level, the capacity of the cheapest point on the sweep's axes that meets every "

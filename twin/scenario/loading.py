@@ -36,6 +36,8 @@ class LoadedScenario:
         scenario_hash: SHA-256 of the canonical JSON of the scenario and the device types it
             uses, so two files that mean the same thing hash the same.
         overrides: the ``FIELD=VALUE`` assignments applied on top of the file, if any.
+        warnings: advice about a scenario that is valid but probably not what was meant (an
+            outage after the horizon, an override that replaced a whole mapping).
     """
 
     scenario: Scenario
@@ -44,6 +46,7 @@ class LoadedScenario:
     file_sha256: str = ""
     scenario_hash: str = field(default="")
     overrides: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def cost_inputs(self) -> dict[str, Any] | None:
         """Plain cost parameters for the tables layer (None without a costs section): per pool
@@ -119,6 +122,7 @@ def scenario_from_data(
                 ) from None
     check_operations(sc, types, device_types, marks, source)
     loaded = LoadedScenario(sc, device_types, source, file_sha256)
+    loaded.warnings = scenario_warnings(sc, source)
     blob = json.dumps(loaded.canonical(), sort_keys=True, separators=(",", ":"))
     loaded.scenario_hash = hashlib.sha256(blob.encode()).hexdigest()
     return loaded
@@ -144,10 +148,12 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Loade
     from twin.scenario.locate import dotted
     from twin.scenario.overrides import apply_overrides, split_path
 
-    data = apply_overrides(require_mapping(data, str(path), "a scenario"), overrides)
+    replaced = override_warnings(require_mapping(data, str(path), "a scenario"), overrides)
+    data = apply_overrides(data, overrides)
     try:
         loaded = scenario_from_data(data, marks, str(path), base_dir=p.parent, file_sha256=sha)
         loaded.overrides = list(overrides)
+        loaded.warnings = replaced + loaded.warnings
         return loaded
     except ScenarioError as err:
         for text in overrides:
@@ -156,6 +162,43 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Loade
                 err.message += f" (value given by --set {text})"
                 err.line = err.column = None
         raise
+
+
+def scenario_warnings(sc: Scenario, source: str) -> list[str]:
+    """Advice on a valid scenario: scripted outages that start at or after the horizon (they
+    never happen in a run)."""
+    from twin.core.units import HOURS_PER_DAY
+
+    horizon_h = sc.horizon_days * HOURS_PER_DAY
+    return [f"{source}: outages[{i}] ({o.label(i)}) starts at hour {o.at_h:g}, at or after the horizon (hour "
+            f"{horizon_h:g}, day {sc.horizon_days:g}): it never happens in this run"
+            for i, o in enumerate(sc.outages) if o.at_h is not None and o.at_h >= horizon_h]
+
+
+def override_warnings(data: dict[str, Any], overrides: list[str]) -> list[str]:
+    """Advice on ``--set`` assignments that replace a whole mapping by a plain value or a
+    smaller mapping, dropping fields the file gave it (``--set ...staff.operator=6`` drops the
+    operators' shift, absence and turnover; ``...staff.operator.count=6`` keeps them)."""
+    from twin.scenario.overrides import parse_assignment
+
+    out = []
+    for text in overrides:
+        path, value = parse_assignment(text)
+        node: Any = data
+        for part in path:
+            ok = (isinstance(node, dict) and part in node) or (isinstance(node, list) and isinstance(part, int)
+                                                                and 0 <= part < len(node))
+            node = node[part] if ok else None
+            if node is None:
+                break
+        if not isinstance(node, dict) or "dist" in node:  # a distribution is replaced whole by design
+            continue
+        dropped = [k for k in node if k not in value] if isinstance(value, dict) else [k for k in node if k != "count"]
+        if dropped:
+            key = text.partition("=")[0].strip()
+            hint = f"; to change only its count: --set {key}.count=..." if "count" in node else ""
+            out.append(f"--set {text} replaces the whole mapping {key} and drops its {', '.join(dropped)}{hint}")
+    return out
 
 
 def scenario_from_yaml_text(text: str, source: str = "<string>", base_dir: Path | None = None) -> LoadedScenario:

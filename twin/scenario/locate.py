@@ -67,6 +67,9 @@ def _describe(err: dict[str, Any], known: set[str]) -> str:
         return msg
     if kind == "missing":
         return "required field is missing"
+    plain = _plain_words(err)
+    if plain:
+        return plain
     msg = err["msg"]
     msg = msg.removeprefix("Value error, ")
     if "input" in err and kind not in ("union_tag_invalid", "model_type", "dict_type"):
@@ -74,6 +77,35 @@ def _describe(err: dict[str, Any], known: set[str]) -> str:
         if not isinstance(inp, (dict, list)):
             msg += f" (got {inp!r})"
     return msg
+
+
+#: Name patterns in plain words (twin.scenario.fields.Name, catalogue type names).
+PATTERN_WORDS = {
+    r"^[A-Za-z][A-Za-z0-9_\-]*$": "a name starts with a letter and holds only letters, digits, _ and - (no spaces "
+                                   "or dots)",
+    r"^[a-z][a-z0-9_]*$": "a type name starts with a lower-case letter and holds only lower-case letters, digits "
+                          "and _",
+}
+
+
+def _plain_words(err: dict[str, Any]) -> str:
+    """pydantic's "tag" and "pattern" messages said the way a scenario's author thinks of them:
+    which kinds (distributions, outages, ...) exist, which characters a name may hold."""
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "union_tag_invalid":
+        field, tag = ctx.get("discriminator", "kind").strip("'"), ctx.get("tag", "?")
+        expected = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip()]
+        what = "distribution" if field == "dist" else f"{field}"
+        close = difflib.get_close_matches(str(tag), expected, n=1, cutoff=0.6)
+        return (f"unknown {what} {tag!r}; {field}: is one of {', '.join(expected)}"
+                + (f"; did you mean {close[0]!r}?" if close else ""))
+    if kind == "union_tag_not_found":
+        field = ctx.get("discriminator", "kind").strip("'")
+        return f"{field}: is missing; say which kind this is, e.g. {field}: fixed" if field == "dist" else \
+            f"{field}: is missing; say which kind this is"
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") in PATTERN_WORDS:
+        return f"{PATTERN_WORDS[ctx['pattern']]} (got {err.get('input')!r})"
+    return ""
 
 
 def raise_validation_error(

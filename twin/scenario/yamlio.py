@@ -139,6 +139,21 @@ def _collect_marks(node: yaml.Node, path: Path_t, marks: Marks, budget: list[int
             _collect_marks(item, path + (i,), marks, budget)
 
 
+#: YAML parser problems that almost always mean a line indented wrongly.
+INDENTATION_PROBLEMS = ("mapping values are not allowed", "expected <block end>", "did not find expected key",
+                        "could not find expected ':'", "expected '<document start>'")
+
+
+def _indentation_hint(problem: str) -> str:
+    """Advice to add to a YAML syntax error that is usually an indentation mistake."""
+    if "'\\t'" in problem or "\\t" in problem:
+        return "; YAML indents with spaces, not tabs: replace the tab with spaces"
+    if any(p in problem for p in INDENTATION_PROBLEMS):
+        return ("; check the indentation of this line and the line above (spaces only): keys of one section "
+                "line up under each other, and a nested value is indented further than its key")
+    return ""
+
+
 def parse_yaml(text: str, source: str = "<string>") -> tuple[Any, Marks]:
     """Parse YAML text into plain data plus the position of every field.
 
@@ -172,7 +187,7 @@ def parse_yaml(text: str, source: str = "<string>") -> tuple[Any, Marks]:
                 ctx += f" opened on line {cm.line + 1}"
             problem = f"{ctx}, {problem}"
         raise ScenarioError(
-            f"YAML syntax error: {problem}",
+            f"YAML syntax error: {problem}{_indentation_hint(problem)}",
             file=source,
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
@@ -184,13 +199,29 @@ def parse_yaml(text: str, source: str = "<string>") -> tuple[Any, Marks]:
     return data, marks
 
 
+def _nearby(p: Path) -> str:
+    """``; did you mean 'X'?`` for a missing file: the same name with ``.yaml``, or the closest
+    YAML file name in its folder (``centralized.yaml`` -> ``centralised.yaml``)."""
+    import difflib
+
+    for cand in (p.with_name(p.name + ".yaml"), p.with_suffix(".yaml")):
+        if cand != p and cand.is_file():
+            return f"; did you mean {str(cand)!r}?"
+    folder = p.parent if p.parent.is_dir() else None
+    if folder is None:
+        return ""
+    names = sorted(f.name for f in folder.glob("*.y*ml"))[:1000]
+    close = difflib.get_close_matches(p.name if p.suffix else p.name + ".yaml", names, n=1, cutoff=0.75)
+    return f"; did you mean {str(p.with_name(close[0]))!r}?" if close else ""
+
+
 def load_yaml(path: str | Path) -> tuple[Any, Marks]:
     """Read and parse a YAML file; see :func:`parse_yaml`."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ScenarioError("file not found", file=str(path)) from None
+        raise ScenarioError(f"file not found{_nearby(p)}", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as err:
         raise ScenarioError(f"cannot read file: {err}", file=str(path)) from None
     return parse_yaml(text, source=str(path))

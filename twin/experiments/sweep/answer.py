@@ -44,7 +44,8 @@ def planners_answer(plan: Plan, summary: pd.DataFrame) -> pd.DataFrame:
     Cost = the mean of ``cost_kpi``, or the sum over cost axes of axis value x unit cost (a
     point whose cost is unknown never wins). Columns: the demand axis, ``met``
     (whether any point meets the targets), the chosen point's axis values, ``cost``, and the
-    target KPIs' means. Empty when the sweep file has no ``answer``.
+    target KPIs' means; where no point meets them, ``missed`` says which targets the nearest
+    point missed and by how much. Empty when the sweep file has no ``answer``.
     """
     spec = plan.spec
     if spec.answer is None:
@@ -68,9 +69,40 @@ def planners_answer(plan: Plan, summary: pd.DataFrame) -> pd.DataFrame:
     for level, grp in w.groupby(demand, sort=True):
         good = grp[grp["met"] & grp["cost"].notna()].sort_values(["cost", *axes])
         if good.empty:
-            rows.append({demand: level, "met": False})
+            rows.append({demand: level, "met": False, "missed": _nearest_miss(grp, spec.targets, [a for a in axes if a != demand])})
         else:
             best = good.iloc[0]
             rows.append({demand: level, "met": True, **{a: best[a] for a in axes if a != demand},
-                         "cost": best["cost"], **{k: best[k] for k in kpis}})
+                         "cost": best["cost"], **{k: best[k] for k in kpis}, "missed": ""})
     return pd.DataFrame(rows)
+
+
+def _shortfall(value: float, target: Any) -> float:
+    """How far ``value`` is outside ``target``, relative to the bound (0 inside; inf for NaN)."""
+    if value != value:
+        return math.inf
+    over = value - target.max if target.max is not None else 0.0
+    under = target.min - value if target.min is not None else 0.0
+    bound = target.max if over > 0 else target.min
+    return max(over, under, 0.0) / max(abs(bound or 0.0), 1e-9)
+
+
+def _nearest_miss(points: pd.DataFrame, targets: dict[str, Any], axes: list[str]) -> str:
+    """The targets missed at the point closest to meeting them all (least total relative
+    shortfall), e.g. ``vein_to_vein_p90_days 43.1 > max 40 (by 3.1) at prodigy.count=32``."""
+    if points.empty or not targets:
+        return ""
+    score = sum(points[k].map(lambda v, t=t: _shortfall(v, t)) for k, t in targets.items())
+    best = points.loc[score.idxmin()]
+    parts = []
+    for k, t in targets.items():
+        v = best[k]
+        if v != v:
+            parts.append(f"{k} not computed")
+        elif t.max is not None and v > t.max:
+            parts.append(f"{k} {v:.4g} > max {t.max:g} (by {v - t.max:.3g})")
+        elif t.min is not None and v < t.min:
+            parts.append(f"{k} {v:.4g} < min {t.min:g} (by {t.min - v:.3g})")
+    at = ", ".join(f"{'.'.join(a.replace('[', '.').replace(']', '').split('.')[-2:])}={best[a]:g}" for a in axes
+                   if pd.api.types.is_number(best[a]))
+    return "; ".join(parts) + (f" at {at}" if at else "")

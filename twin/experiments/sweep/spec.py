@@ -240,12 +240,13 @@ def load_sweep(path: str | Path) -> Plan:
             section = "set" if key in spec.set else "axes"
             raise located_error(str(err), (section, key), marks, str(p)) from None
 
-    base_path = (p.parent / spec.base).resolve()
+    base_path = _base_path(spec, marks, p)
     base_data, base_marks = load_yaml(base_path)
     require_mapping(base_data, str(base_path), "a scenario")
-    fixed = _apply(base_data, spec.set)
+    fixed = _apply_located(base_data, spec.set, ("set",), (marks, str(p)))
     sources = _Sources(base_path, base_marks, p, marks)
     base_loaded = sources.validate(fixed, ("set",), "")
+    names = kpi_names(base_loaded)
 
     try:
         points = _points(spec)
@@ -255,10 +256,11 @@ def load_sweep(path: str | Path) -> Plan:
     tasks: list[Task] = []
     out_points: list[dict[str, Any]] = []
     for point in points:
-        data = _apply(fixed, point)
+        data = _apply_located(fixed, point, ("axes",), (marks, str(p)))
         desc = ", ".join(f"{k}={v!r}" for k, v in point.items())
         loaded = sources.validate(data, ("axes",), desc)
         point_id = _short_hash(loaded.scenario_hash)
+        names |= kpi_names(loaded)
         if point_id in seen:
             continue  # random designs may draw the same point twice; run it once
         seen[point_id] = point
@@ -267,7 +269,85 @@ def load_sweep(path: str | Path) -> Plan:
             sid = _short_hash([loaded.scenario_hash, rep])
             tasks.append(Task(sid, point_id, rep, data, str(base_path.parent)))
     sweep_hash = _short_hash([spec.model_dump(mode="json"), base_loaded.scenario_hash, [t.scenario_id for t in tasks]])
-    return Plan(spec, str(p), sweep_hash, out_points, tasks, base_loaded.scenario_hash)
+    _check_kpi_names(spec, names, marks, str(p))
+    costs = base_loaded.scenario.costs
+    return Plan(spec, str(p), sweep_hash, out_points, tasks, base_loaded.scenario_hash,
+                {"currency": costs.currency if costs is not None else ""})
+
+
+#: KPIs every scenario's runs compute (twin.results.kpis); the culture ones need an end point.
+FIXED_KPIS = ("referred", "infused", "failed", "dropped_out", "lost", "in_progress", "dropped_out_fraction",
+              "failed_fraction", "vein_to_vein_median_days", "vein_to_vein_p90_days", "vein_to_vein_mean_days",
+              "throughput_per_year", "mean_wip", "contaminated_infused", "culture_h_mean", "harvest_viability_mean")
+#: KPI families named by what happened (a cause, a backup): any name after the prefix is accepted.
+OPEN_FAMILIES = ("lost_by_cause.", "failed_by_cause.", "delay_h.", "backup_h.")
+
+
+def kpi_names(loaded: LoadedScenario) -> set[str]:
+    """The KPI names runs of ``loaded`` can report: the fixed ones, per pool
+    ``utilisation|availability|wait_h_mean.KIND.SITE.POOL`` and, with a costs section, the
+    ``cost.*`` categories and ``cost_per_dose`` (see :mod:`twin.results`)."""
+    from twin.core.vocab import CHAIRS, SLOTS
+    from twin.results.kpis import COST_CATEGORIES
+
+    sc = loaded.scenario
+    pools = []
+    for sname, site in sc.sites.items():
+        if site.kind == "hospital":
+            pools += [("chair", sname, CHAIRS), ("slot", sname, SLOTS)]
+        pools += [("device", sname, t) for t in site.devices] + [("staff", sname, r) for r in site.staff]
+    names = set(FIXED_KPIS) | {f"{m}.{k}.{si}.{n}" for k, si, n in pools for m in ("utilisation", "availability", "wait_h_mean")}
+    if sc.costs is not None:
+        names |= {f"cost.{c}" for c in (*COST_CATEGORIES, "total")} | {"cost_per_dose"}
+    return names
+
+
+def _check_kpi_names(spec: SweepSpec, known: set[str], marks: Marks, source: str) -> None:
+    """Refuse a target or cost KPI no run would report (a misspelt name would otherwise never be
+    met and the whole sweep would run for nothing), with the closest known name."""
+    import difflib
+
+    wanted = [(("targets", k), k) for k in spec.targets]
+    if spec.answer is not None and spec.answer.cost_kpi:
+        wanted.append((("answer", "cost_kpi"), spec.answer.cost_kpi))
+    for path, name in wanted:
+        if name in known or name.startswith(OPEN_FAMILIES):
+            continue
+        guess = name.lower().replace("v2v", "vein_to_vein").replace("utilization", "utilisation")
+        close = difflib.get_close_matches(guess, sorted(known), n=1, cutoff=0.6)
+        hint = (f"; did you mean {close[0]!r}?" if close else
+                f"; KPIs are e.g. {', '.join(FIXED_KPIS[6:10])} (twin run prints them all)")
+        if name == "cost_per_dose" or name.startswith("cost."):
+            hint = " (the base scenario has no costs section)"
+        raise located_error(f"no run reports a KPI named {name!r}{hint}", path, marks, source)
+
+
+def _base_path(spec: SweepSpec, marks: Marks, sweep_path: Path) -> Path:
+    """The base scenario's path (``base:`` is read relative to the sweep file's folder); a
+    missing one is an error at ``base:`` in the sweep file."""
+    base_path = (sweep_path.parent / spec.base).resolve()
+    if base_path.is_file():
+        return base_path
+    hint = ""
+    if Path(spec.base).is_file() and not Path(spec.base).is_absolute():
+        hint = f"; {spec.base} exists from the current folder, but base: is read relative to the sweep file"
+    raise located_error(f"base scenario not found: {base_path} (base: is read relative to the sweep file's "
+                        f"folder, {sweep_path.parent.resolve()}){hint}", ("base",), marks, str(sweep_path))
+
+
+def _apply_located(data: dict[str, Any], assignments: dict[str, Any], section: tuple[str, ...],
+                   where: tuple[Marks, str]) -> dict[str, Any]:
+    """:func:`_apply`, with an assignment that cannot be made located at its key in the sweep
+    file's ``section`` (``set`` or ``axes``)."""
+    from twin.core.errors import InputError
+
+    try:
+        return _apply(data, assignments)
+    except InputError as err:
+        key = next((k for k in assignments if str(err).startswith(f"{k}:")), None)
+        marks, source = where
+        raise located_error(str(err).removeprefix(f"{key}: ") if key else str(err),
+                            (*section, key) if key else section, marks, source) from None
 
 
 def _apply(data: dict[str, Any], assignments: dict[str, Any]) -> dict[str, Any]:
