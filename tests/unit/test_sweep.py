@@ -319,3 +319,18 @@ def test_a_target_on_a_renamed_kpi_is_refused_with_its_new_name(tmp_path, capsys
     assert main(["sweep", str(path), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "dropped_out_fraction_of_resolved" in err and "Traceback" not in err
+
+
+def test_the_sweep_knows_every_kpi_a_run_reports() -> None:
+    """The names a sweep target may use are the names runs report: a KPI added to the results
+    and not to kpi_names would be refused as a misspelling."""
+    from conftest import build, centralised_data
+
+    from twin.experiments.sweep.spec import OPEN_FAMILIES, kpi_names
+    from twin.model import simulate
+    from twin.results.collect import replication_tables
+
+    loaded = build(centralised_data())
+    reported = set(replication_tables(simulate(loaded, 0)).kpis)
+    unknown = {k for k in reported if k not in kpi_names(loaded) and not k.startswith(OPEN_FAMILIES)}
+    assert not unknown

@@ -276,8 +276,9 @@ def load_sweep(path: str | Path) -> Plan:
 
 
 #: KPIs every scenario's runs compute (twin.results.kpis); the culture ones need an end point.
-FIXED_KPIS = ("referred", "infused", "failed", "dropped_out", "lost", "in_progress", "dropped_out_fraction",
-              "failed_fraction", "vein_to_vein_median_days", "vein_to_vein_p90_days", "vein_to_vein_mean_days",
+FIXED_KPIS = ("referred", "resolved", "infused", "failed", "dropped_out", "lost", "in_progress",
+              "infused_fraction_of_resolved", "dropped_out_fraction_of_resolved", "failed_fraction_of_resolved",
+              "lost_fraction_of_resolved", "vein_to_vein_median_days", "vein_to_vein_p90_days", "vein_to_vein_mean_days",
               "throughput_per_year", "mean_wip", "contaminated_infused", "culture_h_mean", "harvest_viability_mean")
 #: KPI families named by what happened (a cause, a backup): any name after the prefix is accepted.
 OPEN_FAMILIES = ("lost_by_cause.", "failed_by_cause.", "delay_h.", "backup_h.")
@@ -297,6 +298,7 @@ def kpi_names(loaded: LoadedScenario) -> set[str]:
             pools += [("chair", sname, CHAIRS), ("slot", sname, SLOTS)]
         pools += [("device", sname, t) for t in site.devices] + [("staff", sname, r) for r in site.staff]
     names = set(FIXED_KPIS) | {f"{m}.{k}.{si}.{n}" for k, si, n in pools for m in ("utilisation", "availability", "wait_h_mean")}
+    names |= {f"utilisation_loaded_waiting.device.{si}.{n}" for k, si, n in pools if k == "device"}
     if sc.costs is not None:
         names |= {f"cost.{c}" for c in (*COST_CATEGORIES, "total")} | {"cost_per_dose"}
     return names
