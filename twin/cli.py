@@ -10,7 +10,6 @@ so that ``twin --help`` and ``twin validate`` start fast.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import math
 import os
 import sys
@@ -59,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", help="HTML file to write (default: FOLDER/report.html)")
     for p_ in (run, sw, cmp_):
         p_.add_argument("--report", action="store_true", help="also write FOLDER/report.html")
+        _safety_options(p_)
 
     val = sub.add_parser("validate", help="check a scenario without running it")
     val.add_argument("scenario", help="scenario YAML file")
@@ -84,6 +84,14 @@ def _parser() -> argparse.ArgumentParser:
                      help="a bundled scenario, e.g. centralised, academic_grex, outage_power, layouts/point_of_care")
     new.add_argument("--out", help="file to write (default: NAME.yaml here; never overwritten)")
     return p
+
+
+def _safety_options(p: argparse.ArgumentParser) -> None:
+    """``--allow-large`` and ``--replace`` (README: When things go wrong)."""
+    p.add_argument("--allow-large", action="store_true",
+                   help="run even when the up-front estimate of the work is over the limits (README: When things go wrong)")
+    p.add_argument("--replace", action="store_true",
+                   help="--out may name a folder holding an earlier result: clear it first (never mixes two results)")
 
 
 def _set_option(p: argparse.ArgumentParser, help: str = "override a field before validation (as for run)") -> None:
@@ -139,6 +147,8 @@ def kpi_table_text(summary, n_reps: int) -> str:  # summary: pandas DataFrame fr
         for key in util:
             _, kind, site, name = key.split(".", 3)
             line(f"  {name} @ {site}", key, "", 100.0)
+    if not rows:
+        return "  no KPIs: no replication completed (see failures.txt)" if n_reps == 0 else "  no KPIs"
     width = max(len(r[0]) for r in rows)
     vwidth = max(len(r[1]) for r in rows)
     head = "mean [95% CI]" if n_reps > 1 else "value"
@@ -147,10 +157,15 @@ def kpi_table_text(summary, n_reps: int) -> str:  # summary: pandas DataFrame fr
     return "\n".join(out)
 
 
-def _report(folder: Path, quiet: bool) -> Path:
+def _report(folder: Path, quiet: bool) -> Path | None:
+    from twin.core.errors import InputError
     from twin.reports import write_report
 
-    path = write_report(folder)
+    try:
+        path = write_report(folder)
+    except InputError as err:  # e.g. a run with no batches: the results stand, the report says why not
+        print(f"no report: {err}", file=sys.stderr)
+        return None
     if not quiet:
         print(f"report: {path}")
     return path
@@ -215,24 +230,25 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from twin.experiments.folders import kept_files, new_folder, prepare_folder
     from twin.experiments.run import run_scenario, write_run
     from twin.scenario.loading import load_scenario
+    from twin.scenario.size import check_work
 
     overrides = list(args.overrides) + ([f"seed={args.seed}"] if args.seed is not None else [])
     loaded = load_scenario(args.scenario, overrides)
     sc = loaded.scenario
     n = args.replications or sc.replications
-    out = Path(args.out) if args.out else _new_folder(sc.name)
+    check_work(sc, n, args.scenario, args.allow_large)
+    out = Path(args.out) if args.out else new_folder(sc.name)
+    prepare_folder(out, args.replace)
 
     def progress(rep: int, secs: float) -> None:
         if not args.quiet:
             print(f"  replication {rep + 1}/{n} done in {secs:.2f} s", file=sys.stderr)
 
     result = run_scenario(loaded, replications=n, on_replication=progress)
-    write_run(result, out)
-    if args.quiet:
-        print(out)
-    else:
+    if not args.quiet:  # before writing: if the disk fails, the figures are still on screen
         prov = result.provenance
         print(
             f"\ncelltwin {prov['celltwin_version']} · scenario {sc.name!r} · seed {prov['root_seed']} · "
@@ -240,22 +256,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{prov['wall_time_s']:.2f} s"
         )
         print(kpi_table_text(result.summary, result.provenance["replications_completed"]))
-        print(f"\nresults in {out}/ (events.parquet, batches.parquet, summary.json)")
+    write_run(result, out)
+    if args.quiet:
+        print(out)
+    else:
+        print(f"\nresults in {out}/ ({', '.join(f for f in kept_files(out) if '/' not in f)})")
+        if not len(result.batches):
+            print("no batches: no patient was referred within the horizon" if not result.failures
+                  else "no batches: no replication completed", file=sys.stderr)
     if args.report:
         _report(out, args.quiet)
     for f in result.failures:
         print(f"replication {f['replication']} failed: {f['error']} (see {out}/failures.txt)", file=sys.stderr)
     return EXIT_INTERNAL if result.failures else EXIT_OK
-
-
-def _new_folder(name: str) -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path("results") / f"{name}-{stamp}"
-    k = 1
-    while out.exists():
-        k += 1
-        out = Path("results") / f"{name}-{stamp}-{k}"
-    return out
 
 
 def comparison_text(table, names: list[str]) -> str:  # table: pandas DataFrame from twin.experiments.compare
@@ -289,17 +302,26 @@ def comparison_text(table, names: list[str]) -> str:  # table: pandas DataFrame 
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from twin.core.files import OutputError, write_whole
     from twin.experiments.compare import compare
+    from twin.experiments.folders import kept_files, new_folder, prepare_folder
     from twin.experiments.run import write_run
     from twin.scenario.loading import load_scenario
+    from twin.scenario.size import check_work
 
     layouts = [load_scenario(p) for p in args.scenarios]
+    for p, lay in zip(args.scenarios, layouts):
+        check_work(lay.scenario, args.replications or layouts[0].scenario.replications, p, args.allow_large)
+    out = Path(args.out) if args.out else new_folder("compare-" + "-vs-".join(lay.scenario.name for lay in layouts))
+    prepare_folder(out, args.replace)
     result = compare(layouts, args.replications)
-    out = Path(args.out) if args.out else _new_folder("compare-" + "-vs-".join(result.names))
-    out.mkdir(parents=True, exist_ok=True)
-    for name, run in zip(result.names, result.runs):
-        write_run(run, out / "layouts" / name)
-    result.table.to_parquet(out / "comparison.parquet", index=False)
+    try:
+        for name, run in zip(result.names, result.runs):
+            write_run(run, out / "layouts" / name)
+        write_whole(out / "comparison.parquet", lambda p: result.table.to_parquet(p, index=False))
+    except OutputError as err:
+        err.kept = kept_files(out)
+        raise
     if args.quiet:
         print(out)
     else:
@@ -314,14 +336,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from twin.core.files import OutputError, write_whole
+    from twin.experiments.folders import prepare_folder
     from twin.experiments.progress import Progress
     from twin.experiments.sweep.answer import planners_answer, point_summary, wide
     from twin.experiments.sweep.execute import execute
     from twin.experiments.sweep.spec import load_sweep
     from twin.experiments.sweep.store import SweepStore
 
-    plan = load_sweep(args.sweep)
+    plan = load_sweep(args.sweep, allow_large=args.allow_large)
     out = Path(args.out) if args.out else Path("results") / "sweeps" / plan.spec.name
+    if not args.resume and (args.replace or not (out / "manifest.json").exists()):
+        prepare_folder(out, args.replace)
     store = SweepStore(out)
     store.open(plan.manifest(), {"spec": plan.spec.model_dump(mode="json"), "points": plan.points, "tasks": [
         {"scenario_id": t.scenario_id, "point_id": t.point_id, "replication": t.replication} for t in plan.tasks
@@ -333,21 +359,28 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     progress = Progress(len(plan.tasks), enabled=not args.quiet)
     try:
         counts = execute(plan, store, workers=args.workers, scheduler=args.scheduler, on_result=progress.update)
+        progress.close()
+        summary = point_summary(plan, store.read())
+        write_whole(out / "summary.parquet", lambda p: summary.to_parquet(p, index=False))
+        answer = planners_answer(plan, summary)
+        if len(answer):
+            write_whole(out / "answer.csv", lambda p: answer.to_csv(p, index=False))
     except KeyboardInterrupt:
         progress.close()
         print(f"\ninterrupted; finished scenarios are kept. Resume with:\n  twin sweep {args.sweep} "
               f"--out {out} --resume", file=sys.stderr)
         return EXIT_INTERRUPTED
-    progress.close()
-    summary = point_summary(plan, store.read())
-    summary.to_parquet(out / "summary.parquet", index=False)
-    answer = planners_answer(plan, summary)
-    if len(answer):
-        answer.to_csv(out / "answer.csv", index=False)
+    except OutputError as err:
+        progress.close()
+        err.kept = [f"{len(store.done_ids())} finished scenarios in {store.runs} (resume with --resume once "
+                    "there is room)"]
+        raise
     if args.quiet:
         print(out)
     else:
-        print(f"\n{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} already done "
+        lost = (f", {counts['lost']} lost to worker deaths (not stored; `--resume` retries them)"
+                if counts.get("lost") else "")
+        print(f"\n{counts['ok']} ok, {counts['failed']} failed{lost}, {counts['skipped']} already done "
               f"(of {counts['planned']})")
         shown = [k for k in ("vein_to_vein_p90_days", "dropped_out_fraction", "throughput_per_year") if k in set(summary["kpi"])]
         shown += [k for k in plan.spec.targets if k not in shown]
@@ -367,13 +400,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"\nresults in {out}/ (runs/, summary.parquet{', answer.csv' if len(answer) else ''})")
     if args.report:
         _report(out, args.quiet)
-    return EXIT_INTERNAL if counts["failed"] else EXIT_OK
+    return EXIT_INTERNAL if counts["failed"] or counts.get("lost") else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``twin`` console script; returns the exit status."""
-    from twin.core.errors import InputError
-
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -381,14 +412,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(e.code or 0)
     handler = {"run": cmd_run, "validate": cmd_validate, "sweep": cmd_sweep, "report": cmd_report,
                "compare": cmd_compare, "schema": cmd_schema, "explain": cmd_explain, "new": cmd_new}[args.command]
+    return _guarded(handler, args)
+
+
+def _guarded(handler, args: argparse.Namespace) -> int:  # handler: one of the cmd_* functions
+    """Run a command; every failure becomes one ``error:`` line and an exit status, never a
+    traceback (set TWIN_TRACEBACK=1 to see one for an internal error)."""
+    from twin.core.errors import InputError
+    from twin.core.files import OutputError
+
     try:
         return handler(args)
     except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {_short(str(err))}", file=sys.stderr)
         return EXIT_INPUT
+    except OutputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_INTERNAL
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except MemoryError:
+        print("error: out of memory (a smaller horizon, demand or fewer replications need less)", file=sys.stderr)
+        return EXIT_INTERNAL
+    except OSError as err:  # a file the command needed (a result folder to read, say)
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception as err:  # a bug: say so in one line rather than a traceback
+        if os.environ.get("TWIN_TRACEBACK"):
+            raise
+        print(f"internal error: {type(err).__name__}: {_short(str(err))} (please report it; set TWIN_TRACEBACK=1 "
+              "to see where)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _short(text: str, limit: int = 2000) -> str:
+    """A message cut to ``limit`` characters (the last guard against echoing a huge value)."""
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 if __name__ == "__main__":  # pragma: no cover
