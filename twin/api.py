@@ -20,7 +20,6 @@ unless a name says otherwise (``*_days``); KPI names are those of :mod:`twin.res
 
 from __future__ import annotations
 
-import datetime as dt
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -247,12 +246,21 @@ class Comparison:
         return w.reindex(columns=self.names)
 
     def save(self, folder: str | Path) -> Path:
-        """Write ``comparison.parquet`` and one run folder per layout under ``layouts/NAME``."""
+        """Write ``comparison.parquet`` and one run folder per layout under ``layouts/NAME``, each
+        file whole (see :func:`twin.core.files.write_whole`); when a write fails the
+        :class:`~twin.core.files.OutputError` lists what was kept."""
+        from twin.core.files import OutputError, write_whole
+        from twin.experiments.folders import kept_files
+
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
-        for name, r in self.runs.items():
-            r.save(out / "layouts" / name)
-        self.table.to_parquet(out / "comparison.parquet", index=False)
+        try:
+            for name, r in self.runs.items():
+                r.save(out / "layouts" / name)
+            write_whole(out / "comparison.parquet", lambda p: self.table.to_parquet(p, index=False))
+        except OutputError as err:
+            err.kept = kept_files(out)
+            raise
         self.folder = out
         return out
 
@@ -291,11 +299,13 @@ def compare(
 
 @dataclass(frozen=True)
 class SweepOptions:
-    """How a sweep runs: ``resume`` an interrupted store, on a Dask ``scheduler`` (an address
-    or a ``dask.distributed.Client``) instead of local processes, ``on_result(row, done,
-    total)`` after each finished scenario."""
+    """How a sweep runs: ``resume`` an interrupted store, ``replace`` an earlier result in the
+    folder (cleared first), on a Dask ``scheduler`` (an address or a
+    ``dask.distributed.Client``) instead of local processes, ``on_result(row, done, total)``
+    after each finished scenario."""
 
     resume: bool = False
+    replace: bool = False
     scheduler: Any = None
     on_result: Callable[[dict[str, Any], int, int], None] | None = None
 
@@ -336,11 +346,12 @@ class Sweep:
         return export(self.folder, csv=csv, xlsx=xlsx)
 
 
-def plan_sweep(path: str | Path) -> Plan:
-    """Read a sweep file and validate every scenario it generates (nothing runs)."""
+def plan_sweep(path: str | Path, allow_large: bool = False) -> Plan:
+    """Read a sweep file and validate every scenario it generates (nothing runs); a sweep over
+    the work limits (README: When things go wrong) is refused unless ``allow_large``."""
     from twin.experiments.sweep.spec import load_sweep
 
-    return load_sweep(path)
+    return load_sweep(path, allow_large=allow_large)
 
 
 def run_sweep(plan: Plan, out: str | Path | None = None, workers: int | None = None,
@@ -349,21 +360,30 @@ def run_sweep(plan: Plan, out: str | Path | None = None, workers: int | None = N
     ``workers`` local processes (default: all cores), then write ``summary.parquet`` and
     ``answer.csv``. Raises KeyboardInterrupt with finished scenarios kept (resume with
     ``SweepOptions(resume=True)``)."""
+    from twin.core.files import OutputError, write_whole
+    from twin.experiments.folders import prepare_folder
     from twin.experiments.sweep.answer import planners_answer, point_summary
     from twin.experiments.sweep.execute import execute
     from twin.experiments.sweep.store import SweepStore
 
     folder = Path(out) if out else Path("results") / "sweeps" / plan.spec.name
+    if not options.resume and (options.replace or not (folder / "manifest.json").exists()):
+        prepare_folder(folder, options.replace)
     store = SweepStore(folder)
     store.open(plan.manifest(), {"spec": plan.spec.model_dump(mode="json"), "points": plan.points, "tasks": [
         {"scenario_id": t.scenario_id, "point_id": t.point_id, "replication": t.replication} for t in plan.tasks
     ], **plan.extra}, resume=options.resume)
     counts = execute(plan, store, workers=workers, scheduler=options.scheduler, on_result=options.on_result)
     summary = point_summary(plan, store.read())
-    summary.to_parquet(folder / "summary.parquet", index=False)
     answer = planners_answer(plan, summary)
-    if len(answer):
-        answer.to_csv(folder / "answer.csv", index=False)
+    try:
+        write_whole(folder / "summary.parquet", lambda p: summary.to_parquet(p, index=False))
+        if len(answer):
+            write_whole(folder / "answer.csv", lambda p: answer.to_csv(p, index=False))
+    except OutputError as err:
+        err.kept = [f"{len(store.done_ids())} finished scenarios in {store.runs} (resume with --resume once "
+                    "there is room)"]
+        raise
     return Sweep(plan, folder, counts, summary, answer)
 
 
@@ -387,11 +407,8 @@ def export(folder: str | Path, csv: str | Path | None = None, xlsx: str | Path |
 
 
 def new_folder(name: str, root: str | Path = "results") -> Path:
-    """A new folder path ``ROOT/NAME-YYYYmmdd-HHMMSS`` (``-2``, ``-3`` ... if taken); not created."""
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path(root) / f"{name}-{stamp}"
-    k = 1
-    while out.exists():
-        k += 1
-        out = Path(root) / f"{name}-{stamp}-{k}"
-    return out
+    """A new folder path ``ROOT/NAME-YYYYmmdd-HHMMSS`` (``-2``, ``-3`` ... if taken); not created
+    (:func:`twin.experiments.folders.new_folder`)."""
+    from twin.experiments.folders import new_folder as _new
+
+    return _new(name, root)

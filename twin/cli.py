@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     _export_parser(sub)
     for p_ in (run, sw, cmp_):
         p_.add_argument("--report", action="store_true", help="also write FOLDER/report.html")
+        _safety_options(p_)
 
     val = sub.add_parser("validate", help="check a scenario without running it")
     val.add_argument("scenario", help="scenario YAML file")
@@ -107,6 +108,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     for path in api.export(args.folder, csv=args.csv, xlsx=args.xlsx):
         print(path)
     return EXIT_OK
+
+
+def _safety_options(p: argparse.ArgumentParser) -> None:
+    """``--allow-large`` and ``--replace`` (README: When things go wrong)."""
+    p.add_argument("--allow-large", action="store_true",
+                   help="run even when the up-front estimate of the work is over the limits (README: When things go wrong)")
+    p.add_argument("--replace", action="store_true",
+                   help="--out may name a folder holding an earlier result: clear it first (never mixes two results)")
 
 
 def _set_option(p: argparse.ArgumentParser, help: str = "override a field before validation (as for run)") -> None:
@@ -212,6 +221,8 @@ def kpi_table_text(summary, n_reps: int) -> str:  # summary: pandas DataFrame fr
         for key in util:
             _, kind, site, name = key.split(".", 3)
             line(f"  {name} @ {site}", key, "", 100.0)
+    if not rows:
+        return "  no KPIs: no replication completed (see failures.txt)" if n_reps == 0 else "  no KPIs"
     width = max(len(r[0]) for r in rows)
     vwidth = max(len(r[1]) for r in rows)
     head = "mean [95% CI]" if n_reps > 1 else "value"
@@ -226,10 +237,15 @@ def kpi_table_text(summary, n_reps: int) -> str:  # summary: pandas DataFrame fr
     return "\n".join(out)
 
 
-def _report(folder: Path, quiet: bool) -> Path:
+def _report(folder: Path, quiet: bool) -> Path | None:
+    from twin.core.errors import InputError
     from twin.reports import write_report
 
-    path = write_report(folder)
+    try:
+        path = write_report(folder)
+    except InputError as err:  # e.g. a run with no batches: the results stand, the report says why not
+        print(f"no report: {err}", file=sys.stderr)
+        return None
     if not quiet:
         print(f"report: {path}")
     return path
@@ -304,11 +320,15 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from twin import api
+    from twin.experiments.folders import kept_files, new_folder, prepare_folder
+    from twin.scenario.size import check_work
 
     loaded = _load(args.scenario, list(args.overrides) + ([f"seed={args.seed}"] if args.seed is not None else []))
     sc = loaded.scenario
     n = args.replications or sc.replications
-    out = Path(args.out) if args.out else _new_folder(sc.name)
+    check_work(sc, n, args.scenario, args.allow_large)
+    out = Path(args.out) if args.out else new_folder(sc.name)
+    prepare_folder(out, args.replace)
     precision = _precision(args)
     of = f"{n}" if precision is None else f"{max(n, precision.max_replications)} at most"
 
@@ -318,11 +338,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     run = api.run(loaded, replications=n, on_replication=progress, precision=precision)
     result = run.result
-    run.save(out)
     n = result.provenance["replications"]
-    if args.quiet:
-        print(out)
-    else:
+    if not args.quiet:  # before writing: if the disk fails, the figures are still on screen
         prov = result.provenance
         print(
             f"\ncelltwin {prov['celltwin_version']} · scenario {sc.name!r} · seed {prov['root_seed']} · "
@@ -332,7 +349,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(kpi_table_text(result.summary, result.provenance["replications_completed"]))
         if result.precision:
             print(precision_text(result.precision))
-        print(f"\nresults in {out}/ (events.parquet, batches.parquet, summary.json)")
+    run.save(out)
+    if args.quiet:
+        print(out)
+    else:
+        print(f"\nresults in {out}/ ({', '.join(f for f in kept_files(out) if '/' not in f)})")
+        if not len(result.batches):
+            print("no batches: no patient was referred within the horizon" if not result.failures
+                  else "no batches: no replication completed", file=sys.stderr)
     if args.report:
         _report(out, args.quiet)
     for f in result.failures:
@@ -351,12 +375,6 @@ def precision_text(status: dict) -> str:
              is not None else "")
     return (f"  precision: NOT reached: half-width under {rel:.1%} of the mean not met at the cap of "
             f"{status['max_replications']} replications{where}")
-
-
-def _new_folder(name: str) -> Path:
-    from twin.api import new_folder
-
-    return new_folder(name)
 
 
 def _compare_keys(present: set[str], currency: str, chosen: list[str] | None) -> list[tuple[str, str]]:
@@ -475,18 +493,23 @@ def comparison_notes(result) -> str:  # result: twin.api.Comparison
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from twin import api
+    from twin.experiments.folders import new_folder, prepare_folder
+    from twin.scenario.size import check_work
 
     layouts = [_load(p, []) for p in args.scenarios]
     n = args.replications or layouts[0].scenario.replications
+    for p, lay in zip(args.scenarios, layouts):
+        check_work(lay.scenario, n, p, args.allow_large)
     chosen = [k.strip() for k in args.kpis.split(",") if k.strip()] if args.kpis else None
     _check_kpis(chosen, layouts)
+    out = Path(args.out) if args.out else new_folder("compare-" + "-vs-".join(lay.scenario.name for lay in layouts))
+    prepare_folder(out, args.replace)
 
     def progress(layout: str, rep: int, secs: float) -> None:
         if not args.quiet:
             print(f"  {layout}: replication {rep + 1}/{n} done in {secs:.2f} s", file=sys.stderr)
 
     result = api.compare(layouts, args.replications, on_replication=progress, precision=_precision(args))
-    out = Path(args.out) if args.out else _new_folder("compare-" + "-vs-".join(result.names))
     result.save(out)
     if args.quiet:
         print(out)
@@ -508,7 +531,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from twin.experiments.progress import Progress
     from twin.experiments.sweep.answer import wide
 
-    plan = api.plan_sweep(args.sweep)
+    plan = api.plan_sweep(args.sweep, allow_large=args.allow_large)
     out = Path(args.out) if args.out else Path("results") / "sweeps" / plan.spec.name
     where = f"Dask at {args.scheduler}" if args.scheduler else f"{args.workers or os.cpu_count()} local workers"
     if not args.quiet:
@@ -517,18 +540,23 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     progress = Progress(len(plan.tasks), enabled=not args.quiet)
     try:
         done = api.run_sweep(plan, out, args.workers, api.SweepOptions(
-            resume=args.resume, scheduler=args.scheduler, on_result=progress.update))
+            resume=args.resume, replace=args.replace, scheduler=args.scheduler, on_result=progress.update))
     except KeyboardInterrupt:
         progress.close()
         print(f"\ninterrupted; finished scenarios are kept. Resume with:\n  twin sweep {args.sweep} "
               f"--out {out} --resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BaseException:
+        progress.close()
+        raise
     progress.close()
     counts, summary, answer = done.counts, done.summary, done.answer
     if args.quiet:
         print(out)
     else:
-        print(f"\n{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} already done "
+        lost = (f", {counts['lost']} lost to worker deaths (not stored; `--resume` retries them)"
+                if counts.get("lost") else "")
+        print(f"\n{counts['ok']} ok, {counts['failed']} failed{lost}, {counts['skipped']} already done "
               f"(of {counts['planned']})")
         shown = [k for k in ("vein_to_vein_p90_days", "dropped_out_fraction_of_resolved", "throughput_per_year") if k in set(summary["kpi"])]
         shown += [k for k in plan.spec.targets if k not in shown]
@@ -548,13 +576,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"\nresults in {out}/ (runs/, summary.parquet{', answer.csv' if len(answer) else ''})")
     if args.report:
         _report(out, args.quiet)
-    return EXIT_INTERNAL if counts["failed"] else EXIT_OK
+    return EXIT_INTERNAL if counts["failed"] or counts.get("lost") else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``twin`` console script; returns the exit status."""
-    from twin.core.errors import InputError
-
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -563,14 +589,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {"run": cmd_run, "validate": cmd_validate, "sweep": cmd_sweep, "report": cmd_report,
                "compare": cmd_compare, "schema": cmd_schema, "explain": cmd_explain, "new": cmd_new,
                "export": cmd_export}[args.command]
+    return _guarded(handler, args)
+
+
+def _guarded(handler, args: argparse.Namespace) -> int:  # handler: one of the cmd_* functions
+    """Run a command; every failure becomes one ``error:`` line and an exit status, never a
+    traceback (set TWIN_TRACEBACK=1 to see one for an internal error)."""
+    from twin.core.errors import InputError
+    from twin.core.files import OutputError
+
     try:
         return handler(args)
     except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {_short(str(err))}", file=sys.stderr)
         return EXIT_INPUT
+    except OutputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_INTERNAL
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except MemoryError:
+        print("error: out of memory (a smaller horizon, demand or fewer replications need less)", file=sys.stderr)
+        return EXIT_INTERNAL
+    except OSError as err:  # a file the command needed (a result folder to read, say)
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception as err:  # a bug: say so in one line rather than a traceback
+        if os.environ.get("TWIN_TRACEBACK"):
+            raise
+        print(f"internal error: {type(err).__name__}: {_short(str(err))} (please report it; set TWIN_TRACEBACK=1 "
+              "to see where)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _short(text: str, limit: int = 2000) -> str:
+    """A message cut to ``limit`` characters (the last guard against echoing a huge value)."""
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 if __name__ == "__main__":  # pragma: no cover

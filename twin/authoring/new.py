@@ -9,6 +9,7 @@ from its name.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import textwrap
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from twin.authoring.explain import SECTIONS
 from twin.core.errors import InputError
+from twin.core.files import OutputError
 from twin.core.version import __version__
 from twin.scenario.catalogue import bundled_dir
 from twin.scenario.yamlio import parse_yaml
@@ -174,10 +176,23 @@ def new_scenario(name: str, source: str, out: str | Path | None = None) -> Path:
     original.pop("name")
     if copy.pop("name") != name or copy != original:  # the text edit must not change the meaning
         raise RuntimeError(f"twin new: the copy of {key!r} does not mean what the bundled scenario means")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_new(path, text)
+    return path
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Create ``path`` holding ``text``, never overwriting; a failed write leaves no partial file."""
     try:
-        with path.open("x", encoding="utf-8") as f:
-            f.write(text)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        f = path.open("x", encoding="utf-8")
     except FileExistsError:
         raise InputError(f"{path} already exists; twin new never overwrites a file") from None
-    return path
+    except OSError as err:
+        raise OutputError(str(path), err.strerror or str(err)) from None
+    try:
+        with f:
+            f.write(text)
+    except OSError as err:  # full disk: remove the part written (the file is ours: "x" made it)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise OutputError(str(path), err.strerror or str(err)) from None

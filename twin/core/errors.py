@@ -50,3 +50,21 @@ class LocatedValueError(ValueError):
     def __init__(self, message: str, path: tuple[str | int, ...]) -> None:
         super().__init__(message)
         self.path = path
+
+
+MAX_ECHO = 80
+"""Characters of a rejected value a message repeats (assumption: one line of a terminal)."""
+
+
+def clip(value: object, limit: int = MAX_ECHO) -> str:
+    """``repr(value)`` cut to ``limit`` characters, saying how long it was when cut, so that a
+    2 MB value gives a short message."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 3]}... ({len(text):,} characters)"
+
+
+def cut(text: str, limit: int = 240) -> str:
+    """A message part (not a value) cut to ``limit`` characters."""
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text):,} characters)"

@@ -76,6 +76,8 @@ def paired_differences(kpis_a: pd.DataFrame, kpis_b: pd.DataFrame) -> pd.DataFra
     Args:
         kpis_a, kpis_b: long KPI tables (replication, kpi, value).
     """
+    if "kpi" not in kpis_a or "kpi" not in kpis_b:  # a layout with no completed replication
+        return pd.DataFrame(columns=["kpi", "diff_n", "diff_mean", "diff_ci_low", "diff_ci_high"])
     names = set(kpis_a["kpi"]) | set(kpis_b["kpi"])
     kpis_a, kpis_b = complete_kpis(kpis_a, names), complete_kpis(kpis_b, names)
     m = kpis_a.merge(kpis_b, on=["replication", "kpi"], suffixes=("_a", "_b"))
@@ -117,7 +119,8 @@ def compare(
     parts = []
     every = set().union(*(set(r.kpis["kpi"]) for r in runs if len(r.kpis)))
     for name, run in zip(names, runs):
-        s = summarise(complete_kpis(run.kpis, every)) if len(run.kpis) else pd.DataFrame(columns=["kpi"])
+        s = (summarise(complete_kpis(run.kpis, every)) if len(run.kpis)
+             else pd.DataFrame(columns=["kpi", "n", "mean", "sd", "ci_low", "ci_high"]))
         d = paired_differences(runs[0].kpis, run.kpis)
         parts.append(s.merge(d, on="kpi", how="left").assign(layout=name))
     table = pd.concat(parts, ignore_index=True)

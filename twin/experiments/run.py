@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
 import platform
 import time
 import traceback
@@ -24,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from twin.core.files import OutputError, write_whole
 from twin.core.version import __version__
 from twin.experiments import DEFAULT_MAX_REPLICATIONS
 from twin.results.collect import replication_tables
@@ -206,10 +206,9 @@ def _with_provenance(df: pd.DataFrame, prov: dict[str, Any]) -> pd.DataFrame:
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write to a dot-file beside ``path`` and rename it in place when complete."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    """Write to a dot-file beside ``path`` and rename it in place when complete (the dot-file is
+    removed if the write fails)."""
+    write_whole(path, write)
 
 
 def _json_safe(v: Any) -> Any:
@@ -259,9 +258,27 @@ def summary_dict(result: RunResult) -> dict[str, Any]:
 
 def write_run(result: RunResult, out_dir: str | Path) -> Path:
     """Write the run folder (created if needed) and return its path. Each file is written
-    atomically; the tables go first so a failure later keeps them."""
+    whole (temporary file, then rename); the tables go first so a failure later keeps them.
+
+    Raises:
+        OutputError: a file could not be written; ``kept`` lists the files written whole.
+    """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        _write_files(result, out)
+    except OutputError as err:
+        from twin.experiments.folders import kept_files
+
+        err.kept = kept_files(out)
+        raise
+    return out
+
+
+def _write_files(result: RunResult, out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(str(out), err.strerror or str(err)) from None
     prov = result.provenance
     for name in ("events", "batches", "resources", "outages", "impacts"):
         df = getattr(result, name)
@@ -279,4 +296,3 @@ def write_run(result: RunResult, out_dir: str | Path) -> Path:
             out / "failures.txt",
             lambda p: p.write_text("\n\n".join(f"replication {f['replication']}\n{f['traceback']}" for f in result.failures)),
         )
-    return out

@@ -10,6 +10,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from twin.core.errors import InputError
+from twin.core.files import write_text_whole
+
+
+def _why_no_batches(d: Path) -> str:
+    """Why a run folder has no batches.parquet: no replication completed, or no patient came."""
+    import json
+
+    try:
+        prov = json.loads((d / "summary.json").read_text(encoding="utf-8"))["provenance"]
+        done = int(prov["replications_completed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "the run has no batches and its summary.json cannot be read"
+    if done == 0:
+        return "no replication of this run completed (see failures.txt), so it has no batches"
+    return "this run has no batches: no patient was referred within its horizon"
 
 
 def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
@@ -27,15 +42,13 @@ def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
         from twin.reports.compare_report import compare_report
 
         html = compare_report(d)
-    elif (d / "summary.json").exists() and (d / "events.parquet").exists():
+    elif (d / "summary.json").exists() and (d / "events.parquet").exists() and (d / "batches.parquet").exists():
         from twin.reports.run_report import run_report
 
         html = run_report(d)
+    elif (d / "summary.json").exists():
+        raise InputError(f"{d}: {_why_no_batches(d)}; there is nothing to draw (summary.json holds the provenance)")
     else:
         raise InputError(f"{d} is not a run folder (summary.json, events.parquet), a comparison folder "
                          "(comparison.parquet) or a sweep folder (manifest.json, runs/)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(target)
-    return target
+    return write_text_whole(target, html)

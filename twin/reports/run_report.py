@@ -45,8 +45,9 @@ OUTAGE_COLUMNS = ["replication", "label", "site", "what", "start_h", "end_h", "b
 
 
 def _when(start_date: str, hours: pd.Series | np.ndarray) -> pd.Series:
-    """Simulation hours -> timestamps from the scenario's start date (plotly dates)."""
-    return pd.Timestamp(start_date) + pd.to_timedelta(np.asarray(hours, dtype=float), unit="h")
+    """Simulation hours -> timestamps from the scenario's start date (plotly dates), in
+    microseconds: nanosecond timestamps end in April 2262, microsecond ones hold any scenario date."""
+    return pd.Timestamp(start_date).as_unit("us") + pd.to_timedelta(np.asarray(hours, dtype=float), unit="h").as_unit("us")
 
 
 def step_segments(held: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:

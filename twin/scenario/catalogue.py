@@ -236,7 +236,7 @@ class DeviceType(StrictModel):
 
 def load_device_type(path: Path) -> DeviceType:
     """Load and validate one catalogue file (errors name the file and line)."""
-    data, marks = load_yaml(path)
+    data, marks = load_yaml(path, "catalogue entry")
     dt = validate_document(DeviceType, data, marks, str(path), "a catalogue entry")
     if dt.name != path.stem:
         raise located_error(
@@ -257,7 +257,10 @@ def load_catalogue(directory: Path) -> dict[str, DeviceType]:
     if not directory.is_dir():
         raise ScenarioError(f"device catalogue folder not found: {directory}")
     paths = sorted(directory.glob("*.yaml"))
-    key = tuple((str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+    try:
+        key = tuple((str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+    except OSError as err:  # e.g. a dangling link
+        raise ScenarioError(f"cannot read catalogue entry: {err.strerror or err}", file=str(err.filename or directory)) from None
     cached = _CACHE.get(key)
     if cached is not None:
         return dict(cached)

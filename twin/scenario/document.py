@@ -5,6 +5,7 @@ example."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -148,6 +149,13 @@ class Scenario(StrictModel):
                 f"({self.horizon_days:g})",
                 ("warmup_days",),
             )
+        try:
+            self.start_date + dt.timedelta(days=math.ceil(self.horizon_days))
+        except OverflowError:
+            raise LocatedValueError(
+                f"the run from start_date {self.start_date} for horizon_days {self.horizon_days:g} ends after the "
+                "year 9999, which calendar dates cannot hold; choose an earlier start_date", ("start_date",),
+            ) from None
         seen: set[str] = set()
         for i, step in enumerate(self.recipe):
             if step.name in seen:

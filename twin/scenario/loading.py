@@ -16,12 +16,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from twin.core.errors import ScenarioError
+from twin.core.errors import InputError, ScenarioError
+from twin.core.files import read_input
 from twin.scenario.catalogue import DeviceType, bundled_dir, load_catalogue
 from twin.scenario.checks import check_operations, check_references
 from twin.scenario.document import Scenario
 from twin.scenario.locate import located_error, require_mapping, validate_document
-from twin.scenario.yamlio import Marks, load_yaml, parse_yaml
+from twin.scenario.yamlio import Marks, decode_utf8, parse_yaml
 
 
 @dataclass
@@ -141,8 +142,12 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Loade
             by an override, the message says so).
     """
     p = Path(path)
-    data, marks = load_yaml(p)
-    sha = hashlib.sha256(p.read_bytes()).hexdigest()
+    try:
+        raw = read_input(p, "scenario file")
+    except InputError as err:
+        raise ScenarioError(err.message, file=err.file) from None
+    sha = hashlib.sha256(raw).hexdigest()
+    data, marks = parse_yaml(decode_utf8(raw, str(path)), str(path))
     if not overrides:
         return scenario_from_data(data, marks, str(path), base_dir=p.parent, file_sha256=sha)
     from twin.scenario.locate import dotted

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from twin.core.errors import LocatedValueError, ScenarioError
+from twin.core.errors import LocatedValueError, ScenarioError, clip, cut
 from twin.scenario.yamlio import Marks
 
 
@@ -60,7 +60,7 @@ def _describe(err: dict[str, Any], known: set[str]) -> str:
     loc = err["loc"]
     if kind == "extra_forbidden":
         key = str(loc[-1]) if loc else "?"
-        msg = f"unknown field {key!r}"
+        msg = f"unknown field {clip(key)}"
         close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.7)
         if close:
             msg += f"; did you mean {close[0]!r}?"
@@ -71,11 +71,11 @@ def _describe(err: dict[str, Any], known: set[str]) -> str:
     if plain:
         return plain
     msg = err["msg"]
-    msg = msg.removeprefix("Value error, ")
+    msg = _clip_message(msg.removeprefix("Value error, "))
     if "input" in err and kind not in ("union_tag_invalid", "model_type", "dict_type"):
         inp = err["input"]
         if not isinstance(inp, (dict, list)):
-            msg += f" (got {inp!r})"
+            msg += f" (got {clip(inp)})"
     return msg
 
 
@@ -108,6 +108,11 @@ def _plain_words(err: dict[str, Any]) -> str:
     return ""
 
 
+def _clip_message(msg: str, limit: int = 240) -> str:
+    """A validator's own message, cut when it quotes a long value (pydantic quotes some inputs)."""
+    return cut(msg, limit)
+
+
 def raise_validation_error(
     exc: ValidationError, marks: Marks, source: str, known: set[str]
 ) -> None:
@@ -122,7 +127,7 @@ def raise_validation_error(
     clean = tuple(p for p in loc if isinstance(p, int) or "[" not in str(p))
     kept, pos = marks.locate(clean)
     if first["type"] in ("missing", "extra_forbidden") and clean and kept != clean:
-        kept = kept + (clean[-1],)
+        kept = kept + (clip(clean[-1]).strip("'\"") if isinstance(clean[-1], str) else clean[-1],)
     field = dotted(kept) or None
     message = _describe(first, known)
     if len(errors) > 1:

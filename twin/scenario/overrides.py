@@ -12,7 +12,7 @@ import copy
 import re
 from typing import Any
 
-from twin.core.errors import InputError
+from twin.core.errors import InputError, clip
 
 _SEGMENT = re.compile(r"[^.\[\]]+|\[\d+\]")
 
@@ -20,7 +20,7 @@ _SEGMENT = re.compile(r"[^.\[\]]+|\[\d+\]")
 def split_path(path: str) -> tuple[str | int, ...]:
     """``"recipe[2].duration_h"`` -> ``("recipe", 2, "duration_h")``."""
     if not path or path.startswith(".") or path.endswith(".") or ".." in path:
-        raise InputError(f"bad field path {path!r}: expected dotted names like referrals.rate_per_week")
+        raise InputError(f"bad field path {clip(path)}: expected dotted names like referrals.rate_per_week")
     parts: list[str | int] = []
     for m in _SEGMENT.finditer(path):
         tok = m.group(0)
@@ -31,28 +31,32 @@ def split_path(path: str) -> tuple[str | int, ...]:
         else:
             parts.append(tok)
     if "".join(m.group(0) for m in _SEGMENT.finditer(path)) != path.replace(".", ""):
-        raise InputError(f"bad field path {path!r}: expected dotted names like referrals.rate_per_week")
+        raise InputError(f"bad field path {clip(path)}: expected dotted names like referrals.rate_per_week")
     return tuple(parts)
 
 
 def set_path(data: dict[str, Any], path: tuple[str | int, ...], value: Any, label: str) -> None:
     """Set ``value`` at ``path`` inside ``data`` (missing mappings are created)."""
+    from twin.scenario.locate import dotted
+
     node: Any = data
+    label = clip(label).strip("'\"")
     for i, part in enumerate(path):
         last = i == len(path) - 1
-        here = ".".join(map(str, path[: i + 1]))
+        here = dotted(path[: i + 1])
         if isinstance(part, int):
+            parent = dotted(path[:i]) or "the document"
             if not isinstance(node, list):
-                raise InputError(f"{label}: {here!r} is not a list, so [{part}] cannot index it")
+                raise InputError(f"{label}: {parent} is not a list, so [{part}] cannot index it")
             if not 0 <= part < len(node):
-                raise InputError(f"{label}: index {part} is out of range (the list has {len(node)} items)")
+                raise InputError(f"{label}: index {part} is out of range ({parent} has {len(node)} items)")
             if last:
                 node[part] = value
             else:
                 node = node[part]
         else:
             if not isinstance(node, dict):
-                raise InputError(f"{label}: {here!r} cannot be set, its parent is not a mapping")
+                raise InputError(f"{label}: {here} cannot be set, its parent is not a mapping")
             if last:
                 node[part] = value
             else:

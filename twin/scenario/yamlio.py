@@ -6,8 +6,13 @@ validation errors can name the line. The loader
 
 * refuses duplicate keys (plain PyYAML silently keeps the last one),
 * caps the expanded document at ``MAX_NODES`` nodes (anchors/aliases stay usable, a
-  "billion laughs" file is refused),
-* turns every parser failure into a :class:`twin.core.errors.ScenarioError` with a line number.
+  "billion laughs" file is refused) and its nesting at ``MAX_DEPTH`` levels,
+* supports merge keys (``<<: *anchor``, ``<<: [*a, *b]``): the keys written in the mapping win,
+  a key written twice is still refused, and merged fields keep the line of their anchor,
+* refuses control characters and bad UTF-8 at their line and column, and reads only regular
+  files of at most :data:`twin.core.files.MAX_INPUT_BYTES`,
+* turns every parser failure into a :class:`twin.core.errors.ScenarioError` with a line number,
+  echoing at most :data:`twin.core.errors.MAX_ECHO` characters of a value.
 """
 
 from __future__ import annotations
@@ -18,9 +23,16 @@ from typing import Any
 
 import yaml
 
-from twin.core.errors import ScenarioError
+from twin.core.errors import InputError, ScenarioError, clip, cut
+from twin.core.files import read_input
 
 MAX_NODES = 100_000
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists accepted (assumption: a scenario nests at most ~8 levels)."""
+
+_MERGE = "tag:yaml.org,2002:merge"
+# What the YAML reader refuses (its NON_PRINTABLE), found before parsing so the error has a line.
+_NON_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010ffff]")
 
 Path_t = tuple[str | int, ...]
 
@@ -64,6 +76,19 @@ class _Loader(yaml.SafeLoader):
     only ``true``/``false`` are booleans (``no`` stays the string "no"), integers are decimal
     (``017`` is not octal 15), ``1:30`` is a string (not base-60 90), ``1e3`` is a float."""
 
+    _depth = 0
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise ScenarioError(f"nested more than {MAX_DEPTH} levels deep", line=mark.line + 1,
+                                    column=mark.column + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         return int(self.construct_scalar(node))
 
@@ -72,7 +97,7 @@ class _Loader(yaml.SafeLoader):
             return super().construct_yaml_timestamp(node)
         except ValueError as err:  # e.g. 2027-02-30
             raise ScenarioError(
-                f"not a valid date or time: {node.value!r} ({err})",
+                f"not a valid date or time: {clip(node.value)} ({err})",
                 line=node.start_mark.line + 1,
                 column=node.start_mark.column + 1,
             ) from None
@@ -80,6 +105,8 @@ class _Loader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: dict[Any, yaml.Mark] = {}
         for key_node, _ in node.value:
+            if key_node.tag == _MERGE:  # merged keys may be overridden; flatten_mapping merges them
+                continue
             key = self.construct_object(key_node, deep=True)
             try:
                 hash(key)
@@ -92,10 +119,10 @@ class _Loader(yaml.SafeLoader):
             if key in seen:
                 first = seen[key]
                 raise ScenarioError(
-                    f"duplicate key {key!r} (first defined on line {first.line + 1})",
+                    f"duplicate key {clip(key)} (first defined on line {first.line + 1})",
                     line=key_node.start_mark.line + 1,
                     column=key_node.start_mark.column + 1,
-                    field=str(key),
+                    field=clip(str(key)).strip("'\""),
                 )
             seen[key] = key_node.start_mark
         return super().construct_mapping(node, deep=deep)
@@ -119,24 +146,54 @@ _Loader.add_constructor(_INT, _Loader.construct_yaml_int)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 
 
-def _collect_marks(node: yaml.Node, path: Path_t, marks: Marks, budget: list[int]) -> None:
+def _collect_marks(node: yaml.Node, path: Path_t, marks: Marks, budget: list[int], depth: int = 0) -> None:
     budget[0] -= 1
-    if budget[0] < 0:
-        raise ScenarioError(
-            f"document too large once aliases are expanded (more than {MAX_NODES} nodes)"
-        )
+    if budget[0] < 0 or depth > MAX_DEPTH:
+        what = (f"more than {MAX_NODES:,} values" if budget[0] < 0 else f"nested more than {MAX_DEPTH} levels deep")
+        raise ScenarioError(f"document too large once aliases are expanded ({what})",
+                            line=node.start_mark.line + 1, column=node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
+        merged: list[yaml.Node] = []
         for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                merged += value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                continue
             if not isinstance(key_node, yaml.ScalarNode):
                 continue
             key = key_node.value
             marks.add(path + (key,), key_node.start_mark)
             marks.add_value(path + (key,), value_node.start_mark)
-            _collect_marks(value_node, path + (key,), marks, budget)
+            _collect_marks(value_node, path + (key,), marks, budget, depth + 1)
+        for sub in merged:  # after the mapping's own keys, which win
+            if isinstance(sub, yaml.MappingNode):
+                _collect_marks(sub, path, marks, budget, depth)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             marks.add(path + (i,), item.start_mark)
-            _collect_marks(item, path + (i,), marks, budget)
+            _collect_marks(item, path + (i,), marks, budget, depth + 1)
+
+
+def _check_printable(text: str, source: str) -> None:
+    bad = _NON_PRINTABLE.search(text)
+    if bad is None:
+        return
+    at = bad.start()
+    line = text.count("\n", 0, at) + 1
+    column = at - (text.rfind("\n", 0, at) + 1) + 1
+    raise ScenarioError(f"control character {ord(bad.group()):#04x} is not allowed in YAML (remove it or quote it "
+                        f"as an escape, e.g. \"\\t\")", file=source, line=line, column=column)
+
+
+def decode_utf8(data: bytes, source: str) -> str:
+    """``data`` as UTF-8 text (a leading BOM dropped); bad bytes are an error at their line and column."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = len(data[data.rfind(b"\n", 0, err.start) + 1 : err.start].decode("utf-8", "replace")) + 1
+        raise ScenarioError(f"not UTF-8 text: byte {data[err.start]:#04x} cannot be decoded (save the file as UTF-8)",
+                            file=source, line=line, column=column) from None
+    return text.removeprefix("\ufeff")
 
 
 #: YAML parser problems that almost always mean a line indented wrongly.
@@ -161,6 +218,7 @@ def parse_yaml(text: str, source: str = "<string>") -> tuple[Any, Marks]:
         ScenarioError: on a syntax error, a duplicate key or an oversized document; the error
             names ``source`` and the line.
     """
+    _check_printable(text, source)
     loader = _Loader(text)
     marks = Marks()
     try:
@@ -179,9 +237,9 @@ def parse_yaml(text: str, source: str = "<string>") -> tuple[Any, Marks]:
         raise
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        problem = err.problem or "invalid YAML"
+        problem = cut(err.problem or "invalid YAML", 160)
         if err.context:
-            ctx = err.context
+            ctx = cut(err.context, 160)
             cm = err.context_mark
             if cm is not None and mark is not None and cm.line != mark.line:
                 ctx += f" opened on line {cm.line + 1}"
@@ -192,8 +250,10 @@ def parse_yaml(text: str, source: str = "<string>") -> tuple[Any, Marks]:
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
         ) from None
-    except (yaml.YAMLError, RecursionError, ValueError) as err:
-        raise ScenarioError(f"cannot read YAML: {err}", file=source) from None
+    except RecursionError:
+        raise ScenarioError(f"nested too deeply (at most {MAX_DEPTH} levels)", file=source) from None
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as err:
+        raise ScenarioError(f"cannot read YAML: {cut(str(err), 160)}", file=source) from None
     finally:
         loader.dispose()
     return data, marks
@@ -215,13 +275,12 @@ def _nearby(p: Path) -> str:
     return f"; did you mean {str(p.with_name(close[0]))!r}?" if close else ""
 
 
-def load_yaml(path: str | Path) -> tuple[Any, Marks]:
-    """Read and parse a YAML file; see :func:`parse_yaml`."""
-    p = Path(path)
+def load_yaml(path: str | Path, what: str = "YAML file") -> tuple[Any, Marks]:
+    """Read and parse a YAML file (a regular file of at most
+    :data:`twin.core.files.MAX_INPUT_BYTES`); see :func:`parse_yaml`."""
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"file not found{_nearby(p)}", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError(f"cannot read file: {err}", file=str(path)) from None
-    return parse_yaml(text, source=str(path))
+        data = read_input(path, what)
+    except InputError as err:
+        near = _nearby(Path(path)) if err.message == "file not found" else ""
+        raise ScenarioError(err.message + near, file=err.file) from None
+    return parse_yaml(decode_utf8(data, str(path)), source=str(path))

@@ -3,15 +3,26 @@
 Workers get plain data (scenario dict, replication), never SimPy objects, and return a small
 result dict; the driver alone writes files, so a remote cluster needs no shared disk and a
 worker that dies loses only the tasks it held. A task that raises is a failed row with its
-error; the sweep goes on.
+error (its scenario failed); the sweep goes on.
+
+A task whose worker process dies (killed, out of memory, a crash in native code) is *lost*, which
+is told apart from *failed*: after a pool breaks, the unfinished tasks run again each in a process
+of its own, so one task that kills its process never fails its neighbours; a task lost
+:data:`MAX_DEATHS` times is reported lost and not stored, so ``--resume`` tries it again. Workers
+end when their driver dies (a parent-death signal on Linux, and a watch thread everywhere), so a
+driver killed with SIGKILL leaves no orphans.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -44,9 +55,42 @@ def run_task(task: Task) -> dict[str, Any]:
     return row
 
 
-def _failed(task: Task, why: str) -> dict[str, Any]:
+MAX_DEATHS = 3
+"""Times a task may lose its worker process, each time alone in a fresh one, before it is
+reported lost (assumption: a machine hiccup rarely strikes the same task three times)."""
+
+
+def _lost(task: Task, why: str) -> dict[str, Any]:
+    """A task lost to infrastructure (its process died): reported, never stored, retried by --resume."""
     return {"scenario_id": task.scenario_id, "point_id": task.point_id, "replication": task.replication,
-            "status": "failed", "error": why, "kpis": {}, "scenario_hash": "", "root_seed": -1, "wall_s": 0.0}
+            "status": "lost", "error": why, "kpis": {}, "scenario_hash": "", "root_seed": -1, "wall_s": 0.0}
+
+
+def _end_with_parent(parent: int) -> None:
+    """Pool initializer: end this worker when the driver ``parent`` dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):  # prctl(PR_SET_PDEATHSIG, SIGKILL)
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:  # died before the watch was set
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="celltwin-parent-watch", daemon=True).start()
+
+
+def _pool(workers: int):  # -> ProcessPoolExecutor
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = mp.get_context("fork") if sys.platform.startswith("linux") else None
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_end_with_parent,
+                               initargs=(os.getpid(),))
 
 
 def _local(tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
@@ -54,35 +98,53 @@ def _local(tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
         for t in tasks:
             yield run_task(t)
         return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    pending = list(tasks)
-    breaks = 0
-    while pending:
-        ctx = mp.get_context("fork") if sys.platform.startswith("linux") else None
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-        futures = {pool.submit(run_task, t): t for t in pending}
-        finished: set[str] = set()
-        try:
-            for fut in as_completed(futures):
-                task = futures[fut]
+    pool = _pool(workers)
+    futures = {pool.submit(run_task, t): t for t in tasks}
+    finished: set[str] = set()
+    try:
+        for fut in as_completed(futures):
+            row = fut.result()
+            finished.add(futures[fut].scenario_id)
+            yield row
+        return
+    except BrokenProcessPool:
+        pending = [t for t in tasks if t.scenario_id not in finished]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    yield from _isolated(pending, workers)
+
+
+def _isolated(tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
+    """Run ``tasks`` each in a process of its own (``workers`` at a time), after a worker died:
+    a task whose process dies again is retried alone up to :data:`MAX_DEATHS` times, then lost."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    queue = deque((t, 0) for t in tasks)
+    running: dict[Any, tuple[Task, int, Any]] = {}
+    try:
+        while queue or running:
+            while queue and len(running) < workers:
+                task, deaths = queue.popleft()
+                pool = _pool(1)
+                running[pool.submit(run_task, task)] = (task, deaths, pool)
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in done:
+                task, deaths, pool = running.pop(fut)
+                pool.shutdown(wait=False)
                 try:
-                    row = fut.result()
+                    yield fut.result()
                 except BrokenProcessPool:
-                    raise
-                finished.add(task.scenario_id)
-                yield row
-            pending = []
-        except BrokenProcessPool:
-            breaks += 1
-            pending = [t for t in pending if t.scenario_id not in finished]
-            if breaks >= 2:  # a task that kills its worker again: record the rest as failed
-                for t in pending:
-                    yield _failed(t, "worker process died while running this task or one beside it")
-                pending = []
-        finally:
+                    if deaths + 1 < MAX_DEATHS:
+                        queue.append((task, deaths + 1))
+                    else:
+                        yield _lost(task, f"its worker process died {MAX_DEATHS} times, each time running this "
+                                    "task alone (killed, out of memory or a crash); not stored: --resume tries it again")
+    finally:
+        for _, _, pool in running.values():
             pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -116,8 +178,8 @@ def _dask(tasks: list[Task], scheduler: Any) -> Iterator[dict[str, Any]]:
             for fut in as_completed(futures):
                 try:
                     rows = fut.result()
-                except Exception as exc:  # e.g. KilledWorker: the batch crashed its workers
-                    rows = [_failed(t, f"{type(exc).__name__}: {exc}") for t in by_key[fut.key]]
+                except Exception as exc:  # e.g. KilledWorker: run_batch never raises, so the workers died
+                    rows = [_lost(t, f"{type(exc).__name__}: {exc}") for t in by_key[fut.key]]
                 yield from rows
         finally:
             for f in futures:
@@ -154,11 +216,12 @@ def execute(
         scheduler: a Dask scheduler address (or a ``dask.distributed.Client``) to run on.
         on_result: called with (row, done, total) after each result is stored.
     Returns:
-        counts: planned, skipped (already done), ok, failed.
+        counts: planned, skipped (already done), ok, failed (the scenario failed: stored with its
+        error) and lost (the worker process died: not stored, so ``--resume`` runs it again).
     """
     done = store.done_ids()
     todo = [t for t in plan.tasks if t.scenario_id not in done]
-    counts = {"planned": len(plan.tasks), "skipped": len(plan.tasks) - len(todo), "ok": 0, "failed": 0}
+    counts = {"planned": len(plan.tasks), "skipped": len(plan.tasks) - len(todo), "ok": 0, "failed": 0, "lost": 0}
     _warm_culture_kernel(todo)
     rows: Iterable[dict[str, Any]]
     if scheduler is not None:
@@ -166,10 +229,16 @@ def execute(
     else:
         rows = _local(todo, workers or os.cpu_count() or 1)
     n = counts["skipped"]
-    for row in rows:
-        store.write(row["point_id"], row)
-        counts[row["status"]] += 1
-        n += 1
-        if on_result:
-            on_result(row, n, len(plan.tasks))
+    try:
+        for row in rows:
+            if row["status"] != "lost":
+                store.write(row["point_id"], row)
+            counts[row["status"]] += 1
+            n += 1
+            if on_result:
+                on_result(row, n, len(plan.tasks))
+    finally:  # a failed write or an interrupt: stop the workers now, not at garbage collection
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
     return counts

@@ -26,15 +26,18 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from twin.core.errors import LocatedValueError, ScenarioError
+from twin.core.errors import InputError, LocatedValueError, ScenarioError, clip, cut
 from twin.core.version import __version__
 from twin.results.kpis import RENAMED_KPIS
 from twin.scenario.loading import LoadedScenario, scenario_from_data
 from twin.scenario.locate import located_error, require_mapping, validate_document
 from twin.scenario.overrides import set_path, split_path
+from twin.scenario.size import MAX_RUN_EVENTS, MAX_SWEEP_POINTS, MAX_SWEEP_TASKS, check_work
 from twin.scenario.yamlio import Marks, load_yaml
 
 Number = Annotated[float, Field(allow_inf_nan=False)]
+MAX_RANGE_VALUES = 100_000
+"""Most values one ``{range: [start, stop, step]}`` axis may give (checked before they are made)."""
 
 
 class Range(BaseModel):
@@ -56,23 +59,34 @@ class Range(BaseModel):
     def is_int(self) -> bool:
         return all(float(v).is_integer() for v in self.range)
 
+    def count(self) -> int | None:
+        """How many grid values the range gives (None without a step), computed without building them."""
+        if len(self.range) < 3:
+            return None
+        lo, hi, step = self.range
+        n = (hi - lo) / step + 1e-9
+        return int(np.floor(n)) + 1 if n < 1e15 else 10**15
+
     def values(self) -> list[float | int]:
         """The grid values (needs a step)."""
-        if len(self.range) < 3:
+        n = self.count()
+        if n is None:
             raise ValueError("a grid over a range needs a step: {range: [start, stop, step]}")
-        lo, hi, step = self.range
-        n = int(np.floor((hi - lo) / step + 1e-9)) + 1
+        if n > MAX_RANGE_VALUES:
+            raise ValueError(f"range gives {n:,} values; at most {MAX_RANGE_VALUES:,} (use a larger step)")
+        lo, _, step = self.range
         vals = [lo + i * step for i in range(n)]
-        if n > 100_000:
-            raise ValueError(f"range gives {n} values; at most 100000")
         return [int(round(v)) for v in vals] if self.is_int else [round(v, 12) for v in vals]
 
     def at(self, u: float) -> float | int:
         """The value at quantile ``u`` in [0, 1) of the range (snapped to the step if any)."""
         lo, hi = self.range[0], self.range[1]
-        if len(self.range) == 3:
-            vals = self.values()
-            return vals[min(int(u * len(vals)), len(vals) - 1)]
+        n = self.count()
+        if n is not None:  # the i-th grid value, as values() makes it, without making the list
+            if n > MAX_RANGE_VALUES:
+                raise ValueError(f"range gives {n:,} values; at most {MAX_RANGE_VALUES:,} (use a larger step)")
+            v = lo + min(int(u * n), n - 1) * self.range[2]
+            return int(round(v)) if self.is_int else round(v, 12)
         return lo + u * (hi - lo)  # no step: continuous (give a step of 1 for whole numbers)
 
 
@@ -203,6 +217,19 @@ def _short_hash(obj: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
+def point_count(spec: SweepSpec) -> int:
+    """Points the design gives (before duplicates are dropped), computed without making them."""
+    if spec.design != "grid":
+        return int(spec.samples or 0)
+    n = 1
+    for axis in spec.axes.values():
+        k = axis.count() if isinstance(axis, Range) else len(axis)
+        if k is None:
+            raise ValueError("a grid over a range needs a step: {range: [start, stop, step]}")
+        n = min(n * k, 10**15)
+    return n
+
+
 def _points(spec: SweepSpec) -> list[dict[str, Any]]:
     names = list(spec.axes)
     axes = list(spec.axes.values())
@@ -224,14 +251,21 @@ def _points(spec: SweepSpec) -> list[dict[str, Any]]:
     return out
 
 
-def load_sweep(path: str | Path) -> Plan:
+def load_sweep(path: str | Path, allow_large: bool = False) -> Plan:
     """Read a sweep file, expand it and validate every generated scenario.
 
+    Args:
+        path: the sweep file.
+        allow_large: go past :data:`twin.scenario.size.MAX_SWEEP_POINTS` points,
+            :data:`~twin.scenario.size.MAX_SWEEP_TASKS` tasks and
+            :data:`~twin.scenario.size.MAX_RUN_EVENTS` events per task (``--allow-large``).
+
     Raises:
-        ScenarioError: naming the sweep file (and line) or the axis and value that fail.
+        ScenarioError: naming the sweep file (and line) or the axis and value that fail, or the
+            size of a sweep over the limits (checked before any point is made).
     """
     p = Path(path)
-    raw, marks = load_yaml(p)
+    raw, marks = load_yaml(p, "sweep file")
     spec = validate_document(SweepSpec, raw, marks, str(p), "a sweep file")
     for key in [*spec.set, *spec.axes]:
         try:
@@ -239,12 +273,13 @@ def load_sweep(path: str | Path) -> Plan:
         except Exception as err:  # noqa: BLE001 - reported with its location
             section = "set" if key in spec.set else "axes"
             raise located_error(str(err), (section, key), marks, str(p)) from None
+    _check_points(spec, marks, str(p), allow_large)
 
     base_path = _base_path(spec, marks, p)
-    base_data, base_marks = load_yaml(base_path)
+    base_data, base_marks = load_yaml(base_path, "base scenario")
     require_mapping(base_data, str(base_path), "a scenario")
-    fixed = _apply_located(base_data, spec.set, ("set",), (marks, str(p)))
     sources = _Sources(base_path, base_marks, p, marks)
+    fixed = sources.apply(base_data, spec.set, "set")
     base_loaded = sources.validate(fixed, ("set",), "")
     names = kpi_names(base_loaded)
 
@@ -256,14 +291,15 @@ def load_sweep(path: str | Path) -> Plan:
     tasks: list[Task] = []
     out_points: list[dict[str, Any]] = []
     for point in points:
-        data = _apply_located(fixed, point, ("axes",), (marks, str(p)))
-        desc = ", ".join(f"{k}={v!r}" for k, v in point.items())
+        data = sources.apply(fixed, point, "axes")
+        desc = cut(", ".join(f"{k}={clip(v)}" for k, v in point.items()), 160)
         loaded = sources.validate(data, ("axes",), desc)
         point_id = _short_hash(loaded.scenario_hash)
         names |= kpi_names(loaded)
         if point_id in seen:
             continue  # random designs may draw the same point twice; run it once
         seen[point_id] = point
+        sources.check_task_size(loaded, desc, allow_large)
         out_points.append({"point_id": point_id, **point})
         for rep in range(spec.replications):
             sid = _short_hash([loaded.scenario_hash, rep])
@@ -337,28 +373,28 @@ def _base_path(spec: SweepSpec, marks: Marks, sweep_path: Path) -> Path:
                         f"folder, {sweep_path.parent.resolve()}){hint}", ("base",), marks, str(sweep_path))
 
 
-def _apply_located(data: dict[str, Any], assignments: dict[str, Any], section: tuple[str, ...],
-                   where: tuple[Marks, str]) -> dict[str, Any]:
-    """:func:`_apply`, with an assignment that cannot be made located at its key in the sweep
-    file's ``section`` (``set`` or ``axes``)."""
-    from twin.core.errors import InputError
-
+def _check_points(spec: SweepSpec, marks: Marks, source: str, allow_large: bool) -> None:
+    """Refuse a design over the limits on points and tasks before any point is made."""
     try:
-        return _apply(data, assignments)
-    except InputError as err:
-        key = next((k for k in assignments if str(err).startswith(f"{k}:")), None)
-        marks, source = where
-        raise located_error(str(err).removeprefix(f"{key}: ") if key else str(err),
-                            (*section, key) if key else section, marks, source) from None
-
-
-def _apply(data: dict[str, Any], assignments: dict[str, Any]) -> dict[str, Any]:
-    import copy
-
-    out = copy.deepcopy(data)
-    for key, value in assignments.items():
-        set_path(out, split_path(key), value, key)
-    return out
+        n = point_count(spec)
+        for name, axis in spec.axes.items():
+            if isinstance(axis, Range) and (axis.count() or 0) > MAX_RANGE_VALUES:
+                raise LocatedValueError(f"range gives {axis.count():,} values; at most {MAX_RANGE_VALUES:,} "
+                                        "(use a larger step)", ("axes", name))
+    except LocatedValueError as err:
+        raise located_error(str(err), err.path, marks, source) from None
+    except ValueError as err:
+        raise located_error(str(err), ("axes",), marks, source) from None
+    if allow_large:
+        return
+    where = ("samples",) if spec.design != "grid" else ("axes",)
+    if n > MAX_SWEEP_POINTS:
+        raise located_error(f"this sweep is too large: {n:,} points (the limit is {MAX_SWEEP_POINTS:,}); use fewer "
+                            "values or samples, or pass --allow-large to run it anyway", where, marks, source)
+    if n * spec.replications > MAX_SWEEP_TASKS:
+        raise located_error(f"this sweep is too large: {n:,} points x {spec.replications:,} replications = "
+                            f"{n * spec.replications:,} scenarios (the limit is {MAX_SWEEP_TASKS:,}); pass --allow-large "
+                            "to run it anyway", where, marks, source)
 
 
 @dataclass(frozen=True)
@@ -371,6 +407,30 @@ class _Sources:
     base_marks: Marks
     sweep_path: Path
     sweep_marks: Marks
+
+    def apply(self, data: dict[str, Any], assignments: dict[str, Any], section: str) -> dict[str, Any]:
+        """``data`` with the sweep's ``section`` (``set`` or ``axes``) ``assignments`` made; a path
+        that does not fit the base scenario is an error at its line in the sweep file."""
+        import copy
+
+        out = copy.deepcopy(data)
+        for key, value in assignments.items():
+            try:
+                set_path(out, split_path(key), value, key)
+            except InputError as err:
+                raise located_error(f"{err.message} in the base scenario {self.base_path.name}", (section, key),
+                                    self.sweep_marks, str(self.sweep_path)) from None
+        return out
+
+    def check_task_size(self, loaded: LoadedScenario, desc: str, allow_large: bool) -> None:
+        """Refuse a point whose one replication is over :data:`MAX_RUN_EVENTS` events."""
+        try:
+            check_work(loaded.scenario, 1, str(self.sweep_path), allow_large)
+        except ScenarioError as err:
+            _, pos = self.sweep_marks.locate(("axes",))
+            raise ScenarioError(f"at point {desc}: {err.message} (per scenario, at most {MAX_RUN_EVENTS:,} events)",
+                                file=str(self.sweep_path), line=pos[0] if pos else None,
+                                column=pos[1] if pos else None) from None
 
     def validate(self, data: dict[str, Any], section: tuple[str, ...], desc: str) -> LoadedScenario:
         """Validate a generated scenario ``data``, made by the sweep's ``section`` (``set`` or

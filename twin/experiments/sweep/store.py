@@ -15,13 +15,13 @@ planned ids that have no file.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from twin.core.errors import InputError
+from twin.core.files import OutputError, write_text_whole, write_whole
 from twin.core.version import __version__
 
 RUN_COLUMNS = ["scenario_id", "replication", "status", "error", "kpi", "value", "wall_s",
@@ -41,9 +41,12 @@ class SweepStore:
         if mpath.exists():
             if not resume:
                 raise InputError(
-                    f"{self.root} already holds a sweep; pass --resume to continue it or --out for a new folder"
+                    f"{self.root} already holds a sweep; pass --resume to continue it, --replace to start it afresh, or --out for a new folder"
                 )
-            old = json.loads(mpath.read_text())
+            try:
+                old = json.loads(mpath.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as err:
+                raise InputError(f"cannot resume {self.root}: its manifest.json cannot be read ({err})") from None
             for key in ("sweep_hash", "celltwin_version"):
                 if old.get(key) != manifest.get(key):
                     raise InputError(
@@ -51,7 +54,10 @@ class SweepStore:
                         f"{manifest.get(key)!r} (the sweep file, its base scenario or celltwin changed)"
                     )
             return
-        self.runs.mkdir(parents=True, exist_ok=True)
+        try:
+            self.runs.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise OutputError(str(self.runs), err.strerror or str(err)) from None
         _atomic_text(self.root / "plan.json", json.dumps(plan, indent=1, default=str))
         _atomic_text(mpath, json.dumps(manifest, indent=2))
 
@@ -71,12 +77,8 @@ class SweepStore:
             {**base, "kpi": "", "value": float("nan")}
         ]
         df = pd.DataFrame.from_records(recs, columns=RUN_COLUMNS)
-        folder = self.runs / f"point_id={point_id}"
-        folder.mkdir(parents=True, exist_ok=True)
-        final = folder / f"{row['scenario_id']}.parquet"
-        tmp = folder / f".{row['scenario_id']}.parquet.tmp"
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, final)
+        write_whole(self.runs / f"point_id={point_id}" / f"{row['scenario_id']}.parquet",
+                    lambda p: df.to_parquet(p, index=False))
 
     def read(self) -> pd.DataFrame:
         """Every stored result row (long form), with the ``point_id`` partition column."""
@@ -88,6 +90,4 @@ class SweepStore:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_text_whole(path, text)
