@@ -373,10 +373,10 @@ def run_sweep(plan: Plan, out: str | Path | None = None, workers: int | None = N
     store.open(plan.manifest(), {"spec": plan.spec.model_dump(mode="json"), "points": plan.points, "tasks": [
         {"scenario_id": t.scenario_id, "point_id": t.point_id, "replication": t.replication} for t in plan.tasks
     ], **plan.extra}, resume=options.resume)
-    counts = execute(plan, store, workers=workers, scheduler=options.scheduler, on_result=options.on_result)
-    summary = point_summary(plan, store.read())
-    answer = planners_answer(plan, summary)
     try:
+        counts = execute(plan, store, workers=workers, scheduler=options.scheduler, on_result=options.on_result)
+        summary = point_summary(plan, store.read())
+        answer = planners_answer(plan, summary)
         write_whole(folder / "summary.parquet", lambda p: summary.to_parquet(p, index=False))
         if len(answer):
             write_whole(folder / "answer.csv", lambda p: answer.to_csv(p, index=False))

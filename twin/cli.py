@@ -189,7 +189,8 @@ def mean_ci_text(row, scale: float = 1.0, unit: str = "") -> str:  # row: a summ
     (the same value in every replication) without brackets; :data:`NOT_USABLE` after an
     interval with a warning."""
     val = _fmt(row.mean * scale, unit)
-    if getattr(row, "constant", False) or row.ci_low is None or math.isnan(row.ci_low):
+    if (getattr(row, "constant", False) or row.ci_low is None or math.isnan(row.ci_low)
+            or row.ci_low == row.ci_high):  # a constant: no interval to show
         return val
     val += f" [{_fmt(row.ci_low * scale, 'x')}, {_fmt(row.ci_high * scale, 'x')}]"
     return val + f" {NOT_USABLE}" if getattr(row, "warning", "") else val

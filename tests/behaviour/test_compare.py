@@ -93,7 +93,7 @@ def test_compare_cli_writes_each_layout_and_the_table(tmp_path, capsys) -> None:
     for name in ("centralised", "more"):
         assert (out / "layouts" / name / "summary.json").exists()
     util = table[(table["layout"] == "more") & (table["kpi"] == "utilisation.device.central_factory.clinimacs_prodigy")]
-    assert util["diff_mean"].iloc[0] < 0 and util["diff_ci_high"].iloc[0] < 0
+    assert util["diff_mean"].iloc[0] < -0.05  # 2 replications: the interval is flagged not usable
     assert pytest.approx(0) == table[(table["layout"] == "centralised")]["diff_mean"].dropna().abs().max()
 
 

@@ -130,7 +130,7 @@ def test_compare_names_same_named_layouts_for_folders_and_exports(tmp_path) -> N
     a, b = _tiny(tmp_path, "a.yaml"), _tiny(tmp_path, "b.yaml")
     seen: list[tuple[str, int]] = []
     cmp = twin.compare([a, b], replications=2, on_replication=lambda name, rep, s: seen.append((name, rep)))
-    assert cmp.names == ["tiny", "tiny-2"] and seen == [("tiny", 0), ("tiny", 1), ("tiny-2", 0), ("tiny-2", 1)]
+    assert cmp.names == ["tiny", "tiny-2"] and seen == [("tiny", 0), ("tiny-2", 0), ("tiny", 1), ("tiny-2", 1)]  # replication n of every layout in step
     assert (cmp.wide("diff_mean")["tiny-2"].dropna() == 0).all()  # the same layout twice
     folder = cmp.save(tmp_path / "cmp")
     assert sorted(p.name for p in (folder / "layouts").iterdir()) == ["tiny", "tiny-2"]
@@ -162,7 +162,7 @@ def test_sweep_runs_from_python_and_exports_its_answer(tmp_path) -> None:
     _tiny(tmp_path)
     (tmp_path / "sweep.yaml").write_text(SWEEP)
     sw = twin.sweep(tmp_path / "sweep.yaml", workers=1, out=tmp_path / "store")
-    assert sw.counts == {"planned": 4, "skipped": 0, "ok": 4, "failed": 0}
+    assert sw.counts == {"planned": 4, "skipped": 0, "ok": 4, "failed": 0, "lost": 0}
     assert len(sw.means(["infused"])) == 4
     files = {p.stem: p for p in sw.export(csv=tmp_path / "csv")}
     answer = pd.read_csv(files["answer"])

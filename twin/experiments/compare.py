@@ -19,7 +19,7 @@ import pandas as pd
 
 from twin.core.errors import InputError
 from twin.experiments.run import Precision, Replications, RunResult, extend_to_precision
-from twin.results.stats import complete_kpis, summarise, t_quantile_975
+from twin.results.stats import SUMMARY_COLUMNS, complete_kpis, summarise, t_quantile_975
 from twin.scenario.loading import LoadedScenario
 
 #: Fields that must match for the layouts to share their patients.
@@ -119,8 +119,7 @@ def compare(
     parts = []
     every = set().union(*(set(r.kpis["kpi"]) for r in runs if len(r.kpis)))
     for name, run in zip(names, runs):
-        s = (summarise(complete_kpis(run.kpis, every)) if len(run.kpis)
-             else pd.DataFrame(columns=["kpi", "n", "mean", "sd", "ci_low", "ci_high"]))
+        s = summarise(complete_kpis(run.kpis, every)) if len(run.kpis) else pd.DataFrame(columns=SUMMARY_COLUMNS)
         d = paired_differences(runs[0].kpis, run.kpis)
         parts.append(s.merge(d, on="kpi", how="left").assign(layout=name))
     table = pd.concat(parts, ignore_index=True)

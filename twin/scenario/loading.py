@@ -22,7 +22,7 @@ from twin.scenario.catalogue import DeviceType, bundled_dir, load_catalogue
 from twin.scenario.checks import check_operations, check_references
 from twin.scenario.document import Scenario
 from twin.scenario.locate import located_error, require_mapping, validate_document
-from twin.scenario.yamlio import Marks, decode_utf8, parse_yaml
+from twin.scenario.yamlio import Marks, decode_utf8, nearby_file, parse_yaml
 
 
 @dataclass
@@ -145,7 +145,8 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Loade
     try:
         raw = read_input(p, "scenario file")
     except InputError as err:
-        raise ScenarioError(err.message, file=err.file) from None
+        near = nearby_file(p) if err.message == "file not found" else ""
+        raise ScenarioError(err.message + near, file=err.file) from None
     sha = hashlib.sha256(raw).hexdigest()
     data, marks = parse_yaml(decode_utf8(raw, str(path)), str(path))
     if not overrides:

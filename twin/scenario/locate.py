@@ -96,15 +96,15 @@ def _plain_words(err: dict[str, Any]) -> str:
         field, tag = ctx.get("discriminator", "kind").strip("'"), ctx.get("tag", "?")
         expected = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip()]
         what = "distribution" if field == "dist" else f"{field}"
-        close = difflib.get_close_matches(str(tag), expected, n=1, cutoff=0.6)
-        return (f"unknown {what} {tag!r}; {field}: is one of {', '.join(expected)}"
+        close = difflib.get_close_matches(str(tag)[:200], expected, n=1, cutoff=0.6)
+        return (f"unknown {what} {clip(tag)}; {field}: is one of {', '.join(expected)}"
                 + (f"; did you mean {close[0]!r}?" if close else ""))
     if kind == "union_tag_not_found":
         field = ctx.get("discriminator", "kind").strip("'")
         return f"{field}: is missing; say which kind this is, e.g. {field}: fixed" if field == "dist" else \
             f"{field}: is missing; say which kind this is"
     if kind == "string_pattern_mismatch" and ctx.get("pattern") in PATTERN_WORDS:
-        return f"{PATTERN_WORDS[ctx['pattern']]} (got {err.get('input')!r})"
+        return f"{PATTERN_WORDS[ctx['pattern']]} (got {clip(err.get('input'))})"
     return ""
 
 

@@ -259,7 +259,7 @@ def parse_yaml(text: str, source: str = "<string>") -> tuple[Any, Marks]:
     return data, marks
 
 
-def _nearby(p: Path) -> str:
+def nearby_file(p: Path) -> str:
     """``; did you mean 'X'?`` for a missing file: the same name with ``.yaml``, or the closest
     YAML file name in its folder (``centralized.yaml`` -> ``centralised.yaml``)."""
     import difflib
@@ -281,6 +281,6 @@ def load_yaml(path: str | Path, what: str = "YAML file") -> tuple[Any, Marks]:
     try:
         data = read_input(path, what)
     except InputError as err:
-        near = _nearby(Path(path)) if err.message == "file not found" else ""
+        near = nearby_file(Path(path)) if err.message == "file not found" else ""
         raise ScenarioError(err.message + near, file=err.file) from None
     return parse_yaml(decode_utf8(data, str(path)), source=str(path))
