@@ -17,7 +17,9 @@ from twin.experiments.run import RunResult, run_scenario
 from twin.scenario.loading import load_scenario
 
 CENTRALISED = SCENARIOS / "centralised.yaml"
-ROUND_THE_CLOCK = ["sites.central_factory.staff.operator.shift=null"]
+# four operators on duty around the clock: 4 posts on the 24/7 calendar, 20 people to cover them
+ROUND_THE_CLOCK = ["sites.central_factory.staff.operator.shift=null", "sites.central_factory.staff.operator.posts=4",
+                   "sites.central_factory.staff.operator.count=20"]
 
 
 def _run(overrides: list[str]) -> tuple[LoadEstimate, RunResult, float]:
