@@ -276,17 +276,21 @@ def _staffing_text(sc: Scenario, site: str, role: str) -> str:
             f"who cover {_n(need.within_contract_h)} h within contracts and up to {_n(need.covered_h)} h with overtime")
 
 
+def _people(n: int) -> str:
+    return f"{n} person" if n == 1 else f"{n} people"
+
+
 def staffing_warning(sc: Scenario, site: str, role: str) -> str:
     """A ``warning:`` line where the role's headcount cannot cover its calendar's posts even with
     overtime, a ``note:`` where it covers them only with overtime; "" otherwise."""
     spec, need = sc.sites[site].staff[role], StaffingNeed.of(sc, site, role)
     if need.level == "short":
-        return (f"warning: {role} at {site}: {spec.count} people for {need.heads:.1f} heads needed: the rota leaves "
+        return (f"warning: {role} at {site}: {_people(spec.count)} for {need.heads:.1f} heads needed: the rota leaves "
                 f"{_n(need.post_h - need.covered_h)} of {_n(need.post_h)} post-hours a week uncovered "
                 f"({_pct(1 - need.covered_h / need.post_h)}) even with overtime")
     if need.level == "overtime":
-        return (f"note: {role} at {site}: {spec.count} people for {need.heads:.1f} heads needed: the posts are "
-                "covered only with overtime (or not at all on days of absence)")
+        return (f"note: {role} at {site}: {_people(spec.count)} for {need.heads:.1f} heads needed: the posts are "
+                "covered only with overtime")
     return ""
 
 

@@ -42,10 +42,10 @@ from twin.core.units import HOURS_PER_DAY, HOURS_PER_WEEK
 from twin.core.vocab import CHAIRS, SLOTS
 from twin.scenario.biology import Biology, EndPoint
 from twin.scenario.calendars import on_duty_h_per_week
-from twin.scenario.rota import heads_needed, post_h_per_week, role_calendar
 from twin.scenario.catalogue import DeviceType
 from twin.scenario.document import Scenario
 from twin.scenario.loading import LoadedScenario
+from twin.scenario.rota import heads_needed, post_h_per_week, role_calendar
 
 #: rho at or above this: near saturation (long waits); at or above 1: queues grow without bound.
 NEAR_SATURATION = 0.85
@@ -251,11 +251,11 @@ class StaffingNeed:
 
     @property
     def level(self) -> str:
-        """``short`` (the rota leaves post-hours uncovered), ``overtime`` (covered only with
-        overtime, or not within contracts once absence is allowed for) or ``ok``."""
+        """``short`` (the rota leaves post-hours uncovered even with overtime), ``overtime``
+        (covered only with overtime) or ``ok`` (absence aside: ``heads`` allows for it)."""
         if self.covered_h < self.post_h - 1e-6:
             return "short"
-        return "overtime" if self.count < self.heads - 1e-6 else "ok"
+        return "overtime" if self.within_contract_h < self.post_h - 1e-6 else "ok"
 
 
 def _calendar(sc: Scenario, site: str, role: str):

@@ -172,7 +172,8 @@ def json_schema() -> dict[str, Any]:
     role = staff["patternProperties"]
     (pattern, ref), = role.items()
     headcount = {k: v for k, v in defs["StaffRole"]["properties"]["count"].items() if k != "title"}
-    headcount["description"] = "A headcount, on duty around the clock: `operator: 3` means `operator: {count: 3}`."
+    headcount["description"] = ("A headcount, on a 24/7 rota: `operator: 3` means `operator: {count: 3}` (three people "
+                                "on 37.5-h contracts covering what they can of one post around the clock).")
     role[pattern] = {"anyOf": [headcount, ref]}
     for model, field in _DEFAULT_NOTES:  # the model's default is a placeholder it refuses; no editor should insert it
         defs[model]["properties"][field].pop("default", None)
