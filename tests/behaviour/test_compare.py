@@ -33,9 +33,12 @@ def test_zero_transit_removes_exactly_the_courier_time_from_each_patient() -> No
         site["utilities"].pop("ln2")  # 200 units would drain the tank
         no_leaks(d)
         fixed_expansion(d)  # the culture ends on the hourly tick, so moving it in time moves its end
-        site["staff"] = {k: 200 for k in site["staff"]}
+        # people on duty around the clock with no rota (an idealisation): a rota's 8-h shifts would
+        # make a hands-on task's wait depend on the hour it comes due
+        ideal = {"count": 200, "always_on_duty": True}
+        site["staff"] = {k: dict(ideal) for k in site["staff"]}
         h = d["sites"]["city_hospital"]
-        h.update(apheresis_chairs=200, infusion_slots=200, staff={k: 200 for k in h["staff"]})
+        h.update(apheresis_chairs=200, infusion_slots=200, staff={k: dict(ideal) for k in h["staff"]})
         d["dropout"]["hazard_per_day"] = 0.0
         if transit_zero:
             for lane in d["couriers"]:
