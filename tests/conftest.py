@@ -46,7 +46,10 @@ sites:
   f:
     kind: factory
     devices: {clinimacs_prodigy: {count: 1}, controlled_rate_freezer: {count: 1}, ln2_storage: {count: 1}}
-    staff: {op: 1, qc: 1, qp: 1}
+    staff:   # on duty around the clock, no rota: an idealisation, so that the event list is derived by hand
+      op: {count: 1, always_on_duty: true}
+      qc: {count: 1, always_on_duty: true}
+      qp: {count: 1, always_on_duty: true}
 referrals: {times_h: [0, 1]}
 apheresis: {duration_h: 4}
 receipt: {duration_h: 1, role: op, hands_on_h: 1}

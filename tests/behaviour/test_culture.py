@@ -71,7 +71,10 @@ def test_co2_outage_during_expansion_lengthens_those_cultures_and_lowers_viabili
     a, b = _tables(base).batches.set_index("patient"), _tables(hit).batches.set_index("patient")
     inside = a.index[(a["expansion_start_h"] < at) & (a["expansion_end_h"] > at + dur)]
     assert len(inside) >= 5
-    assert (b.loc[inside, "culture_h"] > a.loc[inside, "culture_h"]).all()
+    # longer, except where the culture already ran to the end point's max_h (336 h) without it
+    longer = b.loc[inside, "culture_h"] > a.loc[inside, "culture_h"]
+    capped = a.loc[inside, "culture_h"] >= 336 - 1e-9
+    assert (longer | capped).all() and longer.sum() >= 5
     assert (b.loc[inside, "harvest_viability"] < a.loc[inside, "harvest_viability"]).all()
     before = a.index[a["expansion_end_h"] < at - 1]
     assert len(before) > 20

@@ -69,6 +69,9 @@ def test_point_of_care_cell_makes_its_own_batches_without_couriers() -> None:
     factory = d["sites"].pop("central_factory")
     d["sites"]["city_hospital"]["devices"] = factory["devices"]
     d["sites"]["city_hospital"]["staff"].update(factory["staff"])
+    # infusion nurses on duty around the clock (an idealisation): as bundled they work office
+    # hours, and a product released in the evening would wait for them, not for a courier
+    d["sites"]["city_hospital"]["staff"]["infusion_nurse"] = {"count": 2, "always_on_duty": True}
     d["couriers"] = []
     b = _batches(d)
     made = b.dropna(subset=["made_at"])

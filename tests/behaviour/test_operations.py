@@ -43,7 +43,7 @@ def ample(data: dict) -> dict:
     for site in data["sites"].values():
         for pool in site.get("devices", {}).values():
             pool["count"] = 300
-        site["staff"] = {r: 300 for r in site.get("staff", {})}
+        site["staff"] = {r: {"count": 300, "always_on_duty": True} for r in site.get("staff", {})}
         if site["kind"] == "hospital":
             site["apheresis_chairs"] = site["infusion_slots"] = 300
         site.get("utilities", {}).pop("ln2", None)  # 300 units would drain any LN2 tank
@@ -466,7 +466,9 @@ def test_one_more_operator_keeps_everyone_elses_absences() -> None:
     def absences(count: int) -> set[tuple[int, int]]:
         data = centralised_data()
         role = data["sites"]["central_factory"]["staff"]["operator"]
-        role.update(count=count, absence_per_day=0.2)
+        # everyone rostered on every shift (posts = count on a calendar within the contract), so
+        # that who is rostered does not depend on the headcount and the draws are what is compared
+        role.update(count=count, posts=count, shift="office", absence_per_day=0.2)
         role.pop("turnover", None)
         data["horizon_days"] = 120
         e = _tables(data).events

@@ -21,7 +21,7 @@ from twin.scenario.calendars import on_duty_h_per_week, shift_intervals
 from twin.scenario.distributions import Fixed
 from twin.scenario.document import Scenario
 from twin.scenario.loading import load_scenario
-from twin.scenario.staffing import ShiftBlock
+from twin.scenario.staffing import ShiftBlock, StaffRole
 
 BUNDLED = bundled_scenarios()
 CENTRALISED = str(SCENARIOS / "centralised.yaml")
@@ -220,8 +220,12 @@ def test_a_step_without_a_device_lets_go_of_the_unit() -> None:
 def test_staff_capacity_counts_shifts_absence_and_turnover() -> None:
     sc = load_scenario(CENTRALISED).scenario
     vacant = 0.8 * (60 / 365 + 12 * 7 / 365) / 4
-    assert staff_h_per_week(sc, "central_factory", "operator") == pytest.approx(4 * 60 * 0.97 * (1 - vacant))
-    assert staff_h_per_week(sc, "city_hospital", "infusion_nurse") == 2 * 168
+    # three posts on the 60-h day calendar (180 post-hours), within 4 people x 48 h
+    assert staff_h_per_week(sc, "central_factory", "operator") == pytest.approx(3 * 60 * 0.97 * (1 - vacant))
+    assert staff_h_per_week(sc, "city_hospital", "infusion_nurse") == pytest.approx(2 * 37.5)
+    # one person around the clock: at most the 48-h cap, not 168 h
+    sc.sites["city_hospital"].staff["infusion_nurse"] = StaffRole(count=1)
+    assert staff_h_per_week(sc, "city_hospital", "infusion_nurse") == pytest.approx(48)
     est = expected_load(load_scenario(CENTRALISED))
     # receipt 1 + weld 0.1 + selection 3 + connector 0.1 + 1 + 1 + harvest 2 + open 0.5 + 3 + cryo 1
     assert est.row("central_factory", "operator").demand_h_per_week == pytest.approx(6 * 12.7)

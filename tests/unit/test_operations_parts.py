@@ -8,9 +8,10 @@ import simpy
 from conftest import build, centralised_data, tiny_data
 
 from twin.core.errors import ScenarioError
-from twin.model.availability import ln2_plan, power_plan, shift_intervals
+from twin.model.availability import ln2_plan, power_plan
 from twin.model.conditions import Condition
 from twin.model.pools import Unit, UnitPool
+from twin.scenario.calendars import shift_intervals
 from twin.scenario.staffing import ShiftBlock
 
 # -- shift calendars -------------------------------------------------------------------------------

@@ -84,7 +84,7 @@ def test_daily_absence_is_binomial() -> None:
     99.9% Binomial(n, q) interval, which is conservative (adjacent days' run indicators are
     negatively correlated, so the exact variance is n q (1 - 3q) < n q (1 - q))."""
     d = _long_facility()
-    d["sites"]["f"]["staff"]["op"] = {"count": 3, "absence_per_day": 0.05}
+    d["sites"]["f"]["staff"]["op"] = {"count": 3, "absence_per_day": 0.05, "always_on_duty": True}
     raw = simulate(build(d), 0)
     e = replication_tables(raw).events
     a = e[(e["detail"] == "absent") & (e["resource"] == "op")]

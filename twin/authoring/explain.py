@@ -16,7 +16,7 @@ import math
 import textwrap
 from collections.abc import Iterable
 
-from twin.authoring.offered_load import NEAR_SATURATION, LoadEstimate, expected_load
+from twin.authoring.offered_load import NEAR_SATURATION, LoadEstimate, StaffingNeed, expected_load
 from twin.core.units import HOURS_PER_DAY
 from twin.scenario.calendars import on_duty_h_per_week
 from twin.scenario.catalogue import DeviceType
@@ -44,11 +44,12 @@ SECTIONS: dict[str, str] = {
                  "without it, the bundled equipment/ catalogue.",
     "sites": "The places of the network. A hospital has apheresis chairs (collection) and infusion slots; a factory "
              "makes batches. Any site may hold devices (a pool of identical units of a catalogue type), staff by "
-             "role (a headcount on duty around the clock, or a count with a shift, absence and turnover) and "
+             "role (people on contracts, with the posts a shift calendar, or around the clock, needs them in; a "
+             "rota gives each shift to the people with the fewest hours, within the working-time cap) and "
              "utilities with their backups. A site makes batches when it has every device type and role the recipe "
              "needs; a hospital that does is a point-of-care cell.",
-    "shifts": "Named weekly calendars of when people are on duty (hours of the day on given weekdays). People of a "
-              "role with a shift work only then: hands-on work waits for the next shift, and the device or chair "
+    "shifts": "Named weekly calendars of when a site needs a role (hours of the day on given weekdays). People of a "
+              "role with a shift are rostered only then: hands-on work waits for the next shift, and the device or chair "
               "holding the batch waits with it.",
     "referrals": "How patients arrive: at random (Poisson) at rate_per_week, or at listed times (hours). Each patient "
                  "belongs to a hospital, drawn by the hospitals' shares. This is the demand everything else serves.",
@@ -235,6 +236,11 @@ def _sites(loaded: LoadedScenario) -> list[str]:
             out += _para(f"{pool.count} x {tname} ({t.display_name}): {_device_text(t)}", "    ")
         for role, spec in site.staff.items():
             out += _para(f"{spec.count} {role}: {_staff_text(sc, spec)}", "    ")
+            if spec.count or spec.on_duty_posts:
+                out += _para(_staffing_text(sc, sname, role), "      ")
+                warning = staffing_warning(sc, sname, role)
+                if warning:
+                    out += _para(warning, "    ")
         if site.devices or site.kind == "factory":
             out += _para(f"utilities: {_utilities(loaded, sname)}", "    ")
     return out
@@ -256,18 +262,57 @@ def _device_text(t: DeviceType) -> str:
     return "; ".join(bits)
 
 
+def _duty_text(sc: Scenario, spec: StaffRole) -> str:
+    """When a role's people are on duty, and under which working-time limits."""
+    if spec.always_on_duty:
+        return "every person on duty around the clock, 168 h a week (always_on_duty: an idealisation, no rota)"
+    posts = f"{spec.on_duty_posts} on duty"
+    when = (f"{posts} in each shift of {spec.shift}: {_calendar(sc.shifts[spec.shift])}" if spec.shift else
+            f"{posts} around the clock (three 8-h shifts a day)")
+    return (f"{when}; contracts of {_n(spec.contract_h_per_week)} h a week, at most {_n(spec.max_h_per_week)} h a "
+            f"week on average over {spec.reference_weeks} weeks")
+
+
 def _staff_text(sc: Scenario, spec: StaffRole) -> str:
-    """A staff role at a site: when its people work, absence, turnover and extra skills."""
-    bits = [f"shift {spec.shift}: {_calendar(sc.shifts[spec.shift])}" if spec.shift else "around the clock"]
+    """A staff role at a site: when the site needs it, contracts, absence, turnover and extra skills."""
+    bits = [_duty_text(sc, spec)]
     if spec.absence_per_day:
         bits.append(f"absent {_pct(spec.absence_per_day)} of days")
-    if spec.turnover is not None and spec.turnover.leavers_per_year:
-        t = spec.turnover
-        bits.append(f"{_n(t.leavers_per_year)} leavers a year, {_n(t.hiring_lead_days)} days to hire, "
-                    f"{_n(t.training_weeks)} weeks of training")
+    t = spec.turnover
+    if t is not None and t.hazard_per_year(spec.count):
+        rate = (f"{_pct(t.per_person_per_year)} of people leave a year" if t.per_person_per_year is not None
+                else f"{_n(t.leavers_per_year or 0.0)} leavers a year")
+        bits.append(f"{rate}, {_n(t.hiring_lead_days)} days to hire, {_n(t.training_weeks)} weeks of training")
     if spec.skills:
         bits.append(f"also qualified for {', '.join(spec.skills)}")
     return "; ".join(bits)
+
+
+def _staffing_text(sc: Scenario, site: str, role: str) -> str:
+    """How many heads a role's calendar needs for the coverage it asks, against the headcount."""
+    spec, need = sc.sites[site].staff[role], StaffingNeed.of(sc, site, role)
+    absence = f", with {_pct(spec.absence_per_day)} absence" if spec.absence_per_day else ""
+    return (f"needs {need.heads:.1f} heads: {_n(need.post_h)} post-hours a week ({spec.on_duty_posts} post{'s' if spec.on_duty_posts != 1 else ''} x "
+            f"the calendar's shift hours) / {_n(spec.contract_h_per_week)} contract hours{absence}; has {spec.count}, "
+            f"who cover {_n(need.within_contract_h)} h within contracts and up to {_n(need.covered_h)} h with overtime")
+
+
+def _people(n: int) -> str:
+    return f"{n} person" if n == 1 else f"{n} people"
+
+
+def staffing_warning(sc: Scenario, site: str, role: str) -> str:
+    """A ``warning:`` line where the role's headcount cannot cover its calendar's posts even with
+    overtime, a ``note:`` where it covers them only with overtime; "" otherwise."""
+    spec, need = sc.sites[site].staff[role], StaffingNeed.of(sc, site, role)
+    if need.level == "short":
+        return (f"warning: {role} at {site}: {_people(spec.count)} for {need.heads:.1f} heads needed: the rota leaves "
+                f"{_n(need.post_h - need.covered_h)} of {_n(need.post_h)} post-hours a week uncovered "
+                f"({_pct(1 - need.covered_h / need.post_h)}) even with overtime")
+    if need.level == "overtime":
+        return (f"note: {role} at {site}: {_people(spec.count)} for {need.heads:.1f} heads needed: the posts are "
+                "covered only with overtime")
+    return ""
 
 
 def _referrals(sc: Scenario, est: LoadEstimate) -> list[str]:
@@ -500,7 +545,8 @@ def describe(loaded: LoadedScenario, estimate: LoadEstimate | None = None) -> st
         parts.append(("Costs", ["costs"], _para(
             f"In {c.currency}: consumables {_n(sum(c.consumables_per_batch.values()))} and QC "
             f"{_n(sum(c.qc_per_test.values()))} per batch, {_n(c.per_shipment)} per shipment, labour for "
-            f"{len(c.labour_per_h)} roles at {_n(c.paid_hours_per_fte_year)} paid hours a year each.")))
+            f"{len(c.labour_per_h)} roles: each person's contract hours while employed (vacancies unpaid), "
+            f"overtime at {_n(c.overtime_factor)} x the rate.")))
     out = [f"{sc.name}: {loaded.source}"]
     if sc.description:
         out += _para(" ".join(sc.description.split()), "", "")

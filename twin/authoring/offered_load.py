@@ -45,6 +45,7 @@ from twin.scenario.calendars import on_duty_h_per_week
 from twin.scenario.catalogue import DeviceType
 from twin.scenario.document import Scenario
 from twin.scenario.loading import LoadedScenario
+from twin.scenario.rota import heads_needed, post_h_per_week, role_calendar
 
 #: rho at or above this: near saturation (long waits); at or above 1: queues grow without bound.
 NEAR_SATURATION = 0.85
@@ -174,16 +175,54 @@ def device_availability(sc: Scenario, site: str, name: str, dtype: DeviceType) -
 
 
 def staff_h_per_week(sc: Scenario, site: str, role: str) -> float:
-    """Person-hours a week (h/week) a role at a site can work: headcount x on-duty hours of its
-    shift calendar, less daily absence and the places turnover keeps vacant or in training
-    (leavers a year x (hiring lead + training) in years, per role)."""
+    """Person-hours a week (h/week) a role at a site can work: the post-hours its calendar asks
+    for (posts x shift hours, see :func:`twin.scenario.rota.post_h_per_week`), at most headcount
+    x ``max_h_per_week`` (the rota's cap), less absence and the places turnover keeps vacant or in
+    training (leavers a year x (hiring lead + training) in years, per role)."""
     spec = sc.sites[site].staff[role]
-    hours = spec.count * on_duty_h_per_week(_calendar(sc, site, role)) * (1.0 - spec.absence_per_day)
+    need = StaffingNeed.of(sc, site, role)
+    hours = need.covered_h * (1.0 - spec.absence_per_day)
     t = spec.turnover
     if t is not None and spec.count:
-        out = t.leavers_per_year * (t.hiring_lead_days / 365.0 + t.training_weeks * 7.0 / 365.0)
+        out = t.hazard_per_year(spec.count) * spec.count * (t.hiring_lead_days / 365.0 + t.training_weeks * 7.0 / 365.0)
         hours *= max(0.0, 1.0 - out / spec.count)
     return hours
+
+
+@dataclass(frozen=True)
+class StaffingNeed:
+    """What a role's calendar asks of its people at a site, a week: ``post_h`` post-hours (posts x
+    shift hours), ``heads`` people needed to cover them within their contracts (with the role's
+    absence), ``count`` people employed, ``within_contract_h`` and ``covered_h`` the post-hours
+    they can cover within their contracts and with overtime up to ``max_h_per_week``."""
+
+    post_h: float
+    heads: float
+    count: int
+    within_contract_h: float
+    covered_h: float
+
+    @classmethod
+    def of(cls, sc: Scenario, site: str, role: str) -> StaffingNeed:
+        """The need of ``role`` at ``site``."""
+        spec = sc.sites[site].staff[role]
+        if spec.always_on_duty:  # an idealisation: everyone on duty 168 h a week
+            post_h = spec.count * HOURS_PER_WEEK
+            return cls(post_h, post_h / spec.contract_h_per_week, spec.count,
+                       spec.count * spec.contract_h_per_week, post_h)
+        blocks = role_calendar(spec, sc.shifts)
+        post_h = post_h_per_week(blocks, spec.on_duty_posts)
+        heads = heads_needed(blocks, spec.on_duty_posts, spec.contract_h_per_week, spec.absence_per_day)
+        return cls(post_h, heads, spec.count, min(post_h, spec.count * spec.contract_h_per_week),
+                   min(post_h, spec.count * spec.max_h_per_week))
+
+    @property
+    def level(self) -> str:
+        """``short`` (the rota leaves post-hours uncovered even with overtime), ``overtime``
+        (covered only with overtime) or ``ok`` (absence aside: ``heads`` allows for it)."""
+        if self.covered_h < self.post_h - 1e-6:
+            return "short"
+        return "overtime" if self.within_contract_h < self.post_h - 1e-6 else "ok"
 
 
 def _calendar(sc: Scenario, site: str, role: str):

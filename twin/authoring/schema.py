@@ -58,6 +58,7 @@ _DEFAULT_NOTES = {("Step", "duration_h"): "required, except in a culture step"}
 _UNIT_BY_FIELD = {
     ("DevicePool", "count"): "units",
     ("StaffRole", "count"): "people",
+    ("StaffRole", "posts"): "people",
     ("Outage", "units"): "units or people",
     ("Site", "staff"): "people",
 }
@@ -69,6 +70,10 @@ _UNIT_BY_NAME = {
     "batches_per_unit": "batches",
     "rate_per_week": "patients per week",
     "leavers_per_year": "people per year",
+    "per_person_per_year": "per person per year",
+    "contract_h_per_week": "hours per week",
+    "max_h_per_week": "hours per week",
+    "reference_weeks": "weeks",
     "absence_per_day": "probability per day",
     "false_negative": "probability",
     "spec": "fraction or cells",
@@ -81,7 +86,6 @@ _UNIT_BY_NAME = {
     "pickup_h": "hour of day",
     "price": "currency",
     "labour_per_h": "currency per hour",
-    "paid_hours_per_fte_year": "hours per year",
     "consumables_per_batch": "currency per step",
     "qc_per_test": "currency per test",
     "per_shipment": "currency per shipment",
@@ -168,7 +172,8 @@ def json_schema() -> dict[str, Any]:
     role = staff["patternProperties"]
     (pattern, ref), = role.items()
     headcount = {k: v for k, v in defs["StaffRole"]["properties"]["count"].items() if k != "title"}
-    headcount["description"] = "A headcount, on duty around the clock: `operator: 3` means `operator: {count: 3}`."
+    headcount["description"] = ("A headcount, on a 24/7 rota: `operator: 3` means `operator: {count: 3}` (three people "
+                                "on 37.5-h contracts covering what they can of one post around the clock).")
     role[pattern] = {"anyOf": [headcount, ref]}
     for model, field in _DEFAULT_NOTES:  # the model's default is a placeholder it refuses; no editor should insert it
         defs[model]["properties"][field].pop("default", None)

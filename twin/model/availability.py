@@ -49,7 +49,7 @@ from twin.core.units import HOURS_PER_DAY, HOURS_PER_WEEK, HOURS_PER_YEAR
 from twin.model import streams
 from twin.model.eventlog import LogRow
 from twin.model.pools import INF, Unit, UnitPool
-from twin.scenario.calendars import shift_intervals
+from twin.scenario.rota import RotaRules, role_calendar, rota, shift_occurrences
 
 if TYPE_CHECKING:
     from twin.model.world import World
@@ -80,8 +80,8 @@ def start_availability(world: World) -> None:
 @dataclass(frozen=True)
 class _Crew:
     """The people of one role at one site: the site's desk (the pool of all its people), the
-    role's units in it, the probability (0-1) that one is absent a day (or a shift), and one
-    absence stream per person."""
+    role's units in it, the probability (0-1) that one is absent from a shift, and one absence
+    stream per person."""
 
     desk: UnitPool
     people: list[Unit]
@@ -98,45 +98,81 @@ def _start_staff(world: World, site: str, role: str, spec: StaffRole) -> None:
     # (common random numbers when comparing 4 operators with 5).
     rngs = [world.streams.get(streams.absence(site, role, u.index)) for u in people]
     crew = _Crew(desk, people, spec.absence_per_day, rngs)
-    if spec.shift is not None:
-        intervals = shift_intervals(world.sc.shifts[spec.shift], world.first_weekday, world.sc.horizon_h)
-        world.env.process(_shifts(world, crew, intervals))
-    elif spec.absence_per_day > 0:
-        world.env.process(_daily_absence(world, crew))
-    if spec.turnover is not None and spec.turnover.leavers_per_year > 0:
-        world.env.process(_turnover(world, crew, spec, world.streams.get(streams.turnover(site, role))))
+    if spec.always_on_duty:
+        if spec.absence_per_day > 0:
+            world.env.process(_daily_absence(world, crew))
+    else:
+        _start_rota(world, crew, spec)
+    _start_turnover(world, site, role, spec, people)
 
 
-def _shifts(world: World, crew: _Crew, intervals: list[tuple[float, float]]) -> Proc:
-    """The crew comes on duty at each interval's start and goes off at its end; each person is
-    absent from a whole interval with probability ``crew.absence`` (one draw per person and
-    interval, from the person's own stream: person i's k-th interval always gets the k-th
-    number)."""
-    env, desk, people, absence, rngs = world.env, crew.desk, crew.people, crew.absence, crew.rngs
+def _start_rota(world: World, crew: _Crew, spec: StaffRole) -> None:
+    blocks = role_calendar(spec, world.sc.shifts)
+    shifts = shift_occurrences(blocks, world.first_weekday, world.sc.horizon_h)
+    world.env.process(_shifts(world, crew, shifts, rota(shifts, len(crew.people), RotaRules.of(spec, blocks))))
+
+
+def _start_turnover(world: World, site: str, role: str, spec: StaffRole, people: list[Unit]) -> None:
+    desk, t = world.desk[site], spec.turnover
+    if t is not None and t.hazard_per_year(spec.count) > 0:
+        mean_gap = HOURS_PER_YEAR / t.hazard_per_year(spec.count)
+        for u in people:
+            rng = world.streams.get(streams.turnover(site, role, u.index))
+            world.env.process(_turnover(world, desk, u, (mean_gap, t.hiring_lead_days * HOURS_PER_DAY,
+                                                         t.training_weeks * HOURS_PER_WEEK), rng))
+
+
+def _duty_changes(shifts: list[tuple[float, float]], roster: list[list[int]]) -> list[tuple[float, int, int, int]]:
+    """(time, 0 = off / 1 = on, person, shift k) for every person's rostered shifts, in time
+    order, people going off before others come on at the same hour."""
+    out = []
+    for k, ((a, b), on) in enumerate(zip(shifts, roster)):
+        for i in on:
+            out.append((a, 1, i, k))
+            out.append((b, 0, i, k))
+    out.sort()
+    return out
+
+
+def _shifts(world: World, crew: _Crew, shifts: list[tuple[float, float]], roster: list[list[int]]) -> Proc:
+    """Play the rota (:func:`twin.scenario.rota.rota`): each person comes on duty at the start of
+    each shift they are rostered for and goes off at its end; a person is absent from a rostered
+    shift with probability ``crew.absence`` (one draw per person and shift of the calendar, from
+    the person's own stream: person i's draw for the calendar's k-th shift is always the k-th
+    number, whoever else is rostered)."""
+    env, desk, people, absence = world.env, crew.desk, crew.people, crew.absence
     for u in people:
         u.shift_end = 0.0
         desk.set_down(u, "off_shift")
-    draws_by_person = np.stack([r.random(len(intervals)) for r in rngs], axis=1) if intervals else None
-    for k, (a, b) in enumerate(intervals):
-        if a > env.now:
-            yield env.timeout(a - env.now)
-        assert draws_by_person is not None
-        for u, x in zip(people, draws_by_person[k].tolist()):
-            u.shift_end = b
-            if x < absence:
-                desk.set_down(u, "absent", duration=b - env.now)
-            desk.set_up(u, "off_shift", dispatch=False)
-        desk.dispatch()
-        yield env.timeout(b - env.now)
-        for u in people:
-            u.shift_end = env.now
-            desk.set_down(u, "off_shift")
+    draws = [r.random(len(shifts)).tolist() for r in crew.rngs] if shifts else []
+    changes = _duty_changes(shifts, roster)
+    j = 0
+    while j < len(changes):
+        t = changes[j][0]
+        if t > env.now:
+            yield env.timeout(t - env.now)
+        came_on = False
+        while j < len(changes) and changes[j][0] == t:
+            _, on, i, k = changes[j]
+            u = people[i]
+            if on:
+                u.shift_end = shifts[k][1]
+                if draws[i][k] < absence:
+                    desk.set_down(u, "absent", duration=shifts[k][1] - env.now)
+                desk.set_up(u, "off_shift", dispatch=False)
+                came_on = True
+            else:
+                u.shift_end = env.now
+                desk.set_down(u, "off_shift")
+            j += 1
+        if came_on:
+            desk.dispatch()
 
 
 def _daily_absence(world: World, crew: _Crew) -> Proc:
-    """Around-the-clock staff: each person is absent for a day with probability ``crew.absence``
-    (drawn at 00:00 from the person's own stream; someone busy then leaves when the task in hand
-    is done)."""
+    """Staff ``always_on_duty``: each person is absent for a day with probability
+    ``crew.absence`` (drawn at 00:00 from the person's own stream; someone busy then leaves when
+    the task in hand is done)."""
     env, desk, people, absence, rngs = world.env, crew.desk, crew.people, crew.absence, crew.rngs
     days = int(math.ceil(world.sc.horizon_h / HOURS_PER_DAY)) + 1
     draws_by_person = np.stack([r.random(days) for r in rngs], axis=1)
@@ -147,29 +183,22 @@ def _daily_absence(world: World, crew: _Crew) -> Proc:
         yield env.timeout(HOURS_PER_DAY)
 
 
-def _turnover(world: World, crew: _Crew, spec: StaffRole, rng: np.random.Generator) -> Proc:
-    """Leavers at a Poisson rate; each place is vacant for the hiring lead time, then held by a
-    trainee (no qualified work) for the training weeks."""
-    env, t, desk, people = world.env, spec.turnover, crew.desk, crew.people
-    assert t is not None
-    mean_gap = HOURS_PER_YEAR / t.leavers_per_year
+def _turnover(world: World, desk: UnitPool, u: Unit, times: tuple[float, float, float], rng: np.random.Generator
+              ) -> Proc:
+    """The place of person ``u``: its holder leaves after an exponential time (mean ``times[0]``
+    hours, drawn from the place's own stream, so another person's place changes nothing here);
+    the place is vacant for the hiring lead (``times[1]`` h), then held by a trainee (no
+    qualified work) for the training (``times[2]`` h); the new hire's own time to leaving starts
+    when they start."""
+    env = world.env
+    mean_gap, lead_h, training_h = times
     while True:
-        yield env.timeout(rng.exponential(mean_gap))
-        staffed = [u for u in people if "vacant" not in u.down and "training" not in u.down
-                   and all(r not in ("vacant", "training") for r, _ in u.pending)]
-        pick = int(rng.integers(len(people)))  # drawn even when nobody can leave (stable stream)
-        if not staffed:
-            continue
-        u = staffed[pick % len(staffed)]
-        env.process(_replace(world, desk, u, t.hiring_lead_days * HOURS_PER_DAY, t.training_weeks * HOURS_PER_WEEK))
-
-
-def _replace(world: World, desk: UnitPool, u: Unit, lead_h: float, training_h: float) -> Proc:
-    desk.set_down(u, "vacant")
-    yield world.env.timeout(lead_h)
-    desk.set_up(u, "vacant")
-    if training_h > 0:
-        desk.set_down(u, "training", duration=training_h)
+        yield env.timeout(float(rng.exponential(mean_gap)))
+        desk.set_down(u, "vacant")
+        yield env.timeout(lead_h)
+        desk.set_up(u, "vacant")
+        if training_h > 0:
+            desk.set_down(u, "training", duration=training_h)
 
 
 # -- devices -------------------------------------------------------------------------------------

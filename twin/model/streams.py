@@ -96,9 +96,9 @@ def absence(site: str, role: str, person: int) -> str:
     return f"absence:{site}/{role}#{person}"
 
 
-def turnover(site: str, role: str) -> str:
-    """Leavers of ``role`` at ``site``: when, and who."""
-    return f"turnover:{site}/{role}"
+def turnover(site: str, role: str, person: int) -> str:
+    """The place of person ``person`` of ``role`` at ``site``: the times its holders leave."""
+    return f"turnover:{site}/{role}#{person}"
 
 
 def failure(site: str, device_type: str, unit: int) -> str:
@@ -147,8 +147,8 @@ REGISTRY: dict[str, str] = {
     bio_check("STEP", 0).replace("#0", "#K"): "whether an in-process check misses a detectable load",
     failure("SITE", "TYPE", 0).replace("#0", "#i"): "times between breakdowns, per unit",
     repair("SITE", "TYPE", 0).replace("#0", "#i"): "repair hours, per unit",
-    absence("SITE", "ROLE", 0).replace("#0", "#i"): "absence on each shift, per person",
-    turnover("SITE", "ROLE"): "leavers of a role",
+    absence("SITE", "ROLE", 0).replace("#0", "#i"): "absence on each shift of the calendar, per person",
+    turnover("SITE", "ROLE", 0).replace("#0", "#i"): "when the holders of a person's place leave",
     outage("LABEL"): "start times of a stochastic outage",
     outage_h("LABEL"): "durations of an outage",
     generator("LABEL", "SITE"): "whether the generator fails to start",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from twin.core.units import HOURS_PER_YEAR
+from twin.core.units import HOURS_PER_WEEK, HOURS_PER_YEAR
 from twin.results.tables import (
     ALL_OUTCOMES,
     cause_name,
@@ -18,6 +18,7 @@ from twin.results.tables import (
     loaded_waiting_h,
     on_duty_hours,
     queue_waits,
+    staff_hours,
 )
 
 #: KPI names no longer computed, and what replaced them (a sweep target naming one is refused).
@@ -59,8 +60,7 @@ def cost_kpis(
             unit = inputs["device_unit_year"].get(f"{row.site}/{row.name}", {})
             out["capital"] += row.units * unit.get("capital", 0.0) * years
             out["cleanroom"] += row.units * unit.get("cleanroom", 0.0) * years
-        elif row.kind == "staff":
-            out["labour"] += row.units * inputs["head_year"].get(row.name, 0.0) * years
+    out["labour"] = float(labour_hours(events, resources, inputs, window)["cost"].sum())
     started = events[(events["kind"] == "step_start") & (events["time_h"] >= warmup_h) & (events["time_h"] < horizon_h)]
     counts = started["step"].astype(str).value_counts()
     out["consumables"] = float(sum(counts.get(k, 0) * v for k, v in inputs["consumables"].items()))
@@ -73,6 +73,28 @@ def cost_kpis(
     doses = infused_per_year * years
     res["cost_per_dose"] = res["cost.total"] / doses if doses > 0 else math.nan
     return res
+
+
+def labour_hours(events: pd.DataFrame, resources: pd.DataFrame, inputs: dict, window: Window) -> pd.DataFrame:
+    """Paid hours and their cost over the window, per site and role, from the people's
+    ``down``/``up`` events (:func:`twin.results.tables.staff_hours`): site, role, paid_h (each
+    person's contract hours a week x the weeks employed: a vacant place is unpaid, a trainee and
+    an absent person are paid), overtime_h (per person and rota week, the hours worked beyond the
+    contract's share of the week they were employed), cost (rate x (paid_h + overtime_factor x
+    overtime_h), in the currency)."""
+    hours = staff_hours(events, resources, window.horizon_h, window.warmup_h)
+    cols = ["site", "role", "paid_h", "overtime_h", "cost"]
+    if hours.empty:
+        return pd.DataFrame(columns=cols)
+    staff = inputs.get("staff", {})
+    keys = hours["site"].astype(str) + "/" + hours["role"].astype(str)
+    contract = keys.map(lambda k: staff.get(k, {}).get("contract_h_per_week", 0.0)).astype(float)
+    rate = keys.map(lambda k: staff.get(k, {}).get("rate", 0.0)).astype(float)
+    share = contract * hours["employed_h"] / HOURS_PER_WEEK
+    hours = hours.assign(paid_h=share, overtime_h=(hours["worked_h"] - share).clip(lower=0.0))
+    factor = float(inputs.get("overtime_factor", 1.0))
+    hours["cost"] = rate * (hours["paid_h"] + factor * hours["overtime_h"])
+    return hours.groupby(["site", "role"], as_index=False, sort=False)[["paid_h", "overtime_h", "cost"]].sum()
 
 
 def kpis(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from twin.core.units import HOURS_PER_DAY
+from twin.core.units import HOURS_PER_DAY, HOURS_PER_WEEK
 from twin.core.vocab import OUTCOMES
 
 if TYPE_CHECKING:
@@ -137,6 +137,40 @@ def unit_down_intervals(events: pd.DataFrame, horizon_h: float) -> pd.DataFrame:
     start_h, end_h; from the ``down``/``up`` events of units (unit >= 0)."""
     units = events[(events["unit"] >= 0) & events["kind"].isin(["down", "up"])]
     return intervals(units, "down", "up", ["site", "resource", "unit", "detail"], horizon_h)
+
+
+NOT_WORKING = ("off_shift", "vacant", "absent")
+"""Reasons a person is not working (besides a staff outage, ``outage:LABEL``): off duty by the
+rota, in a vacant place after turnover, absent. Training is work (a trainee is paid and rostered)."""
+
+
+def staff_hours(events: pd.DataFrame, resources: pd.DataFrame, horizon_h: float, warmup_h: float) -> pd.DataFrame:
+    """Hours each person was employed and worked, per rota week (the 168 h from hour 168 w),
+    clipped to [warmup_h, horizon_h): site, role, unit, week, hours (of the week in the window),
+    employed_h (not in a vacant place), worked_h (not off shift, vacant, absent or out in a staff
+    outage). From the ``down``/``up`` events of people."""
+    down = unit_down_intervals(events, horizon_h)
+    if len(down):
+        down = down[down["detail"].isin(NOT_WORKING) | down["detail"].str.startswith("outage:")]
+    by_unit = dict(iter(down.groupby(["site", "resource", "unit"]))) if len(down) else {}
+    w0, w1 = int(warmup_h // HOURS_PER_WEEK), int(np.ceil(horizon_h / HOURS_PER_WEEK))
+    weeks = np.arange(w0, max(w1, w0 + 1))
+    lo = np.clip(weeks * HOURS_PER_WEEK, warmup_h, horizon_h)
+    hi = np.clip((weeks + 1) * HOURS_PER_WEEK, warmup_h, horizon_h)
+    rows = []
+    for row in resources[resources["kind"] == "staff"].itertuples(index=False):
+        for unit in range(int(row.units)):
+            iv = by_unit.get((row.site, row.name, unit))
+            vacant = iv[iv["detail"] == "vacant"] if iv is not None else None
+            vs, ve = _merged(vacant, warmup_h, horizon_h)
+            ns, ne = _merged(iv, warmup_h, horizon_h)
+            rows.append(pd.DataFrame({
+                "site": row.site, "role": row.name, "unit": unit, "week": weeks, "hours": hi - lo,
+                "employed_h": (hi - lo) - (_covered(vs, ve, hi) - _covered(vs, ve, lo)),
+                "worked_h": (hi - lo) - (_covered(ns, ne, hi) - _covered(ns, ne, lo)),
+            }))
+    cols = ["site", "role", "unit", "week", "hours", "employed_h", "worked_h"]
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
 
 
 def on_duty_hours(events: pd.DataFrame, resources: pd.DataFrame, horizon_h: float, warmup_h: float,

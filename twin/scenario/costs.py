@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from twin.core.units import HOURS_PER_YEAR
+from twin.core.errors import LocatedValueError
 from twin.scenario.fields import Money, Name, StrictModel
 
 
@@ -16,8 +16,10 @@ class Costs(StrictModel):
 
     Cost over the measurement window, by category: capital (device price / depreciation years),
     cleanroom (device footprint x ``area_factor`` x ``cleanroom_per_m2_year``), labour
-    (headcount x ``paid_hours_per_fte_year`` x ``labour_per_h`` of the role: paid hours, idle
-    ones included), consumables (``consumables_per_batch`` per step started), QC
+    (``labour_per_h`` of the role x the people's paid hours from the event log: each person's
+    contract hours while employed, idle ones included, vacancies unpaid, trainees and absent
+    people paid; plus ``overtime_factor`` x the rate for each hour rostered beyond the contract in
+    a week), consumables (``consumables_per_batch`` per step started), QC
     (``qc_per_test`` per test started), courier (``per_shipment`` per shipment) and overhead
     (``overhead_per_site_year``). Cost per dose = total / patients infused in the window.
     """
@@ -29,10 +31,10 @@ class Costs(StrictModel):
         default_factory=dict,
         description="Rate per paid hour, by role (currency per hour); every staff role needs one.",
     )
-    paid_hours_per_fte_year: Annotated[float, Field(gt=0, le=int(HOURS_PER_YEAR), allow_inf_nan=False)] = Field(
-        default=1650.0,
-        description="Paid hours per person per year (hours per year): labour = headcount x these hours x rate, idle "
-        "hours included.",
+    overtime_factor: Annotated[float, Field(ge=1, le=5, allow_inf_nan=False)] = Field(
+        default=1.5,
+        description="Pay for an overtime hour as a multiple of the role's rate (a factor, at least 1): hours a person "
+        "is rostered in a week beyond their contract. 1.5 (time and a half) is an assumption: a common premium.",
     )
     consumables_per_batch: dict[Name, Money] = Field(
         default_factory=dict,
@@ -56,3 +58,12 @@ class Costs(StrictModel):
     overhead_per_site_year: dict[Name, Money] = Field(
         default_factory=dict, description="Fixed overhead by site name (currency per year).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "paid_hours_per_fte_year" in data:
+            raise LocatedValueError(
+                "paid_hours_per_fte_year is gone: paid hours now come from each staff role's contract_h_per_week "
+                "(default 37.5) and the rota; remove it", ("paid_hours_per_fte_year",))
+        return data

@@ -21,6 +21,7 @@ from twin.scenario.holds import FRESH_MATERIAL, Hold, fresh_material_hold
 from twin.scenario.logistics import CourierLane, Routing, StartingMaterial
 from twin.scenario.outages import Outage
 from twin.scenario.recipe import ClinicalStep, Cryopreservation, QCPanel, Release, Step, Storage
+from twin.scenario.rota import role_calendar
 from twin.scenario.sites import Site
 from twin.scenario.staffing import ShiftBlock
 
@@ -277,16 +278,17 @@ class Scenario(StrictModel):
         return [r for r, spec in staff.items() if spec.count > 0 and (r == role or step in spec.skills)]
 
     def longest_shift_h(self, role_at_site: str) -> float:
-        """Longest unbroken block (hours) a role's calendar offers (inf around the clock); the
-        longest over the sites where the role exists."""
+        """Longest unbroken block (hours) a person of a role is on duty: the longest block of its
+        calendar (8 h around the clock: a person works one of its three shifts; inf for
+        ``always_on_duty`` people); the longest over the sites where the role exists."""
         best = 0.0
         for site in self.sites.values():
             spec = site.staff.get(role_at_site)
             if spec is None:
                 continue
-            if spec.shift is None:
+            if spec.always_on_duty:
                 return float("inf")
-            best = max(best, max((b.length_h for b in self.shifts[spec.shift]), default=0.0))
+            best = max(best, max((b.length_h for b in role_calendar(spec, self.shifts)), default=0.0))
         return best
 
     def has_lane(self, origin: str, destination: str) -> bool:

@@ -51,8 +51,9 @@ class LoadedScenario:
 
     def cost_inputs(self) -> dict[str, Any] | None:
         """Plain cost parameters for the tables layer (None without a costs section): per pool
-        (site, name) the capital and cleanroom cost of one unit per year, per role the cost of
-        one head per year, and the per-event prices."""
+        (site, name) the capital and cleanroom cost of one unit per year, per staff role at a
+        site (``SITE/ROLE``) its rate per paid hour and contract hours a week, the overtime
+        factor, and the per-event prices."""
         c = self.scenario.costs
         if c is None:
             return None
@@ -65,7 +66,9 @@ class LoadedScenario:
         return {
             "currency": c.currency,
             "device_unit_year": per_unit,
-            "head_year": {r: rate * c.paid_hours_per_fte_year for r, rate in c.labour_per_h.items()},
+            "staff": {f"{s}/{r}": {"rate": c.labour_per_h.get(r, 0.0), "contract_h_per_week": spec.contract_h_per_week}
+                      for s, site in self.scenario.sites.items() for r, spec in site.staff.items()},
+            "overtime_factor": c.overtime_factor,
             "consumables": dict(c.consumables_per_batch),
             "qc": {f"qc:{k}": v for k, v in c.qc_per_test.items()},
             "per_shipment": c.per_shipment,

@@ -24,7 +24,7 @@ class DevicePool(StrictModel):
 
 
 def _headcount_is_short_form(v: Any) -> Any:
-    """``role: 3`` means ``role: {count: 3}`` (on duty around the clock)."""
+    """``role: 3`` means ``role: {count: 3}`` (three people on a 24/7 rota)."""
     if isinstance(v, bool):
         raise ValueError("expected a headcount (an integer) or a mapping with count, shift, skills, ...; "
                          "got a yes/no value")
@@ -35,8 +35,9 @@ class Site(StrictModel):
     """A hospital (apheresis chairs, infusion slots; optionally a point-of-care manufacturing
     cell: devices and staff) or a factory (a central plant or a regional hub: devices).
 
-    Both kinds hold staff: role name -> headcount (on duty around the clock) or a
-    :class:`twin.scenario.staffing.StaffRole` (count, shift calendar, skills, absence, turnover); and
+    Both kinds hold staff: role name -> headcount (people on a 24/7 rota) or a
+    :class:`twin.scenario.staffing.StaffRole` (count, contract, calendar and posts, skills,
+    absence, turnover); and
     utilities with their backups. A site makes batches when it has every device type and role the
     recipe, cryopreservation, storage, QC and release need.
     """
@@ -60,8 +61,9 @@ class Site(StrictModel):
     )
     staff: dict[Name, Annotated[StaffRole, BeforeValidator(_headcount_is_short_form)]] = Field(
         default_factory=dict,
-        description="People by role name: a headcount (`operator: 3`, on duty around the clock) or "
-        "`{count, shift, skills, absence_per_day, turnover}`.",
+        description="People by role name: a headcount (`operator: 3`: three people on a 24/7 rota, covering at most "
+        "3 x 48 of a 24/7 post's 168 h a week) or `{count, shift, posts, contract_h_per_week, skills, absence_per_day, "
+        "turnover}`.",
     )
     utilities: SiteUtilities = Field(
         default_factory=SiteUtilities,
