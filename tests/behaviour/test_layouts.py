@@ -183,7 +183,8 @@ def test_central_qc_lab_and_remote_qp() -> None:
     samples = res.batches.loc[res.batches["patient"].isin(hub_batches)].dropna(subset=["ship_samples_end_h"])
     assert len(samples) > 20
     assert np.allclose(samples["ship_samples_end_h"] - samples["ship_samples_start_h"], 10)
-    assert (samples["qc:sterility_start_h"] >= samples["ship_samples_end_h"]).all()
+    started = samples.dropna(subset=["qc:sterility_start_h"])
+    assert len(started) > 10 and (started["qc:sterility_start_h"] >= started["ship_samples_end_h"]).all()
     release = e[(e["kind"] == "step_start") & (e["step"] == "release")]
     assert set(release["site"].astype(str)) == {"central_factory"}
     # Without the hub -> lab lane, the scenario is refused with a clear message.

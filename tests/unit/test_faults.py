@@ -121,16 +121,19 @@ def test_merge_keys_work_and_keep_lines_and_duplicate_refusal(tmp_path, capsys) 
     still refused; a bad merged value is reported at the anchor's line."""
     from twin.scenario.loading import load_scenario
 
-    merged = TINY.replace("staff: {op: 1, qc: 1, qp: 1}", "staff:\n      <<: &crew {op: 1, qc: 1, qp: 1}\n      qp: 1")
+    staff = TINY[TINY.index("    staff:"):TINY.index("referrals:")]
+    assert "always_on_duty" in staff  # the fixture's staff block, replaced by a merge of the same people
+    crew = "{op: {count: 1, always_on_duty: true}, qc: {count: 1, always_on_duty: true}, qp: {count: 1, always_on_duty: true}}"
+    merged = TINY.replace(staff, f"    staff:\n      <<: &crew {crew}\n      qp: {{count: 1, always_on_duty: true}}\n")
     a, b = load_scenario(tiny(tmp_path, merged, "m.yaml")), load_scenario(tiny(tmp_path))
     assert a.scenario.sites == b.scenario.sites
-    dup = merged.replace("      qp: 1", "      qp: 1\n      qp: 2")
+    dup = merged.replace("      qp: {count: 1, always_on_duty: true}\n", "      qp: {count: 1, always_on_duty: true}\n      qp: {count: 2}\n")
     rc, _, err = cli(["validate", tiny(tmp_path, dup, "d.yaml")], capsys)
     assert rc == 2 and "duplicate key 'qp'" in err
-    bad = merged.replace("{op: 1, qc: 1, qp: 1}", "{op: -1, qc: 1, qp: 1}")
+    bad = merged.replace("{op: {count: 1,", "{op: {count: -1,")
     p = tiny(tmp_path, bad, "b.yaml")
     rc, _, err = cli(["validate", p], capsys)
-    line = bad.splitlines().index("      <<: &crew {op: -1, qc: 1, qp: 1}") + 1
+    line = next(i for i, s in enumerate(bad.splitlines(), 1) if s.startswith("      <<: &crew"))
     assert rc == 2 and err.startswith(f"error: {p}:{line}:") and "staff.op" in err, err
 
 

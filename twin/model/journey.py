@@ -157,8 +157,8 @@ class Journey(Handling):
             return (yield from self.work(Work.of(site, "release", sc.release, extra=("it",)), None))
         finally:
             leaving.succeed()
+            self.log_unit(f, "storage", "step_end", storage.unit)  # the position is freed (also at an outcome)
             if not self.p.done:
-                self.log_unit(f, "storage", "step_end", storage.unit)
                 self.passed(f, "storage", "end")
             self.release(storage, "storage", f)
 
