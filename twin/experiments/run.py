@@ -10,13 +10,14 @@ version, replication).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
 import platform
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,11 +192,12 @@ def add_in_step(runs: list[Replications], reps: range) -> None:
         for r, rep in jobs:
             r.add(rep)
         return
-    for (r, rep), outcome in zip(jobs, _pooled([(r.loaded, rep) for r, rep in jobs], workers)):
-        r.record(rep, outcome)
+    with contextlib.closing(_pooled([(r.loaded, rep) for r, rep in jobs], workers)) as outcomes:
+        for (r, rep), outcome in zip(jobs, outcomes):
+            r.record(rep, outcome)
 
 
-def _pooled(jobs: list[tuple[LoadedScenario, int]], workers: int):  # -> Iterator[Outcome], in job order
+def _pooled(jobs: list[tuple[LoadedScenario, int]], workers: int) -> Iterator[Outcome]:
     """:func:`replicate` each job on ``workers`` processes; outcomes in job order, each as soon as
     it and those before it are done."""
     from concurrent.futures.process import BrokenProcessPool
