@@ -1,6 +1,6 @@
 """All of celltwin's benchmarks in one command: one table, one JSON file (issue 8).
 
-    python benchmarks/run.py [--quick] [--only mmc,scale,kernel,sweep,cli] [--repeat N] [--json PATH]
+    python benchmarks/run.py [--quick] [--only mmc,scale,kernel,sweep,workers,cli] [--repeat N] [--json PATH]
 
 Benchmarks (each a function of the script named, which also runs on its own):
 
@@ -12,6 +12,8 @@ Benchmarks (each a function of the script named, which also runs on its own):
               (target: >= 5x)
 * ``sweep``   bench_sweep.py: ``twin sweep``'s local executor vs a static two-way split of the same
               scenarios, alternated twice, best of each (target: throughput >= 0.85x the split)
+* ``workers`` bench_workers.py: ``twin run -r 8`` of the one-year centralised scenario on one worker
+              and on two, alternated, best of each (target: >= 1.8x, identical tables)
 * ``cli``     bench_cli.py: ``twin --help`` in a fresh process (target: < 0.3 s) and which heavy
               libraries it imports (target: none of numba, pandas, plotly, dask)
 
@@ -37,14 +39,16 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from machine import cpu_busy, machine_info  # noqa: E402
 
-NAMES = ("mmc", "scale", "kernel", "sweep", "cli")
+NAMES = ("mmc", "scale", "kernel", "sweep", "workers", "cli")
 DEFAULT_JSON = REPO / "benchmarks" / "results" / "latest.json"
 KERNEL_TARGET = 5.0  # numba >= 5x the NumPy reference (the culture-kernel work's target)
 
 FULL = {"scale_sizes": [500, 2000, 8000], "kernel_n": 10_000, "kernel_hours": 336.0, "sweep_n": 24,
-        "sweep_rounds": 2, "sweep_workers": 2, "cli_runs": 10}
+        "sweep_rounds": 2, "sweep_workers": 2, "cli_runs": 10,
+        "workers_replications": 8, "workers_rounds": 2, "workers_set": []}
 QUICK = {"scale_sizes": [250, 500, 1000], "kernel_n": 10_000, "kernel_hours": 48.0, "sweep_n": 4,
-         "sweep_rounds": 1, "sweep_workers": 2, "cli_runs": 3}
+         "sweep_rounds": 1, "sweep_workers": 2, "cli_runs": 3,
+         "workers_replications": 4, "workers_rounds": 1, "workers_set": ["horizon_days=120"]}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -153,6 +157,25 @@ def bench_sweep(cfg: dict, repeat: int) -> tuple[dict, list[dict]]:
     return res, rows
 
 
+def bench_workers(cfg: dict, repeat: int) -> tuple[dict, list[dict]]:
+    import bench_workers as m
+
+    r, rounds = cfg["workers_replications"], cfg["workers_rounds"]
+    res = m.measure(r, 2, rounds, tuple(cfg["workers_set"]))
+    what = f"twin run -r {r}{' --set ' + ' '.join(cfg['workers_set']) if cfg['workers_set'] else ''}, best of {rounds}"
+    rows = [
+        _row("workers", f"{what}: 1 worker", res["one_worker_s"], "s"),
+        _row("workers", f"{what}: 2 workers", res["many_workers_s"], "s"),
+        _row("workers", "cores kept busy (CPU s / wall s): 1 worker", res["one_worker_cores"], "cores"),
+        _row("workers", "cores kept busy (CPU s / wall s): 2 workers", res["many_workers_cores"], "cores"),
+        _row("workers", "speed-up 2 workers / 1", res["speedup"], "x", f">= {m.SPEEDUP_TARGET}",
+             res["speedup"] >= m.SPEEDUP_TARGET),
+        _row("workers", "kpis, batches, events identical", "yes" if res["identical_tables"] else "no", "", "yes",
+             res["identical_tables"]),
+    ]
+    return res, rows
+
+
 def bench_cli(cfg: dict, repeat: int) -> tuple[dict, list[dict]]:
     import bench_cli as m
 
@@ -169,7 +192,8 @@ def bench_cli(cfg: dict, repeat: int) -> tuple[dict, list[dict]]:
     return res, rows
 
 
-BENCHES = {"mmc": bench_mmc, "scale": bench_scale, "kernel": bench_kernel, "sweep": bench_sweep, "cli": bench_cli}
+BENCHES = {"mmc": bench_mmc, "scale": bench_scale, "kernel": bench_kernel, "sweep": bench_sweep, "workers": bench_workers,
+           "cli": bench_cli}
 
 
 # -- table -----------------------------------------------------------------------------------------

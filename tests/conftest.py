@@ -149,3 +149,13 @@ def max_concurrent(held) -> int:
     t = np.concatenate([held["start_h"].to_numpy(), held["end_h"].to_numpy()])
     d = np.concatenate([np.ones(len(held)), -np.ones(len(held))])
     return int(np.cumsum(d[np.lexsort((d, t))]).max()) if len(held) else 0
+
+
+@pytest.fixture(autouse=True)
+def _one_worker_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`twin run` and `twin compare` default to a process pool of all cores; a test runs its
+    replications in its own process unless it asks for workers (tests that start pools are
+    marked ``xdist_group("pools")``), so the suite does not fork pools in every CLI test."""
+    import twin.experiments.run
+
+    monkeypatch.setattr(twin.experiments.run, "worker_count", lambda workers: 1 if workers is None else workers)

@@ -193,12 +193,14 @@ class Run:
                 f"replications, seed {p['root_seed']}{f', saved in {self.folder}' if self.folder else ''}>")
 
 
-def run(
+def run(  # noqa: PLR0913 - keyword-only workers= beside the run options, as for twin.sweep (issue 20)
     scenario: ScenarioLike,
     replications: int | None = None,
     seed: int | None = None,
     on_replication: Callable[[int, float], None] | None = None,
     precision: Precision | None = None,
+    *,
+    workers: int | None = 1,
 ) -> Run:
     """Simulate ``replications`` independent replications of a scenario (a YAML path or a
     :func:`load` result; default: the scenario's own count and seed).
@@ -206,7 +208,8 @@ def run(
     A replication that raises is kept in :attr:`Run.failures` and the others still run.
     ``on_replication(replication, wall_seconds)`` is called after each one. With ``precision``
     (:class:`twin.experiments.run.Precision`), replications are added until the main KPIs' 95%
-    half-width is under its share of the mean, or its cap.
+    half-width is under its share of the mean, or its cap. ``workers`` local processes run the
+    replications (None: all cores; 1, the default: in this process); the results are the same.
     """
     from twin.experiments.run import run_scenario
 
@@ -215,7 +218,7 @@ def run(
 
         raise InputError(f"replications must be at least 1, got {replications}")
     return Run(run_scenario(_loaded(scenario, seed), replications=replications, on_replication=on_replication,
-                            precision=precision))
+                            precision=precision, workers=workers))
 
 
 @dataclass
@@ -286,14 +289,17 @@ def compare(
     replications: int | None = None,
     on_replication: Callable[[str, int, float], None] | None = None,
     precision: Precision | None = None,
+    workers: int | None = 1,
 ) -> Comparison:
     """Run two or more layouts that share their patients (the same seed, horizon, referrals,
     ...) with common random numbers, and build the comparison table (paired differences from the
-    first layout). ``on_replication(layout, replication, wall_seconds)`` reports progress."""
+    first layout). ``on_replication(layout, replication, wall_seconds)`` reports progress;
+    ``workers`` local processes share every layout's replications (None: all cores; 1, the
+    default: in this process), with the same results."""
     from twin.experiments.compare import compare as _compare
 
     layouts = [_loaded(s) for s in scenarios]
-    result: _Comparison = _compare(layouts, replications, on_replication, precision)
+    result: _Comparison = _compare(layouts, replications, on_replication, precision, workers)
     return Comparison(result.names, {n: Run(r) for n, r in zip(result.names, result.runs)}, result.table)
 
 

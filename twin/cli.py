@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--replications", "-r", type=_int_in(1, 10_000), help="number of replications (default: the scenario's)")
     run.add_argument("--seed", type=_int_in(0, 2**63 - 1), help="root seed (default: the scenario's); same as --set seed=S")
     run.add_argument("--quiet", "-q", action="store_true", help="print only the run folder")
+    _workers_option(run, "the replications")
     _precision_options(run)
     _set_option(run, "override a scenario field by its dotted path before validation, e.g. --set "
                 "referrals.rate_per_week=10 --set sites.central_factory.devices.clinimacs_prodigy.count=16 (repeatable)")
@@ -45,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--out", help="comparison folder (default: a new folder under results/)")
     cmp_.add_argument("--replications", "-r", type=_int_in(2, 10_000), help="replications (default: the first file's)")
     cmp_.add_argument("--quiet", "-q", action="store_true", help="print only the comparison folder")
+    _workers_option(cmp_, "every layout's replications")
     _precision_options(cmp_)
     cmp_.add_argument("--kpis", metavar="KPI,KPI", help="the KPIs to print, comma separated (default: the headline "
                       "KPIs and costs; every KPI is in comparison.parquet), e.g. vein_to_vein_p90_days,"
@@ -121,6 +123,12 @@ def _safety_options(p: argparse.ArgumentParser) -> None:
 def _set_option(p: argparse.ArgumentParser, help: str = "override a field before validation (as for run)") -> None:
     """The repeatable ``--set FIELD=VALUE`` option (into ``args.overrides``)."""
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE", help=help)
+
+
+def _workers_option(p: argparse.ArgumentParser, what: str) -> None:
+    """``--workers N``: local processes for ``what`` (into ``args.workers``; None: all cores)."""
+    p.add_argument("--workers", "-w", type=_int_in(1, 1024), help=f"local worker processes for {what} (default: "
+                   "all cores; 1 runs them in this process); the results are the same whatever the number")
 
 
 def _precision_options(p: argparse.ArgumentParser) -> None:
@@ -337,7 +345,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"  replication {rep + 1}/{of} done in {secs:.2f} s", file=sys.stderr)
 
-    run = api.run(loaded, replications=n, on_replication=progress, precision=precision)
+    run = api.run(loaded, replications=n, on_replication=progress, precision=precision, workers=args.workers)
     result = run.result
     n = result.provenance["replications"]
     if not args.quiet:  # before writing: if the disk fails, the figures are still on screen
@@ -510,7 +518,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"  {layout}: replication {rep + 1}/{n} done in {secs:.2f} s", file=sys.stderr)
 
-    result = api.compare(layouts, args.replications, on_replication=progress, precision=_precision(args))
+    result = api.compare(layouts, args.replications, on_replication=progress, precision=_precision(args),
+                         workers=args.workers)
     result.save(out)
     if args.quiet:
         print(out)

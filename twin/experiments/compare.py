@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from twin.core.errors import InputError
-from twin.experiments.run import Precision, Replications, RunResult, extend_to_precision
+from twin.experiments.run import Precision, Replications, RunResult, add_in_step, extend_to_precision
 from twin.results.stats import SUMMARY_COLUMNS, complete_kpis, summarise, t_quantile_975
 from twin.scenario.loading import LoadedScenario
 
@@ -97,6 +97,7 @@ def compare(
     replications: int | None = None,
     on_replication: Callable[[str, int, float], None] | None = None,
     precision: Precision | None = None,
+    workers: int | None = 1,
 ) -> Comparison:
     """Run every layout with the same replications and build the comparison table;
     ``on_replication(layout, replication, wall_seconds)`` is called after each replication.
@@ -104,16 +105,18 @@ def compare(
     With ``precision``, replications are added to every layout in step (replication n to each,
     so common random numbers hold) until every layout's main KPIs meet it, or its cap; each
     layout's ``precision`` record says where it stands.
+
+    ``workers`` local processes (None: all cores; 1: in this process) share the replications of
+    every layout; the tables are the same whatever the number (see
+    :func:`twin.experiments.run.add_in_step`).
     """
     if len(layouts) < 2:
         raise InputError("compare needs at least two scenario files")
     check_shared(layouts)
     n = replications or layouts[0].scenario.replications
     names = layout_names(layouts)
-    reps = [Replications(ld, _tagged(on_replication, name)) for ld, name in zip(layouts, names)]
-    for rep in range(n):
-        for r in reps:
-            r.add(rep)
+    reps = [Replications(ld, _tagged(on_replication, name), workers) for ld, name in zip(layouts, names)]
+    add_in_step(reps, range(n))
     status = extend_to_precision(reps, precision) if precision else [None] * len(reps)
     runs = [r.result(s) for r, s in zip(reps, status)]
     parts = []

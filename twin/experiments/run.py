@@ -10,13 +10,14 @@ version, replication).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
 import platform
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ import pandas as pd
 from twin.core.files import OutputError, write_whole
 from twin.core.version import __version__
 from twin.experiments import DEFAULT_MAX_REPLICATIONS
-from twin.results.collect import replication_tables
+from twin.experiments.pool import worker_count
+from twin.results.collect import ReplicationTables, replication_tables
 from twin.results.kpis import HEADLINE
 from twin.results.stats import (
     PRECISION_KPIS,
@@ -79,13 +81,34 @@ class RunResult:
         return float(row["mean"].iloc[0])
 
 
-class Replications:
-    """The replications of one scenario so far, added one at a time (replication r is
-    simulated from its own streams, whatever else runs)."""
+def replicate(job: tuple[LoadedScenario, int]) -> tuple[ReplicationTables | None, dict[str, Any] | None, float]:
+    """Simulate replication ``job[1]`` of scenario ``job[0]`` and build its tables; never raises.
 
-    def __init__(self, loaded: LoadedScenario, on_replication: Callable[[int, float], None] | None = None) -> None:
+    Returns:
+        (tables, None, wall seconds), or (None, failure, wall seconds) for a replication that
+        raised: ``replication``, ``error`` and ``traceback``, a row of data (runs in a worker).
+    """
+    from twin.model import simulate
+
+    loaded, rep = job
+    t0 = time.perf_counter()
+    try:
+        return replication_tables(simulate(loaded, rep)), None, time.perf_counter() - t0
+    except Exception as exc:  # a failed replication is data, not a crash
+        failure = {"replication": rep, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        return None, failure, time.perf_counter() - t0
+
+
+class Replications:
+    """The replications of one scenario so far, added one at a time or in batches (replication
+    r is simulated from its own streams, whatever else runs, so the tables do not depend on
+    ``workers``: results are kept in replication order)."""
+
+    def __init__(self, loaded: LoadedScenario, on_replication: Callable[[int, float], None] | None = None,
+                 workers: int | None = 1) -> None:
         self.loaded = loaded
         self.on_replication = on_replication
+        self.workers = worker_count(workers)
         self.started = time.perf_counter()
         self.attempted = 0
         self.tables: dict[str, list[pd.DataFrame]] = {k: [] for k in ("events", "batches", "resources", "outages",
@@ -94,24 +117,26 @@ class Replications:
         self.failures: list[dict[str, Any]] = []
 
     def add(self, rep: int) -> None:
-        """Simulate replication ``rep``; one that raises is recorded in ``failures`` (with its
-        traceback) and the others still run: nothing already computed is lost."""
-        from twin.model import simulate
+        """Simulate replication ``rep`` in this process; one that raises is recorded in
+        ``failures`` (with its traceback) and the others still run: nothing already computed is lost."""
+        self.record(rep, replicate((self.loaded, rep)))
 
+    def add_many(self, reps: range) -> None:
+        """Simulate replications ``reps`` on ``workers`` processes (see :func:`add_in_step`)."""
+        add_in_step([self], reps)
+
+    def record(self, rep: int, outcome: tuple[ReplicationTables | None, dict[str, Any] | None, float]) -> None:
+        """Keep replication ``rep``'s ``outcome`` (from :func:`replicate`): its tables, or its failure."""
+        t, failure, secs = outcome
         self.attempted += 1
-        t0 = time.perf_counter()
-        try:
-            t = replication_tables(simulate(self.loaded, rep))
-        except Exception as exc:  # a failed replication is data, not a crash
-            self.failures.append(
-                {"replication": rep, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-            )
+        if t is None:
+            self.failures.append(failure or {"replication": rep, "error": "no result", "traceback": ""})
             return
         for k, frames in self.tables.items():
             frames.append(getattr(t, k))
         self.kp.append((rep, t.kpis))
         if self.on_replication:
-            self.on_replication(rep, time.perf_counter() - t0)
+            self.on_replication(rep, secs)
 
     def summary(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The long KPI table and its summary (:func:`twin.results.stats.summarise`)."""
@@ -151,9 +176,54 @@ def _cat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(full, ignore_index=True)
 
 
+Outcome = tuple[ReplicationTables | None, dict[str, Any] | None, float]
+"""What :func:`replicate` returns: tables or a failure, and the wall seconds."""
+
+
+def add_in_step(runs: list[Replications], reps: range) -> None:
+    """Add replications ``reps`` to every run of ``runs``: replication r to each run, then r + 1,
+    as a serial loop would. With more than one worker (the most any run asks for), they run on a
+    local process pool, each worker getting the validated scenario and the replication index and
+    returning its tables; they are recorded in that same order, so the tables and KPIs equal those
+    of one worker. A replication whose worker process dies is recorded as failed, never lost."""
+    jobs = [(r, rep) for rep in reps for r in runs]
+    workers = min(max((r.workers for r in runs), default=1), len(jobs))
+    if workers <= 1:
+        for r, rep in jobs:
+            r.add(rep)
+        return
+    with contextlib.closing(_pooled([(r.loaded, rep) for r, rep in jobs], workers)) as outcomes:
+        for (r, rep), outcome in zip(jobs, outcomes):
+            r.record(rep, outcome)
+
+
+def _pooled(jobs: list[tuple[LoadedScenario, int]], workers: int) -> Iterator[Outcome]:
+    """:func:`replicate` each job on ``workers`` processes; outcomes in job order, each as soon as
+    it and those before it are done."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from twin.experiments.pool import process_pool, warm_culture_kernel
+
+    warm_culture_kernel()
+    pool = process_pool(workers)
+    try:
+        futures = [pool.submit(replicate, job) for job in jobs]
+        for fut, (_, rep) in zip(futures, jobs):
+            try:
+                yield fut.result()
+            except BrokenProcessPool:
+                yield None, {"replication": rep, "error": "its worker process died (killed, out of memory or a "
+                             "crash in native code)", "traceback": ""}, 0.0
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def extend_to_precision(runs: list[Replications], precision: Precision) -> list[dict[str, Any]]:
     """Add replications to every run of ``runs`` in step (replication n to each, so layouts keep
-    their common random numbers) until every run meets ``precision`` or the cap is reached.
+    their common random numbers) until every run meets ``precision`` or the cap is reached. With
+    several workers, replications are added in batches of the worker count (the rule is checked
+    after each batch); replication r is the same whatever the batch, so the result for a final n
+    equals that of one worker.
 
     Returns:
         per run, what goes into its ``summary.json`` as ``precision``: the rule (``rel``,
@@ -165,8 +235,7 @@ def extend_to_precision(runs: list[Replications], precision: Precision) -> list[
         n = runs[0].attempted
         if all(s["reached"] for s in status) or n >= precision.max_replications:
             break
-        for r in runs:
-            r.add(n)
+        add_in_step(runs, range(n, min(n + max(r.workers for r in runs), precision.max_replications)))
     rule = {"rel": precision.rel, "max_replications": precision.max_replications,
             "kpis_wanted": list(precision.kpis), "replications": n}
     return [{**rule, **s} for s in status]
@@ -177,6 +246,7 @@ def run_scenario(
     replications: int | None = None,
     on_replication: Callable[[int, float], None] | None = None,
     precision: Precision | None = None,
+    workers: int | None = 1,
 ) -> RunResult:
     """Simulate ``replications`` independent replications (default: the scenario's own).
 
@@ -189,11 +259,14 @@ def run_scenario(
             scenario's ``seed`` field, set it with an override to change it); with
             ``precision``, the number to start from.
         on_replication: called with (replication, wall seconds) after each one.
-        precision: add replications until the main KPIs are this precise (:class:`Precision`).
+        precision: add replications until the main KPIs are this precise (:class:`Precision`);
+            with several workers they are added in batches of ``workers``, and the result for a
+            final n equals that of one worker.
+        workers: local processes for the replications (None: all cores; 1: in this process);
+            the tables and KPIs are the same whatever the number.
     """
-    runs = Replications(loaded, on_replication)
-    for rep in range(replications or loaded.scenario.replications):
-        runs.add(rep)
+    runs = Replications(loaded, on_replication, workers)
+    runs.add_many(range(replications or loaded.scenario.replications))
     return runs.result(extend_to_precision([runs], precision)[0] if precision else None)
 
 

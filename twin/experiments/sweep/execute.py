@@ -15,11 +15,6 @@ driver killed with SIGKILL leaves no orphans.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import sys
-import threading
 import time
 import traceback
 from collections import deque
@@ -27,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from twin.experiments.pool import process_pool, worker_count
 from twin.experiments.sweep.spec import Plan, Task
 from twin.experiments.sweep.store import SweepStore
 
@@ -66,33 +62,6 @@ def _lost(task: Task, why: str) -> dict[str, Any]:
             "status": "lost", "error": why, "kpis": {}, "scenario_hash": "", "root_seed": -1, "wall_s": 0.0}
 
 
-def _end_with_parent(parent: int) -> None:
-    """Pool initializer: end this worker when the driver ``parent`` dies, even by SIGKILL."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):  # prctl(PR_SET_PDEATHSIG, SIGKILL)
-            import ctypes
-
-            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)
-    if os.getppid() != parent:  # died before the watch was set
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="celltwin-parent-watch", daemon=True).start()
-
-
-def _pool(workers: int):  # -> ProcessPoolExecutor
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    ctx = mp.get_context("fork") if sys.platform.startswith("linux") else None
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_end_with_parent,
-                               initargs=(os.getpid(),))
-
-
 def _local(tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
     if workers <= 1:
         for t in tasks:
@@ -101,7 +70,7 @@ def _local(tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
     from concurrent.futures import as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    pool = _pool(workers)
+    pool = process_pool(workers)
     futures = {pool.submit(run_task, t): t for t in tasks}
     finished: set[str] = set()
     try:
@@ -129,7 +98,7 @@ def _isolated(tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
         while queue or running:
             while queue and len(running) < workers:
                 task, deaths = queue.popleft()
-                pool = _pool(1)
+                pool = process_pool(1)
                 running[pool.submit(run_task, task)] = (task, deaths, pool)
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for fut in done:
@@ -227,7 +196,7 @@ def execute(
     if scheduler is not None:
         rows = _dask(todo, scheduler)
     else:
-        rows = _local(todo, workers or os.cpu_count() or 1)
+        rows = _local(todo, worker_count(workers))
     n = counts["skipped"]
     try:
         for row in rows:
