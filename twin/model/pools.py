@@ -168,14 +168,7 @@ class UnitPool:
         idx = self._first_fit(skill, need_h, self.env.now, {})
         if idx < 0:
             return None
-        self._seq += 1
-        req = Request(self.env, skill, need_h, self._seq)
-        u = self.units[idx]
-        u.holders += 1
-        req.unit = u
-        req._ok, req._value, req.callbacks = True, u, None  # a processed, successful event
-        self._touch(u)
-        return req
+        return self._granted(skill, need_h, idx)
 
     def request_first(self) -> Request:
         """A request of a pool of interchangeable units (devices) that goes ahead of every
@@ -208,6 +201,10 @@ class UnitPool:
             idx = self._first_fit(skill, need_h, self.env.now, {})
             if idx < 0:
                 return None
+        return self._granted(skill, need_h, idx)
+
+    def _granted(self, skill: str | None, need_h: float, idx: int) -> Request:
+        """A request for unit ``idx``, granted on the spot with no event scheduled."""
         self._seq += 1
         req = Request(self.env, skill, need_h, self._seq)
         u = self.units[idx]
