@@ -431,6 +431,9 @@ class StepRunner:
         env = self.w.env
         t0 = env.now
         timer = env.timeout(hours)
+        if not gates and not self.w.stops_from_outside:
+            yield timer  # nothing can stop this work early: no condition event needed (the hot path)
+            return hours
         downs = [g.when_down() for g in gates]
         yield simpy.AnyOf(env, [timer, self.p.stop_ev, *downs])
         forget(gates, downs)

@@ -46,6 +46,17 @@ class World:
         self.closed = False  # set once the horizon is reached; nothing is logged after it
         self.n_patients = 0  # set once the referral times are drawn
         self.holds = HoldPlan.of(self.sc)  # None without holds: nothing to do at step edges
+        # Whether a batch's outcome can come from outside the process doing its work (a drop-out
+        # that ends it, a hold's watcher, a QC failure stopping the panel's other tests): else a
+        # step's work need not also wait on the patient's stop event.
+        # (a storage unit's stop past its tolerance, or an in-process check, fails a batch from its
+        # watcher too).
+        self.stops_from_outside = (
+            self.holds is not None or len(self.sc.qc.tests) > 1
+            or (self.sc.dropout.hazard_per_day > 0 and self.sc.dropout.batch == "end")
+            or any(st.end_point is not None and st.end_point.in_process_check is not None for st in self.sc.recipe)
+            or any(t.stop_tolerance_h is not None and (t.failure is not None or self.sc.outages)
+                   for t in loaded.device_types.values()))
         self.first_weekday = self.sc.start_date.weekday()  # 0 = Monday, for pickup calendars
         self._quantiles: dict[str, tuple[list[float], bytearray]] = {}
         self.cond: dict[tuple[str, str], Condition] = {
