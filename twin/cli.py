@@ -150,14 +150,15 @@ def _precision(args: argparse.Namespace):
     return None if args.precision is None else Precision(args.precision, args.max_replications)
 
 
-def _float_in(low: float, high: float):
-    """An argparse type: a number in [low, high]."""
+def _number_in(kind: type, low: float, high: float):
+    """An argparse type: a number of ``kind`` (float or int) in [low, high]."""
+    what = "a whole number" if kind is int else "a number"
 
-    def parse(text: str) -> float:
+    def parse(text: str):
         try:
-            v = float(text)
+            v = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
         if not low <= v <= high:
             raise argparse.ArgumentTypeError(f"expected {low:g} to {high:g}, got {v:g}")
         return v
@@ -165,19 +166,14 @@ def _float_in(low: float, high: float):
     return parse
 
 
+def _float_in(low: float, high: float):
+    """An argparse type: a number in [low, high]."""
+    return _number_in(float, low, high)
+
+
 def _int_in(low: int, high: int):
     """An argparse type: a whole number in [low, high]."""
-
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if not low <= v <= high:
-            raise argparse.ArgumentTypeError(f"expected {low} to {high}, got {v}")
-        return v
-
-    return parse
+    return _number_in(int, low, high)
 
 
 def _fmt(v: float, unit: str = "") -> str:
