@@ -257,7 +257,7 @@ def test_a_task_that_kills_its_worker_is_lost_alone_and_retried_by_resume(tmp_pa
     task is stored ok once, and --resume runs the lost one again."""
     import os
 
-    from twin.experiments.sweep.execute import MAX_DEATHS
+    from twin.experiments.pool import MAX_DEATHS
 
     real = twin.model.simulate
     plan = load_sweep(write(tmp_path))

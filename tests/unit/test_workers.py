@@ -106,3 +106,27 @@ def test_precision_in_batches_ends_with_the_tables_of_a_plain_run_of_that_n() ->
 def test_the_default_is_every_core() -> None:
     assert worker_count(None) == (os.cpu_count() or 1)
     assert worker_count(1) == 1
+
+
+def test_a_worker_that_dies_fails_only_its_own_replication(monkeypatch) -> None:
+    """A replication that kills its worker process every time (say, out of memory) is a failed
+    replication after it ran alone MAX_DEATHS times; the replications queued with it, which the
+    broken pool took down too, run again and are kept, in order."""
+    real = twin.model.simulate
+
+    def deadly(loaded, replication=0):
+        if replication == 1:
+            os._exit(3)
+        return real(loaded, replication)
+
+    monkeypatch.setattr(twin.model, "simulate", deadly)
+    data = centralised_data()
+    data.update(horizon_days=30, warmup_days=0)
+    res = run_scenario(build(data), replications=4, workers=2)
+    assert [f["replication"] for f in res.failures] == [1]
+    assert "died" in res.failures[0]["error"]
+    assert list(res.batches["replication"].unique()) == [0, 2, 3]
+    monkeypatch.setattr(twin.model, "simulate", real)
+    plain = run_scenario(build(data), replications=4, workers=1)
+    kept = plain.batches[plain.batches["replication"] != 1].reset_index(drop=True)
+    pd.testing.assert_frame_equal(res.batches.reset_index(drop=True), kept, check_dtype=False)

@@ -199,23 +199,28 @@ def add_in_step(runs: list[Replications], reps: range) -> None:
 
 def _pooled(jobs: list[tuple[LoadedScenario, int]], workers: int) -> Iterator[Outcome]:
     """:func:`replicate` each job on ``workers`` processes; outcomes in job order, each as soon as
-    it and those before it are done."""
-    from concurrent.futures.process import BrokenProcessPool
-
-    from twin.experiments.pool import process_pool, warm_culture_kernel
+    it and those before it are done. A job whose worker process dies is run again alone (see
+    :func:`twin.experiments.pool.each_in_pool`), so it never fails the jobs queued with it; one
+    that dies every time is a failed replication."""
+    from twin.experiments.pool import each_in_pool, warm_culture_kernel
 
     warm_culture_kernel()
-    pool = process_pool(workers)
+    ready: dict[int, Outcome] = {}
+    nxt = 0
+    outcomes = each_in_pool(replicate, jobs, workers, _died)
     try:
-        futures = [pool.submit(replicate, job) for job in jobs]
-        for fut, (_, rep) in zip(futures, jobs):
-            try:
-                yield fut.result()
-            except BrokenProcessPool:
-                yield None, {"replication": rep, "error": "its worker process died (killed, out of memory or a "
-                             "crash in native code)", "traceback": ""}, 0.0
+        for i, outcome in outcomes:
+            ready[i] = outcome
+            while nxt in ready:
+                yield ready.pop(nxt)
+                nxt += 1
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        outcomes.close()
+
+
+def _died(job: tuple[LoadedScenario, int], why: str) -> Outcome:
+    """The failure of replication ``job[1]`` whose worker process kept dying."""
+    return None, {"replication": job[1], "error": why, "traceback": ""}, 0.0
 
 
 def extend_to_precision(runs: list[Replications], precision: Precision) -> list[dict[str, Any]]:

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from twin.experiments.pool import process_pool, worker_count
+from twin.experiments.pool import each_in_pool, worker_count
 from twin.experiments.sweep.spec import Plan, Task
 from twin.experiments.sweep.store import SweepStore
 
@@ -51,11 +50,6 @@ def run_task(task: Task) -> dict[str, Any]:
     return row
 
 
-MAX_DEATHS = 3
-"""Times a task may lose its worker process, each time alone in a fresh one, before it is
-reported lost (assumption: a machine hiccup rarely strikes the same task three times)."""
-
-
 def _lost(task: Task, why: str) -> dict[str, Any]:
     """A task lost to infrastructure (its process died): reported, never stored, retried by --resume."""
     return {"scenario_id": task.scenario_id, "point_id": task.point_id, "replication": task.replication,
@@ -67,54 +61,12 @@ def _local(tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
         for t in tasks:
             yield run_task(t)
         return
-    from concurrent.futures import as_completed
-    from concurrent.futures.process import BrokenProcessPool
-
-    pool = process_pool(workers)
-    futures = {pool.submit(run_task, t): t for t in tasks}
-    finished: set[str] = set()
-    try:
-        for fut in as_completed(futures):
-            row = fut.result()
-            finished.add(futures[fut].scenario_id)
-            yield row
-        return
-    except BrokenProcessPool:
-        pending = [t for t in tasks if t.scenario_id not in finished]
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-    yield from _isolated(pending, workers)
+    for _, row in each_in_pool(run_task, tasks, workers, _lost_after_deaths):
+        yield row
 
 
-def _isolated(tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
-    """Run ``tasks`` each in a process of its own (``workers`` at a time), after a worker died:
-    a task whose process dies again is retried alone up to :data:`MAX_DEATHS` times, then lost."""
-    from concurrent.futures import FIRST_COMPLETED, wait
-    from concurrent.futures.process import BrokenProcessPool
-
-    queue = deque((t, 0) for t in tasks)
-    running: dict[Any, tuple[Task, int, Any]] = {}
-    try:
-        while queue or running:
-            while queue and len(running) < workers:
-                task, deaths = queue.popleft()
-                pool = process_pool(1)
-                running[pool.submit(run_task, task)] = (task, deaths, pool)
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for fut in done:
-                task, deaths, pool = running.pop(fut)
-                pool.shutdown(wait=False)
-                try:
-                    yield fut.result()
-                except BrokenProcessPool:
-                    if deaths + 1 < MAX_DEATHS:
-                        queue.append((task, deaths + 1))
-                    else:
-                        yield _lost(task, f"its worker process died {MAX_DEATHS} times, each time running this "
-                                    "task alone (killed, out of memory or a crash); not stored: --resume tries it again")
-    finally:
-        for _, _, pool in running.values():
-            pool.shutdown(wait=False, cancel_futures=True)
+def _lost_after_deaths(task: Task, why: str) -> dict[str, Any]:
+    return _lost(task, f"{why}; not stored: --resume tries it again")
 
 
 def run_batch(tasks: list[Task]) -> list[dict[str, Any]]:
