@@ -391,6 +391,17 @@ def test_the_run_report_warns_when_replications_are_too_few_for_intervals() -> N
     assert few_replications_note(5) == ""
 
 
+def test_the_key_figures_say_too_few_replications_once() -> None:
+    from twin.reports.run_report import kpi_table_html
+    from twin.results.stats import few_replications_warning, summary_warnings
+
+    summary = pd.DataFrame(columns=["kpi", "warning"])
+    data = {"kpis": {}, "warnings": [*summary_warnings(summary, 2), "interval wider than the mean: x"]}
+    page = kpi_table_html(data, noted=few_replications_warning(2))
+    assert "only 2 replications" not in page and "interval wider than the mean" in page
+    assert "only 2 replications" in kpi_table_html(data)  # the console and summary.json keep it
+
+
 def test_report_tables_wrap_between_words_never_inside_one() -> None:
     from twin.reports.page import PAGE_CSS
     from twin.reports.run_report import outage_table_html

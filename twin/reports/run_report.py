@@ -20,7 +20,7 @@ from twin.core.units import HOURS_PER_DAY
 from twin.core.vocab import SITE_CONDITIONS
 from twin.reports.page import Section, render_page
 from twin.results.kpis import HEADLINE
-from twin.results.stats import summarise
+from twin.results.stats import MIN_REPLICATIONS, few_replications_warning, summarise
 from twin.results.tables import held_intervals, intervals, unit_down_intervals
 
 KIND_ORDER = {"device": 0, "staff": 1, "chair": 2, "slot": 3}
@@ -725,11 +725,13 @@ def _num(v: float | None) -> str:
     return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.1f}"
 
 
-def kpi_table_html(summary: dict[str, Any]) -> str:
+def kpi_table_html(summary: dict[str, Any], noted: str = "") -> str:
     """The headline KPIs as an HTML table (mean and 95% CI; "constant" where every replication
-    gave the same value; each interval's warning), after the run's warnings (``summary.json``)."""
+    gave the same value; each interval's warning), after the run's warnings (``summary.json``)
+    but the one the page already says otherwise (``noted``)."""
     kp = summary["kpis"]
-    warn = "".join(f"<p class='warning'>Warning: {html.escape(w)}</p>" for w in summary.get("warnings") or [])
+    warn = "".join(f"<p class='warning'>Warning: {html.escape(w)}</p>" for w in summary.get("warnings") or []
+                   if w != noted)
     rows = [warn, "<table class='kpi'><tr><th>KPI</th><th>mean</th><th>95% CI</th><th>note</th></tr>"]
     for key, label, unit in HEADLINE:
         if key not in kp:
@@ -746,19 +748,15 @@ def kpi_table_html(summary: dict[str, Any]) -> str:
     return "".join(rows)
 
 
-#: Fewer replications than this give intervals too wide to read (t factor 2.78 at 5, 12.7 at 2).
-ENOUGH_REPLICATIONS = 5
-
-
 def few_replications_note(n: int) -> str:
     """A warning above the key figures when ``n`` replications are too few for usable
     intervals (empty otherwise)."""
-    if n >= ENOUGH_REPLICATIONS:
+    if n >= MIN_REPLICATIONS:
         return ""
     why = ("one replication gives no confidence interval at all" if n <= 1 else
            f"with {n} replications the 95% intervals are very wide (the Student t factor alone is "
            f"{ {2: 12.7, 3: 4.3, 4: 3.18}.get(n, 2.78)} times the standard error)")
-    return (f"<p class='note warning'><b>Too few replications:</b> {why}. Run at least {ENOUGH_REPLICATIONS} "
+    return (f"<p class='note warning'><b>Too few replications:</b> {why}. Run at least {MIN_REPLICATIONS} "
             f"(e.g. <code>twin run FILE -r 10</code>) before reading differences from these figures.</p>")
 
 
@@ -786,7 +784,8 @@ def run_report(run_dir: Path, replication: int = 0) -> str:
         Section("Key figures", f"Means over {n} replication(s) with 95% confidence intervals (Student t over "
                 "replications on a scale that keeps each KPI in its bounds: square root for patient counts, "
                 "log for days and rates, logit for fractions). Patient counts are of patients referred after "
-                "the warm-up.", html=few_replications_note(n) + kpi_table_html(summary)),
+                "the warm-up.",
+                html=few_replications_note(n) + kpi_table_html(summary, noted=few_replications_warning(n))),
         Section(
             f"Timeline of devices and staff (replication {replication})",
             "Each row is one unit: a device, a person of a staff role, an apheresis chair or an infusion "

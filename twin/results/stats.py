@@ -146,13 +146,18 @@ def summarise(kpi_long: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
+def few_replications_warning(n_replications: int) -> str:
+    """The warning that ``n_replications`` are too few for a usable 95% interval ("" if enough)."""
+    if n_replications >= MIN_REPLICATIONS:
+        return ""
+    return (f"only {n_replications} replication{'s' if n_replications != 1 else ''}: fewer than "
+            f"{MIN_REPLICATIONS} give no usable 95% interval; use --replications or --precision")
+
+
 def summary_warnings(summary: pd.DataFrame, n_replications: int, names: Iterable[str] = ()) -> list[str]:
     """Plain-language warnings for a run: too few replications, and the KPIs among ``names``
     (default: every KPI) whose interval is wider than their mean."""
-    out = []
-    if n_replications < MIN_REPLICATIONS:
-        out.append(f"only {n_replications} replication{'s' if n_replications != 1 else ''}: fewer than "
-                   f"{MIN_REPLICATIONS} give no usable 95% interval; use --replications or --precision")
+    out = [few] if (few := few_replications_warning(n_replications)) else []
     wanted = set(names)
     wide = [r.kpi for r in summary.itertuples(index=False)
             if (not wanted or r.kpi in wanted) and r.warning.startswith("half-width")]
