@@ -51,7 +51,7 @@ def _context(sc: Scenario, types: dict[str, DeviceType], resolved: dict[tuple[st
 def check_references(sc: Scenario, types: dict[str, DeviceType], marks: Marks, src: str) -> None:
     """Names refer to things that exist, and every hospital's batches can be made somewhere."""
     ctx = _context(sc, types, {}, marks, src)
-    for check in (_hospitals, _device_types, _couriers, _routing, _manufacturing, _qc_lab, _release_site, _cost_keys, _cost_devices):
+    for check in (_hospitals, _device_types, _couriers, _routes, _routing, _manufacturing, _qc_lab, _release_site, _cost_keys, _cost_devices):
         check(ctx)
 
 
@@ -101,7 +101,9 @@ def _device_types(ctx: Context) -> None:
 
 def _fixed_devices(sc: Scenario) -> tuple[tuple[str, Path_t], ...]:
     """The device types every manufacturing site needs besides the recipe's, with their fields."""
-    return ((sc.cryopreservation.device, ("cryopreservation", "device")), (sc.storage.device, ("storage", "device")))
+    cryo = ((sc.cryopreservation.device, ("cryopreservation", "device")),) if sc.final_product.form == "cryopreserved" \
+        else ()
+    return (*cryo, (sc.storage.device, ("storage", "device")))
 
 
 def _couriers(ctx: Context) -> None:
@@ -110,6 +112,38 @@ def _couriers(ctx: Context) -> None:
         for end, key in ((lane.from_, "from"), (lane.to, "to")):
             if end not in sc.sites:
                 raise err(f"unknown site {end!r}; sites are {sorted(sc.sites)}", "couriers", i, key)
+
+
+def _routes(ctx: Context) -> None:
+    """Each route's sites exist, each leg has its courier lane, hub steps' roles have staff at
+    their hub, step names are unique, and a pair of sites has at most one route."""
+    sc, err = ctx.sc, ctx.err
+    seen: set[tuple[str, str]] = set()
+    names = [n for n in sc.journey_steps() if n not in {st.name for _, st in sc.hub_steps()}]
+    for i, r in enumerate(sc.routes):
+        where = ("routes", i)
+        for end, key in ((r.from_, "from"), (r.to, "to")):
+            if end not in sc.sites:
+                raise err(f"unknown site {end!r}; sites are {sorted(sc.sites)}", *where, key)
+        if (r.from_, r.to) in seen:
+            raise err(f"a second route from {r.from_!r} to {r.to!r}; give each pair of sites one", *where)
+        seen.add((r.from_, r.to))
+        for j, w in enumerate(r.via):
+            if w.site not in sc.sites:
+                raise err(f"unknown site {w.site!r}; sites are {sorted(sc.sites)}", *where, "via", j, "site")
+            for k, st in enumerate(w.steps):
+                if st.name in names:
+                    raise err(f"step name {st.name!r} is already a step of the journey; give the hub step its own "
+                              "name", *where, "via", j, "steps", k, "name")
+                names.append(st.name)
+                if st.role is not None and st.hands_on_h > 0 and sc.sites[w.site].headcount(st.role) < 1:
+                    raise err(f"role {st.role!r} has no staff at {w.site!r} (add sites.{w.site}.staff.{st.role})",
+                              *where, "via", j, "steps", k, "role")
+        for a, b in r.legs():
+            if a == b:
+                raise err(f"the route stops at {a!r} twice in a row", *where, "via")
+            if not sc.has_lane(a, b):
+                raise err(f"no courier lane from {a!r} to {b!r} for this route's leg", *where, "via")
 
 
 def _routing(ctx: Context) -> None:
@@ -177,7 +211,7 @@ def _fixed_route(ctx: Context, h: str) -> None:
         if problem:
             raise err(problem[0], *problem[1])
         for a, b in ((h, target), (target, h)):
-            if a != b and not sc.has_lane(a, b):
+            if a != b and not sc.ships(a, b):
                 raise err(f"no courier lane from {a!r} to {b!r}", "couriers")
 
 
@@ -191,7 +225,7 @@ def _qc_lab(ctx: Context) -> None:
     if any(t.hands_on_h > 0 for t in sc.qc.tests) and sc.sites[lab].headcount(sc.qc.role) < 1:
         raise err(f"role {sc.qc.role!r} has no staff at the QC lab {lab!r}", "qc", "role")
     for m in sorted(ctx.makers()):
-        if m != lab and not sc.has_lane(m, lab):
+        if m != lab and not sc.ships(m, lab):
             raise err(f"no courier lane from {m!r} to the QC lab {lab!r} for samples", "qc", "lab")
 
 
