@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from twin.core.errors import ScenarioError
 from twin.scenario.locate import located_error
@@ -122,28 +122,32 @@ def _routes(ctx: Context) -> None:
     names = [n for n in sc.journey_steps() if n not in {st.name for _, st in sc.hub_steps()}]
     for i, r in enumerate(sc.routes):
         where = ("routes", i)
-        for end, key in ((r.from_, "from"), (r.to, "to")):
+        for end, path in ((r.from_, ("from",)), (r.to, ("to",)), *((w.site, ("via", j, "site"))
+                                                                   for j, w in enumerate(r.via))):
             if end not in sc.sites:
-                raise err(f"unknown site {end!r}; sites are {sorted(sc.sites)}", *where, key)
+                raise err(f"unknown site {end!r}; sites are {sorted(sc.sites)}", *where, *path)
         if (r.from_, r.to) in seen:
             raise err(f"a second route from {r.from_!r} to {r.to!r}; give each pair of sites one", *where)
         seen.add((r.from_, r.to))
         for j, w in enumerate(r.via):
-            if w.site not in sc.sites:
-                raise err(f"unknown site {w.site!r}; sites are {sorted(sc.sites)}", *where, "via", j, "site")
             for k, st in enumerate(w.steps):
-                if st.name in names:
-                    raise err(f"step name {st.name!r} is already a step of the journey; give the hub step its own "
-                              "name", *where, "via", j, "steps", k, "name")
+                _hub_step(ctx, (w.site, st, names), (*where, "via", j, "steps", k))
                 names.append(st.name)
-                if st.role is not None and st.hands_on_h > 0 and sc.sites[w.site].headcount(st.role) < 1:
-                    raise err(f"role {st.role!r} has no staff at {w.site!r} (add sites.{w.site}.staff.{st.role})",
-                              *where, "via", j, "steps", k, "role")
         for a, b in r.legs():
-            if a == b:
-                raise err(f"the route stops at {a!r} twice in a row", *where, "via")
-            if not sc.has_lane(a, b):
-                raise err(f"no courier lane from {a!r} to {b!r} for this route's leg", *where, "via")
+            if a == b or not sc.has_lane(a, b):
+                raise err(f"the route stops at {a!r} twice in a row" if a == b else
+                          f"no courier lane from {a!r} to {b!r} for this route's leg", *where, "via")
+
+
+def _hub_step(ctx: Context, what: tuple[str, Any, list[str]], path: Path_t) -> None:
+    """A hub step (``what``: its site, the step, the step names taken so far) has its own name and
+    staff of its role at its site."""
+    site, st, names = what
+    if st.name in names:
+        raise ctx.err(f"step name {st.name!r} is already a step of the journey; give the hub step its own name",
+                      *path, "name")
+    if st.role is not None and st.hands_on_h > 0 and ctx.sc.sites[site].headcount(st.role) < 1:
+        raise ctx.err(f"role {st.role!r} has no staff at {site!r} (add sites.{site}.staff.{st.role})", *path, "role")
 
 
 def _routing(ctx: Context) -> None:
