@@ -207,6 +207,24 @@ def test_freezing_at_a_hub_puts_the_later_legs_on_the_shipper_clock() -> None:
     assert set(out["detail"].astype(str)) == {"infused"}
 
 
+def test_fresh_material_clock_ends_at_the_hub_that_freezes_it() -> None:
+    """Fresh starting material frozen at the hub: a ``fresh_material`` hold to the hub step
+    stops the clock there (patient 0's freezing starts 2 h after apheresis ends, patient 1's 2 h
+    too); a limit of 1.5 h loses both at 1.5 h; ``viability_h`` (to the start of processing) is
+    refused with the holds entry to write instead."""
+    d = _two_zones(route=True)
+    d["holds"] = [{"name": "fresh_material", "from": "apheresis", "to": "hub_freezing", "limit_h": 5}]
+    assert set(_events(d).query("kind == 'outcome'")["detail"].astype(str)) == {"infused"}
+    d["holds"][0]["limit_h"] = 1.5
+    out = _events(d).query("kind == 'outcome'")
+    assert [(str(r.step), r.time_h) for r in out.itertuples()] == [("hold:fresh_material", 5.5),
+                                                                  ("hold:fresh_material", 9.5)]
+    d.pop("holds")
+    d["starting_material"] = {"form": "fresh", "viability_h": 5}
+    with pytest.raises(ScenarioError, match="to: hub_freezing, limit_h: 5"):
+        build(d)
+
+
 def test_nobody_works_a_shift_on_a_holiday() -> None:
     """A plant at UTC-8 with its day shift every day: on the listed local dates nobody comes on
     duty (the rota has no shift that starts on them), and on the days around them people do."""

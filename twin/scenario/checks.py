@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from twin.core.errors import ScenarioError
+from twin.scenario.holds import FRESH_MATERIAL
 from twin.scenario.locate import located_error
 
 if TYPE_CHECKING:
@@ -133,10 +134,25 @@ def _routes(ctx: Context) -> None:
             for k, st in enumerate(w.steps):
                 _hub_step(ctx, (w.site, st, names), (*where, "via", j, "steps", k))
                 names.append(st.name)
+        _fresh_clock(ctx, r, i)
         for a, b in r.legs():
             if a == b or not sc.has_lane(a, b):
                 raise err(f"the route stops at {a!r} twice in a row" if a == b else
                           f"no courier lane from {a!r} to {b!r} for this route's leg", *where, "via")
+
+
+def _fresh_clock(ctx: Context, r: Any, i: int) -> None:
+    """Fresh starting material with ``viability_h`` runs its clock to the start of processing:
+    wrong on a route whose hub freezes it, so say how to end the clock at the hub instead."""
+    sc = ctx.sc
+    m = sc.starting_material
+    freezing = next((st.name for w in r.via for st in w.steps if st.freezes), None)
+    if freezing is not None and m.form == "fresh" and m.viability_h is not None \
+            and all(h.name != FRESH_MATERIAL for h in sc.holds):
+        raise ctx.err(f"route {i} freezes the fresh starting material at {freezing!r}, but viability_h runs to the "
+                      "start of processing; end the clock at the hub instead: holds: [{name: fresh_material, from: "
+                      f"apheresis, to: {freezing}, limit_h: {m.viability_h:g}}}] (and drop viability_h)",
+                      "starting_material", "viability_h")
 
 
 def _hub_step(ctx: Context, what: tuple[str, Any, list[str]], path: Path_t) -> None:

@@ -266,9 +266,9 @@ class Scenario(StrictModel):
         return list(dict.fromkeys(roles))
 
     def can_manufacture(self, site: str) -> bool:
-        """Whether ``site`` has every device type and role manufacturing needs."""
+        """Whether ``site`` has every device type and role manufacturing needs (a hub never makes batches)."""
         s = self.sites[site]
-        return all(s.devices.get(t) is not None and s.devices[t].count > 0 for t in self.device_types_needed()) and \
+        return s.kind != "hub" and all(s.devices.get(t) is not None and s.devices[t].count > 0 for t in self.device_types_needed()) and \
             all(s.headcount(r) > 0 for r in self.roles_needed())
 
     def transit_mean_h(self, origin: str, destination: str) -> float:
