@@ -288,6 +288,11 @@ def test_route_and_network_input_errors_are_located() -> None:
     d["sites"]["hub"]["apheresis_chairs"] = 1
     with pytest.raises(ScenarioError, match="a hub has no apheresis_chairs"):
         build(d)
+    d = _two_zones(route=True)
+    d["sites"]["hub"]["staff"] = {"tech": {"count": 2, "shift": "day"}}
+    d["routes"][0]["via"][0]["steps"][0].update(duration_h=10, hands_on_h=9)
+    with pytest.raises(ScenarioError, match="9 hands-on hours do not fit in any shift of a role qualified for 'hub_freezing'"):
+        build(d)
     d = tiny_data()
     d["final_product"] = {"shelf_life_h": 72}
     with pytest.raises(ScenarioError, match="shelf_life_h applies only to a fresh final product"):

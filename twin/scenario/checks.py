@@ -361,6 +361,8 @@ def _hands_on_fits_a_shift(ctx: Context) -> None:
     tasks += [(st.name, st.hands_on_h, st.role, ("recipe", i, "hands_on_h")) for i, st in enumerate(sc.recipe)]
     tasks += [(f"qc:{t.name}", t.hands_on_h, sc.qc.role, ("qc", "tests", i, "hands_on_h"))
               for i, t in enumerate(sc.qc.tests)]
+    tasks += [(st.name, st.hands_on_h, st.role, ("routes", i, "via", j, "steps", k, "hands_on_h"))
+              for i, r in enumerate(sc.routes) for j, w in enumerate(r.via) for k, st in enumerate(w.steps)]
     for step, hours, role, path in tasks:
         if hours <= 0 or role is None:
             continue
