@@ -11,7 +11,8 @@ from twin.core.errors import ScenarioError
 from twin.model.availability import ln2_plan, power_plan
 from twin.model.conditions import Condition
 from twin.model.pools import Unit, UnitPool
-from twin.scenario.calendars import shift_intervals
+from twin.scenario.calendars import SiteClock, shift_intervals
+from twin.scenario.rota import shift_occurrences
 from twin.scenario.staffing import ShiftBlock
 
 # -- shift calendars -------------------------------------------------------------------------------
@@ -37,6 +38,35 @@ def test_shift_that_started_before_the_start_is_cut_at_zero() -> None:
     """A Sunday night block 22-06 seen from a Monday start: on duty from 0 to 6 h."""
     iv = shift_intervals([ShiftBlock(days=["sun"], start_h=22, end_h=6)], first_weekday=0, horizon_h=48)
     assert iv == [(0.0, 6.0)]
+
+
+def test_local_shifts_are_shifted_onto_the_twin_clock_and_skip_holidays() -> None:
+    """Mon-Fri 09-17 at a site at UTC+1 from a Monday start: Monday's shift is twin 08-16; at
+    UTC-8 it is twin 17-01 (and Sunday's 09:00 local is not a workday); a holiday on local day 1
+    (Tuesday) drops that day's shift only."""
+    block = [ShiftBlock(days=["mon", "tue", "wed", "thu", "fri"], start_h=9, end_h=17)]
+    assert shift_occurrences(block, 0, 48, SiteClock(offset_h=1))[:2] == [(8.0, 16.0), (32.0, 40.0)]
+    assert shift_occurrences(block, 0, 48, SiteClock(offset_h=-8))[:2] == [(17.0, 25.0), (41.0, 49.0)]
+    assert shift_occurrences(block, 0, 96, SiteClock(offset_h=1, holidays=frozenset({1}))) == [
+        (8.0, 16.0), (56.0, 64.0), (80.0, 88.0)]
+    # Offset 0 and no holidays: the calendar as without a clock.
+    assert shift_occurrences(block, 3, 500, SiteClock(first_weekday=3)) == shift_occurrences(block, 3, 500)
+
+
+def test_local_hour_at_a_site() -> None:
+    """World.local_h and SiteClock: a site's local hour is the twin hour plus its offset, its
+    hour of the day wraps at 24; pickups wait for the cut-off in the origin's local time."""
+    from twin.model.world import World
+
+    d = tiny_data()
+    d["sites"]["f"]["utc_offset_h"] = -8
+    d["couriers"][1]["pickup_h"] = 9
+    w = World(build(d), 0)
+    assert w.local_h("f", 3.0) == -5.0 and w.local_h("h", 3.0) == 3.0
+    assert w.clocks["f"].hour_of_day(3.0) == 19.0
+    lane = w.sc.lane("f", "h")
+    assert w.hours_to_pickup(lane, 3.0) == 14.0  # f 19:00 (day -1) -> 09:00 on day 0 = twin 17
+    assert w.hours_to_pickup(w.sc.lane("h", "f"), 3.0) == 0.0  # on demand
 
 
 # -- backup plans ----------------------------------------------------------------------------------

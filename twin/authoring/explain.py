@@ -76,6 +76,10 @@ SECTIONS: dict[str, str] = {
                 "and days, delays and losses. A hospital that makes its own batches needs none.",
     "starting_material": "How the apheresis product travels: fresh (processing must start within viability_h) or "
                          "cryopreserved (frozen at the hospital first, then shipped in a dry shipper).",
+    "final_product": "How the final product is kept: cryopreserved (frozen after the recipe, LN2 storage, a dry "
+                     "shipper) or fresh (held at 2-8 C, lost past its shelf life from the last recipe step).",
+    "routes": "Shipments of several legs through hubs: each leg on its courier lane (pickup in the origin's local "
+              "time, delay, loss), the hub's steps (freezing, repacking, an import check) done on the way.",
     "shipper_hold_h": "How long a dry shipper keeps frozen material cold; a frozen shipment that takes longer is lost.",
     "routing": "Which site makes each hospital's batches: fixed (as assigned), nearest (the nearest site with a free "
                "device unit), or least_expected_v2v (least transit both ways plus expected wait).",
@@ -224,13 +228,7 @@ def _sites(loaded: LoadedScenario) -> list[str]:
     sc = loaded.scenario
     out: list[str] = []
     for sname, site in sc.sites.items():
-        makes = sc.can_manufacture(sname)
-        if site.kind == "hospital":
-            head = (f"{sname}: a hospital with {site.apheresis_chairs} apheresis chair(s) and {site.infusion_slots} "
-                    "infusion slot(s)" + ("; it makes its own patients' batches (a point-of-care cell)" if makes else ""))
-        else:
-            head = f"{sname}: a factory" + (" that makes batches" if makes else " (it cannot make batches)")
-        out += _para(head)
+        out += _para(_site_head(sc, sname))
         for tname, pool in site.devices.items():
             t = loaded.device_types[(sname, tname)]
             out += _para(f"{pool.count} x {tname} ({t.display_name}): {_device_text(t)}", "    ")
@@ -244,6 +242,23 @@ def _sites(loaded: LoadedScenario) -> list[str]:
         if site.devices or site.kind == "factory":
             out += _para(f"utilities: {_utilities(loaded, sname)}", "    ")
     return out
+
+
+def _site_head(sc: Scenario, sname: str) -> str:
+    """What a site is: its kind and places, whether it makes batches, its local time and holidays."""
+    site, makes = sc.sites[sname], sc.can_manufacture(sname)
+    if site.kind == "hospital":
+        head = (f"{sname}: a hospital with {site.apheresis_chairs} apheresis chair(s) and {site.infusion_slots} "
+                "infusion slot(s)" + ("; it makes its own patients' batches (a point-of-care cell)" if makes else ""))
+    elif site.kind == "hub":
+        head = f"{sname}: a hub (a waypoint of routes)"
+    else:
+        head = f"{sname}: a factory" + (" that makes batches" if makes else " (it cannot make batches)")
+    if site.utc_offset_h:
+        head += f"; local time = twin clock {site.utc_offset_h:+g} h"
+    if site.holidays:
+        head += f"; {len(site.holidays)} holiday(s) with no shifts or pickups"
+    return head
 
 
 def _device_text(t: DeviceType) -> str:
@@ -395,6 +410,10 @@ def _couriers(sc: Scenario) -> list[str]:
         if lane.loss_probability:
             bits.append(f"lost {_pct(lane.loss_probability)} of the time")
         out += _para(f"{lane.from_} -> {lane.to}: {', '.join(bits)}")
+    for r in sc.routes:
+        stops = [r.from_] + [w.site + (f" ({', '.join(st.name + ': ' + _task(st) for st in w.steps)})" if w.steps
+                                       else "") for w in r.via] + [r.to]
+        out += _para(f"route {r.from_} => {r.to}: {' -> '.join(stops)}, each leg on its lane")
     return out
 
 
@@ -408,6 +427,11 @@ def _starting_material(sc: Scenario) -> list[str]:
         text = f"Cryopreserved at the hospital first ({_task(m.freezing)})"
     if sc.shipper_hold_h is not None:
         text += f"; a dry shipper holds {_n(sc.shipper_hold_h)} h"
+    product = sc.final_product
+    if product.form == "fresh":
+        text += ". The final product is fresh (not cryopreserved), held at 2-8 C" + (
+            f", lost {_n(product.shelf_life_h)} h after the last recipe step unless infused" if product.shelf_life_h
+            is not None else ", with no shelf-life limit")
     return _para(text + ".")
 
 
@@ -518,9 +542,9 @@ def describe(loaded: LoadedScenario, estimate: LoadEstimate | None = None) -> st
     parts += [
         ("Referrals", ["referrals"], _referrals(sc, est)),
         ("Apheresis", ["apheresis"], _para(f"At the patient's hospital: {_task(sc.apheresis)}.")),
-        ("Starting material", ["starting_material"], _starting_material(sc)),
+        ("Starting material", ["starting_material", "final_product"], _starting_material(sc)),
         ("Routing", ["routing"], _routing(sc, est)),
-        ("Couriers", ["couriers"], _couriers(sc)),
+        ("Couriers", ["couriers", "routes"], _couriers(sc)),
         ("Receipt", ["receipt"], _para(f"{_task(sc.receipt)}.")),
         ("Recipe", ["recipe"], _recipe(loaded, est)),
         ("Cryopreservation and storage", ["cryopreservation", "storage"],

@@ -45,6 +45,7 @@ from twin.scenario.calendars import on_duty_h_per_week
 from twin.scenario.catalogue import DeviceType
 from twin.scenario.document import Scenario
 from twin.scenario.loading import LoadedScenario
+from twin.scenario.logistics import HubStep
 from twin.scenario.rota import heads_needed, post_h_per_week, role_calendar
 
 #: rho at or above this: near saturation (long waits); at or above 1: queues grow without bound.
@@ -302,9 +303,10 @@ def _manufacturing_hours(loaded: LoadedScenario, site: str, demand: _Demand, cul
             run_h += _step_h(step.duration_h.mean, step.hands_on_h)
     let_go()
     cryo = sc.cryopreservation
-    roles = hands(site, cryo.role, cryo.hands_on_h)
-    demand.add(site, "device", cryo.device, _step_h(cryo.duration_h.mean, cryo.hands_on_h)
-               + (types[(site, cryo.device)].changeover_h or 0.0), roles)
+    if sc.final_product.form == "cryopreserved":  # a fresh product is not frozen
+        roles = hands(site, cryo.role, cryo.hands_on_h)
+        demand.add(site, "device", cryo.device, _step_h(cryo.duration_h.mean, cryo.hands_on_h)
+                   + (types[(site, cryo.device)].changeover_h or 0.0), roles)
     lab = sc.qc.lab or site
     qc_h = max(_step_h(t.duration_h.mean, t.hands_on_h) for t in sc.qc.tests)
     qc_h += sc.transit_mean_h(site, lab)
@@ -357,6 +359,11 @@ def _site_rates(sc: Scenario, hospital_rate: dict[str, float]) -> tuple[dict[str
     return site_rate, exact
 
 
+def _hub_steps_of(sc: Scenario, hospital: str) -> list[tuple[str, HubStep]]:
+    """(hub, step) of every hub step on the routes to and from ``hospital``."""
+    return [(w.site, st) for r in sc.routes if hospital in (r.from_, r.to) for w in r.via for st in w.steps]
+
+
 def _weekly_demand(loaded: LoadedScenario, hospital_rate: dict[str, float], site_rate: dict[str, float]
                    ) -> tuple[_Demand, dict[tuple[str, str], float], dict[tuple[str, str], float]]:
     """Unit-hours a week by (site, kind, resource): each site's batches, each hospital's
@@ -380,6 +387,8 @@ def _weekly_demand(loaded: LoadedScenario, hospital_rate: dict[str, float], site
             demand.add(h, "staff", spec.role, spec.hands_on_h)
         if freezing is not None:
             demand.add(h, "staff", freezing.role, freezing.hands_on_h)
+        for site, st in _hub_steps_of(sc, h):
+            demand.add(site, "staff", st.role, st.hands_on_h)
         weekly.add_scaled(demand, rate)
     # Repairs that need a person: each unit breaks once per (MTBF + repair) calendar hours.
     for (site, name), dtype in loaded.device_types.items():

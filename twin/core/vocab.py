@@ -8,6 +8,8 @@ KINDS = (
     "renege",  # stops waiting for `resource` (dropped out while queued)
     "step_start",  # a journey step begins (transits and holds included)
     "step_end",  # ... and ends
+    "leg_start",  # one leg of a shipment along a route begins (site: the leg's origin; resource: its lane A->B)
+    "leg_end",  # ... and arrives (site: the leg's destination)
     "pause",  # a step stops: something it needs is down (detail: the cause)
     "resume",  # ... and goes on
     "damage",  # contamination or a leak (detail)

@@ -102,13 +102,13 @@ def _start_staff(world: World, site: str, role: str, spec: StaffRole) -> None:
         if spec.absence_per_day > 0:
             world.env.process(_daily_absence(world, crew))
     else:
-        _start_rota(world, crew, spec)
+        _start_rota(world, crew, spec, site)
     _start_turnover(world, site, role, spec, people)
 
 
-def _start_rota(world: World, crew: _Crew, spec: StaffRole) -> None:
+def _start_rota(world: World, crew: _Crew, spec: StaffRole, site: str) -> None:
     blocks = role_calendar(spec, world.sc.shifts)
-    shifts = shift_occurrences(blocks, world.first_weekday, world.sc.horizon_h)
+    shifts = shift_occurrences(blocks, world.first_weekday, world.sc.horizon_h, world.clocks[site])
     world.env.process(_shifts(world, crew, shifts, rota(shifts, len(crew.people), RotaRules.of(spec, blocks))))
 
 

@@ -74,10 +74,38 @@ class Handling(StepRunner):
         return True
 
     def transit(self, origin: str, destination: str, step: str, frozen: bool, losable: bool = True) -> Proc:
-        """Courier shipment along the lane ``origin -> destination``: wait for the pickup, then
-        transit (plus a delay, sometimes). Returns False when the batch is lost: the shipment
-        is lost, or frozen material outlives the dry shipper's hold time."""
+        """Courier shipment from ``origin`` to ``destination`` as step ``step``: along the
+        scenario's route between them if it declares one (each leg on its lane, the waypoints'
+        hub steps on the way, a step that freezes making the later legs frozen), else on the
+        direct lane. Returns False when the batch is lost or the journey stops on the way."""
+        route = self.w.routes.get((origin, destination))
+        if route is None:
+            return (yield from self._leg((origin, destination), step, frozen, losable, False))
+        name = f"{origin}->{destination}"
+        self.log_resource(origin, step, "step_start", name)
+        self.passed(origin, step, "start")
+        for k, leg in enumerate(route.legs()):
+            if not (yield from self._leg(leg, step, frozen, losable, True)):
+                return False
+            if self.p.dropped:
+                return False
+            if k < len(route.via):
+                waypoint = route.via[k]
+                for st in waypoint.steps:
+                    if not (yield from self.work(Work.of(waypoint.site, st.name, st), None)):
+                        return False
+                    frozen = frozen or st.freezes
+        self.log_resource(destination, step, "step_end", name)
+        self.passed(destination, step, "end")
+        return True
+
+    def _leg(self, ends: tuple[str, str], step: str, frozen: bool, losable: bool, part: bool) -> Proc:
+        """One courier shipment on the lane ``ends`` = (origin, destination): wait for the pickup,
+        then transit (plus a delay, sometimes). Logged as ``step``'s start and end, or, as a
+        ``part`` of a route, as ``leg_start``/``leg_end``. Returns False when the batch is lost:
+        the shipment is lost, or frozen material outlives the dry shipper's hold time."""
         w, pid = self.w, self.p.pid
+        origin, destination = ends
         lane = w.sc.lane(origin, destination)
         name = f"{origin}->{destination}"
         wait = w.hours_to_pickup(lane, w.env.now)
@@ -85,8 +113,9 @@ class Handling(StepRunner):
         if w.u(streams.delay(name), pid) < lane.delay_probability:
             hours += w.draw(lane.delay_h, streams.delay_h(name), pid)
         lost = losable and w.u(streams.loss(name), pid) < lane.loss_probability
-        self.log_resource(origin, step, "step_start", name)
-        self.passed(origin, step, "start")
+        self.log_resource(origin, step, "leg_start" if part else "step_start", name)
+        if not part:
+            self.passed(origin, step, "start")
         hold = w.sc.shipper_hold_h
         if frozen and hold is not None and hours > hold:  # the shipper warms up on the way
             yield w.env.timeout(wait + hold) | self.p.stop_ev
@@ -99,8 +128,9 @@ class Handling(StepRunner):
         if lost:
             self.finish("lost", f"{step}:shipment_lost", origin)
             return False
-        self.log_resource(destination, step, "step_end", name)
-        self.passed(destination, step, "end")
+        self.log_resource(destination, step, "leg_end" if part else "step_end", name)
+        if not part:
+            self.passed(destination, step, "end")
         return True
 
     def qc_test(self, lab: str, test: Any, results: dict[str, bool], failed_ev: simpy.Event) -> Proc:

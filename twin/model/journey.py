@@ -4,12 +4,15 @@ Order (every arrow is a boundary where a patient who has dropped out leaves the 
 
     referral (patient belongs to a hospital) -> apheresis (chair + role)
       -> freezing at the hospital (cryopreserved starting material only)
-      -> courier to the manufacturing site (waits for the lane's pickup; may be delayed or lost;
+      -> courier to the manufacturing site (along a route of several legs through hubs, with
+         the hubs' steps, where the scenario declares one; each leg waits for its lane's pickup
+         in the origin's local time; may be delayed or lost;
          fresh material past its viability clock, or frozen material past the dry shipper's
          hold time, is lost) (chosen by the routing policy when the product
          ships; no courier when the hospital's own point-of-care cell makes it)
       -> receipt (chain of identity) -> recipe steps (device unit held for the step; consecutive steps on the same device
-         type keep the unit) -> cryopreservation (freezer) -> LN2 storage position held
+         type keep the unit) -> cryopreservation (freezer) -> LN2 storage position held (a fresh
+         final product skips cryopreservation and is held at 2-8 C against its shelf life)
       -> QC panel (samples by courier to a central lab if the panel names one; tests in
          parallel, analyst hands-on at each test's start; the batch is rejected at the first
          failing result)
@@ -105,6 +108,8 @@ class Journey(Handling):
         finally:
             if held is not None:
                 self._let_go(held, held_by)
+        if sc.final_product.form == "fresh":  # kept at 2-8 C, not frozen: on to storage and QC
+            return True
         cryo = sc.cryopreservation
         return (yield from self.place_step(f, cryo.device, "cryopreservation", cryo))
 
@@ -199,7 +204,8 @@ class Journey(Handling):
     def deliver(self) -> Proc:
         """The courier back to the hospital, then infusion."""
         sc, f, h = self.w.sc, self.factory, self.hospital
-        if f != h and not (yield from self.transit(f, h, "ship_to_hospital", frozen=True)):
+        frozen = sc.final_product.form == "cryopreserved"  # a fresh product ships cold, in no dry shipper
+        if f != h and not (yield from self.transit(f, h, "ship_to_hospital", frozen=frozen)):
             return False
         if self.p.dropped:
             return False

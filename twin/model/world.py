@@ -21,6 +21,7 @@ from twin.model.eventlog import EventLog, LogRow
 from twin.model.pools import Unit, UnitPool
 from twin.model.streams import Streams
 from twin.scenario.biology import expected_culture_h
+from twin.scenario.calendars import SiteClock
 from twin.scenario.distributions import Fixed
 from twin.scenario.fields import WEEKDAYS
 from twin.scenario.recipe import ClinicalStep
@@ -58,6 +59,10 @@ class World:
             or any(t.stop_tolerance_h is not None and (t.failure is not None or self.sc.outages)
                    for t in loaded.device_types.values()))
         self.first_weekday = self.sc.start_date.weekday()  # 0 = Monday, for pickup calendars
+        # Each site's local time and holidays: every calendar (shifts, pickups, clinic hours) is
+        # evaluated through these; the log stays on the twin clock.
+        self.clocks = {sname: SiteClock.of(self.sc, sname) for sname in self.sc.sites}
+        self.routes = {(r.from_, r.to): r for r in self.sc.routes}  # shipments of several legs
         self._quantiles: dict[str, tuple[list[float], bytearray]] = {}
         self.cond: dict[tuple[str, str], Condition] = {
             (sname, what): Condition(self.env, f"{sname}/{what}") for sname in self.sc.sites for what in SITE_CONDITIONS
@@ -196,17 +201,24 @@ class World:
                 hours += max(st.duration_h.mean, st.hands_on_h)
         return hours
 
+    def local_h(self, site: str, twin_h: float) -> float:
+        """The local hour at ``site`` (hours from local 00:00 of ``start_date``) at twin hour
+        ``twin_h``: twin hour + the site's ``utc_offset_h`` (see :class:`SiteClock`)."""
+        return self.clocks[site].local_h(twin_h)
+
     def hours_to_pickup(self, lane, now_h: float) -> float:
-        """Hours from ``now_h`` until the lane's next pickup (0 for on-demand lanes)."""
+        """Hours from ``now_h`` (twin clock) until the lane's next pickup (0 for on-demand lanes):
+        ``pickup_h`` on ``pickup_days`` in the local time of the lane's origin, not on its holidays."""
         if lane.pickup_h is None:
             return 0.0
+        clock = self.clocks[lane.from_]
         days = {WEEKDAYS.index(d) for d in lane.pickup_days}
-        day = int(now_h // HOURS_PER_DAY)
-        for k in range(8):
-            weekday = (self.first_weekday + day + k) % 7
+        local = clock.local_h(now_h)
+        day = int(local // HOURS_PER_DAY)
+        for k in range(7 * (len(clock.holidays) + 1) + 1):  # each holiday can skip one pickup day
             t = (day + k) * HOURS_PER_DAY + lane.pickup_h
-            if weekday in days and t >= now_h:
-                return t - now_h
+            if clock.weekday(day + k) in days and t >= local and clock.works(day + k):
+                return t - local
         raise AssertionError("a lane has at least one pickup day")  # pragma: no cover
 
     def _unit_logger(self, site: str):

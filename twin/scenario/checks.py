@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from twin.core.errors import ScenarioError
+from twin.scenario.holds import FRESH_MATERIAL
 from twin.scenario.locate import located_error
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def _context(sc: Scenario, types: dict[str, DeviceType], resolved: dict[tuple[st
 def check_references(sc: Scenario, types: dict[str, DeviceType], marks: Marks, src: str) -> None:
     """Names refer to things that exist, and every hospital's batches can be made somewhere."""
     ctx = _context(sc, types, {}, marks, src)
-    for check in (_hospitals, _device_types, _couriers, _routing, _manufacturing, _qc_lab, _release_site, _cost_keys, _cost_devices):
+    for check in (_hospitals, _device_types, _couriers, _routes, _routing, _manufacturing, _qc_lab, _release_site, _cost_keys, _cost_devices):
         check(ctx)
 
 
@@ -101,7 +102,9 @@ def _device_types(ctx: Context) -> None:
 
 def _fixed_devices(sc: Scenario) -> tuple[tuple[str, Path_t], ...]:
     """The device types every manufacturing site needs besides the recipe's, with their fields."""
-    return ((sc.cryopreservation.device, ("cryopreservation", "device")), (sc.storage.device, ("storage", "device")))
+    cryo = ((sc.cryopreservation.device, ("cryopreservation", "device")),) if sc.final_product.form == "cryopreserved" \
+        else ()
+    return (*cryo, (sc.storage.device, ("storage", "device")))
 
 
 def _couriers(ctx: Context) -> None:
@@ -110,6 +113,57 @@ def _couriers(ctx: Context) -> None:
         for end, key in ((lane.from_, "from"), (lane.to, "to")):
             if end not in sc.sites:
                 raise err(f"unknown site {end!r}; sites are {sorted(sc.sites)}", "couriers", i, key)
+
+
+def _routes(ctx: Context) -> None:
+    """Each route's sites exist, each leg has its courier lane, hub steps' roles have staff at
+    their hub, step names are unique, and a pair of sites has at most one route."""
+    sc, err = ctx.sc, ctx.err
+    seen: set[tuple[str, str]] = set()
+    names = [n for n in sc.journey_steps() if n not in {st.name for _, st in sc.hub_steps()}]
+    for i, r in enumerate(sc.routes):
+        where = ("routes", i)
+        for end, path in ((r.from_, ("from",)), (r.to, ("to",)), *((w.site, ("via", j, "site"))
+                                                                   for j, w in enumerate(r.via))):
+            if end not in sc.sites:
+                raise err(f"unknown site {end!r}; sites are {sorted(sc.sites)}", *where, *path)
+        if (r.from_, r.to) in seen:
+            raise err(f"a second route from {r.from_!r} to {r.to!r}; give each pair of sites one", *where)
+        seen.add((r.from_, r.to))
+        for j, w in enumerate(r.via):
+            for k, st in enumerate(w.steps):
+                _hub_step(ctx, (w.site, st, names), (*where, "via", j, "steps", k))
+                names.append(st.name)
+        _fresh_clock(ctx, r, i)
+        for a, b in r.legs():
+            if a == b or not sc.has_lane(a, b):
+                raise err(f"the route stops at {a!r} twice in a row" if a == b else
+                          f"no courier lane from {a!r} to {b!r} for this route's leg", *where, "via")
+
+
+def _fresh_clock(ctx: Context, r: Any, i: int) -> None:
+    """Fresh starting material with ``viability_h`` runs its clock to the start of processing:
+    wrong on a route whose hub freezes it, so say how to end the clock at the hub instead."""
+    sc = ctx.sc
+    m = sc.starting_material
+    freezing = next((st.name for w in r.via for st in w.steps if st.freezes), None)
+    if freezing is not None and m.form == "fresh" and m.viability_h is not None \
+            and all(h.name != FRESH_MATERIAL for h in sc.holds):
+        raise ctx.err(f"route {i} freezes the fresh starting material at {freezing!r}, but viability_h runs to the "
+                      "start of processing; end the clock at the hub instead: holds: [{name: fresh_material, from: "
+                      f"apheresis, to: {freezing}, limit_h: {m.viability_h:g}}}] (and drop viability_h)",
+                      "starting_material", "viability_h")
+
+
+def _hub_step(ctx: Context, what: tuple[str, Any, list[str]], path: Path_t) -> None:
+    """A hub step (``what``: its site, the step, the step names taken so far) has its own name and
+    staff of its role at its site."""
+    site, st, names = what
+    if st.name in names:
+        raise ctx.err(f"step name {st.name!r} is already a step of the journey; give the hub step its own name",
+                      *path, "name")
+    if st.role is not None and st.hands_on_h > 0 and ctx.sc.sites[site].headcount(st.role) < 1:
+        raise ctx.err(f"role {st.role!r} has no staff at {site!r} (add sites.{site}.staff.{st.role})", *path, "role")
 
 
 def _routing(ctx: Context) -> None:
@@ -177,7 +231,7 @@ def _fixed_route(ctx: Context, h: str) -> None:
         if problem:
             raise err(problem[0], *problem[1])
         for a, b in ((h, target), (target, h)):
-            if a != b and not sc.has_lane(a, b):
+            if a != b and not sc.ships(a, b):
                 raise err(f"no courier lane from {a!r} to {b!r}", "couriers")
 
 
@@ -191,7 +245,7 @@ def _qc_lab(ctx: Context) -> None:
     if any(t.hands_on_h > 0 for t in sc.qc.tests) and sc.sites[lab].headcount(sc.qc.role) < 1:
         raise err(f"role {sc.qc.role!r} has no staff at the QC lab {lab!r}", "qc", "role")
     for m in sorted(ctx.makers()):
-        if m != lab and not sc.has_lane(m, lab):
+        if m != lab and not sc.ships(m, lab):
             raise err(f"no courier lane from {m!r} to the QC lab {lab!r} for samples", "qc", "lab")
 
 
@@ -307,6 +361,8 @@ def _hands_on_fits_a_shift(ctx: Context) -> None:
     tasks += [(st.name, st.hands_on_h, st.role, ("recipe", i, "hands_on_h")) for i, st in enumerate(sc.recipe)]
     tasks += [(f"qc:{t.name}", t.hands_on_h, sc.qc.role, ("qc", "tests", i, "hands_on_h"))
               for i, t in enumerate(sc.qc.tests)]
+    tasks += [(st.name, st.hands_on_h, st.role, ("routes", i, "via", j, "steps", k, "hands_on_h"))
+              for i, r in enumerate(sc.routes) for j, w in enumerate(r.via) for k, st in enumerate(w.steps)]
     for step, hours, role, path in tasks:
         if hours <= 0 or role is None:
             continue

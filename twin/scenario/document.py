@@ -17,8 +17,8 @@ from twin.scenario.connections import Connection, ConnectionType, default_connec
 from twin.scenario.costs import Costs
 from twin.scenario.demand import Dropout, Referrals
 from twin.scenario.fields import Name, StrictModel
-from twin.scenario.holds import FRESH_MATERIAL, Hold, fresh_material_hold
-from twin.scenario.logistics import CourierLane, Routing, StartingMaterial
+from twin.scenario.holds import FRESH_MATERIAL, SHELF_LIFE, Hold, fresh_material_hold
+from twin.scenario.logistics import CourierLane, FinalProduct, HubStep, Route, Routing, StartingMaterial
 from twin.scenario.outages import Outage
 from twin.scenario.recipe import ClinicalStep, Cryopreservation, QCPanel, Release, Step, Storage
 from twin.scenario.rota import role_calendar
@@ -97,6 +97,16 @@ class Scenario(StrictModel):
         description="Hold time of the dry vapour shipper (hours): a shipment of frozen material (the final product, "
         "or cryopreserved starting material) whose transit is longer is lost; none: no limit.",
     )
+    routes: list[Route] = Field(
+        default_factory=list, max_length=1000,
+        description="Shipments of several legs through hubs: `[{from, to, via: [{site, steps}]}]`; a pair of sites "
+        "with a route ships along it, each leg on its courier lane, the hub steps done on the way (none: every "
+        "shipment takes its direct lane).",
+    )
+    final_product: FinalProduct = Field(
+        default_factory=FinalProduct,
+        description="How the final product is kept and shipped: cryopreserved (default) or fresh with a shelf life.",
+    )
     routing: Routing = Field(default_factory=Routing, description="Which site makes each hospital's batches.")
     dropout: Dropout = Field(default_factory=Dropout, description="Patients dropping out while they wait.")
     costs: Costs | None = Field(
@@ -169,12 +179,40 @@ class Scenario(StrictModel):
     # -- derived views used by the model -------------------------------------------------
     def journey_steps(self) -> list[str]:
         """The step names of the journey, in order (see :mod:`twin.model.journey`)."""
+        hub = {leg: [st.name for _, st in self.hub_steps(leg)] for leg in ("ship_to_factory", "ship_samples",
+                                                                         "ship_to_hospital")}
+        cryo = ["cryopreservation"] if self.final_product.form == "cryopreserved" else []
         return [
-            "apheresis", "freezing", "ship_to_factory", "receipt",
+            "apheresis", "freezing", "ship_to_factory", *hub["ship_to_factory"], "receipt",
             *(n for s in self.recipe for n in ((f"transfer:{s.name}", s.name) if s.transfer else (s.name,))),
-            "cryopreservation", "storage", "qc", "ship_samples", *(f"qc:{t.name}" for t in self.qc.tests), "release",
-            "ship_to_hospital", "infusion",
+            *cryo, "storage", "qc", "ship_samples", *hub["ship_samples"], *(f"qc:{t.name}" for t in self.qc.tests),
+            "release", "ship_to_hospital", *hub["ship_to_hospital"], "infusion",
         ]
+
+    def hub_steps(self, shipment: str | None = None) -> list[tuple[str, HubStep]]:
+        """(site, step) of every hub step of the routes, in route order; with ``shipment``
+        (``ship_to_factory``: routes from a hospital, ``ship_to_hospital``: routes to one,
+        ``ship_samples``: the others) only those of that shipment's routes."""
+        out = []
+        for r in self.routes:
+            if shipment is None or self._shipment_of(r) == shipment:
+                out += [(w.site, st) for w in r.via for st in w.steps]
+        return out
+
+    def _shipment_of(self, r: Route) -> str:
+        kind = self.sites[r.from_].kind if r.from_ in self.sites else ""
+        if kind == "hospital":
+            return "ship_to_factory"
+        to = self.sites[r.to].kind if r.to in self.sites else ""
+        return "ship_to_hospital" if to == "hospital" else "ship_samples"
+
+    def route(self, origin: str, destination: str) -> Route | None:
+        """The declared route from ``origin`` to ``destination`` (None: the direct lane)."""
+        return next((r for r in self.routes if r.from_ == origin and r.to == destination), None)
+
+    def ships(self, origin: str, destination: str) -> bool:
+        """Whether shipments can go from ``origin`` to ``destination``: a route, or a direct lane."""
+        return self.route(origin, destination) is not None or self.has_lane(origin, destination)
 
     def processing_start(self) -> str:
         """The first step of processing: the first recipe step, or the transfer that brings material into it."""
@@ -189,6 +227,10 @@ class Scenario(StrictModel):
         if (material.form == "fresh" and material.viability_h is not None
                 and all(h.name != FRESH_MATERIAL for h in out)):
             out.append(fresh_material_hold(max(material.viability_h, 1e-9), self.processing_start()))
+        product = self.final_product
+        if product.form == "fresh" and product.shelf_life_h is not None and all(h.name != SHELF_LIFE for h in out):
+            out.append(Hold(name=SHELF_LIFE, from_=self.recipe[-1].name, to="infusion",
+                            limit_h=max(product.shelf_life_h, 1e-9)))
         return out
 
     @property
@@ -210,11 +252,13 @@ class Scenario(StrictModel):
     def device_types_needed(self) -> list[str]:
         """Device types a manufacturing site must have."""
         types = [s.device for s in self.recipe if s.device is not None]
-        return list(dict.fromkeys([*types, self.cryopreservation.device, self.storage.device]))
+        cryo = [self.cryopreservation.device] if self.final_product.form == "cryopreserved" else []
+        return list(dict.fromkeys([*types, *cryo, self.storage.device]))
 
     def roles_needed(self) -> list[str]:
         """Staff roles a manufacturing site must have."""
-        roles = [s.role for s in (self.receipt, *self.recipe, self.cryopreservation) if s.role and s.hands_on_h > 0]
+        cryo = (self.cryopreservation,) if self.final_product.form == "cryopreserved" else ()
+        roles = [s.role for s in (self.receipt, *self.recipe, *cryo) if s.role and s.hands_on_h > 0]
         if self.qc.lab is None and any(t.hands_on_h > 0 for t in self.qc.tests):
             roles.append(self.qc.role)
         if self.release.site is None and self.release.hands_on_h > 0:
@@ -222,14 +266,21 @@ class Scenario(StrictModel):
         return list(dict.fromkeys(roles))
 
     def can_manufacture(self, site: str) -> bool:
-        """Whether ``site`` has every device type and role manufacturing needs."""
+        """Whether ``site`` has every device type and role manufacturing needs (a hub never makes batches)."""
         s = self.sites[site]
-        return all(s.devices.get(t) is not None and s.devices[t].count > 0 for t in self.device_types_needed()) and \
+        return s.kind != "hub" and all(s.devices.get(t) is not None and s.devices[t].count > 0 for t in self.device_types_needed()) and \
             all(s.headcount(r) > 0 for r in self.roles_needed())
 
     def transit_mean_h(self, origin: str, destination: str) -> float:
-        """Mean courier transit (hours); 0 within a site."""
-        return 0.0 if origin == destination else self.lane(origin, destination).transit_h.mean
+        """Mean courier transit (hours); 0 within a site. Along a route: its legs' mean transits and
+        its hub steps' mean lengths (pickup waits, delays and queues not counted)."""
+        if origin == destination:
+            return 0.0
+        r = self.route(origin, destination)
+        if r is None:
+            return self.lane(origin, destination).transit_h.mean
+        return sum(self.lane(a, b).transit_h.mean for a, b in r.legs()) + sum(
+            max(st.duration_h.mean, st.hands_on_h) for w in r.via for st in w.steps)
 
     def route_candidates(self, hospital: str) -> list[str]:
         """Sites that may make ``hospital``'s batches, nearest first (one site under ``fixed``)."""
@@ -241,14 +292,14 @@ class Scenario(StrictModel):
             makers = [n for n in self.sites if self.can_manufacture(n)]
             return makers if len(makers) == 1 else []
         makers = [n for n in self.sites if self.can_manufacture(n) and (n == hospital or (
-            self.has_lane(hospital, n) and self.has_lane(n, hospital)))]
+            self.ships(hospital, n) and self.ships(n, hospital)))]
         return sorted(makers, key=lambda n: (self.transit_mean_h(hospital, n), n))
 
     def skill_names(self, types: dict[str, DeviceType] | None = None) -> list[str]:
         """Names a role's ``skills`` may list: the hands-on steps, QC tests as ``qc:NAME``, and
         device repairs as ``repair:TYPE``."""
         names = ["apheresis", "freezing", "receipt", *(s.name for s in self.recipe), "cryopreservation",
-                 *(f"qc:{t.name}" for t in self.qc.tests), "release", "infusion"]
+                 *(f"qc:{t.name}" for t in self.qc.tests), "release", "infusion", *(st.name for _, st in self.hub_steps())]
         names += [f"repair:{t}" for t in sorted({t for site in self.sites.values() for t in site.devices})]
         return names
 
@@ -262,6 +313,9 @@ class Scenario(StrictModel):
                            ("release", self.release), ("infusion", self.infusion)):
             if spec is not None and spec.role is not None:
                 out[name] = spec.role
+        for _, st in self.hub_steps():
+            if st.role is not None:
+                out[st.name] = st.role
         for t in self.qc.tests:
             out[f"qc:{t.name}"] = self.qc.role
         for (_, tname), dtype in sorted(device_types.items()):

@@ -27,6 +27,9 @@ Rate = Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)]
 FRESH_MATERIAL = "fresh_material"
 """The name of the hold ``starting_material.viability_h`` stands for."""
 
+SHELF_LIFE = "shelf_life"
+"""The name of the hold ``final_product.shelf_life_h`` stands for (last recipe step end to infusion start)."""
+
 
 class Hold(StrictModel):
     """One hold between two steps, its limit and what happens past it."""

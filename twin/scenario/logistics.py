@@ -1,5 +1,5 @@
-"""Logistics: courier lanes between sites, how the starting material travels, and which site
-makes each hospital's batches."""
+"""Logistics: courier lanes between sites, routes of several legs through hubs, how the starting
+material and the final product travel, and which site makes each hospital's batches."""
 
 from __future__ import annotations
 
@@ -46,6 +46,83 @@ class CourierLane(StrictModel):
         description="Chance a shipment never arrives and the batch is lost (probability per shipment; QC samples "
         "are never lost).",
     )
+
+
+class HubStep(ClinicalStep):
+    """Work done on a shipment at a hub (freezing, repacking, an import check): ``duration_h``,
+    ``role`` and ``hands_on_h`` as for any clinical step, done by the hub's staff."""
+
+    name: Name = Field(description="The step's name in the event log (unique across the journey's steps).")
+    freezes: bool = Field(
+        default=False,
+        description="Whether the step cryopreserves the material: the legs after it travel frozen (in a dry "
+        "shipper, see `shipper_hold_h`). For fresh starting material end its clock here with a `holds` entry "
+        "`{name: fresh_material, from: apheresis, to: NAME}` rather than `viability_h`.",
+    )
+
+
+class Waypoint(StrictModel):
+    """A site a route passes through and the steps done there, in order."""
+
+    site: Name = Field(description="The site the shipment stops at (any site; usually of kind `hub`).")
+    steps: list[HubStep] = Field(
+        default_factory=list, max_length=20,
+        description="Work done on the shipment at the site before it goes on (none: it is only handed over).",
+    )
+
+
+class Route(StrictModel):
+    """A shipment from ``from`` to ``to`` through the ``via`` sites, in order: each leg uses its
+    courier lane (pickup calendar, transit, delay and loss as a direct shipment), and at each
+    waypoint its steps are done before the next leg waits for its pickup. A pair of sites with a
+    route ships along it wherever the journey ships between them (to the factory, QC samples, back
+    to the hospital); a pair without one uses its direct lane."""
+
+    from_: Name = Field(alias="from", description="Site the shipment starts at.")
+    to: Name = Field(description="Site the shipment ends at.")
+    via: list[Waypoint] = Field(
+        min_length=1, max_length=10,
+        description="The sites in between, in order, with the steps done at each: `[{site, steps: [{name, "
+        "duration_h, role, hands_on_h, freezes}]}]`. Each leg needs a courier lane.",
+    )
+
+    def stops(self) -> list[str]:
+        """Every site of the route in order: ``from``, the waypoints, ``to``."""
+        return [self.from_, *(w.site for w in self.via), self.to]
+
+    def legs(self) -> list[tuple[str, str]]:
+        """The route's legs as (origin, destination) pairs, in order."""
+        stops = self.stops()
+        return list(zip(stops[:-1], stops[1:]))
+
+
+class FinalProduct(StrictModel):
+    """How the final product is kept and shipped.
+
+    ``cryopreserved`` (today's): cryopreservation after the recipe, LN2 storage, shipped frozen in a
+    dry shipper. ``fresh``: not cryopreserved (the cryopreservation step is skipped), held at 2-8 C
+    in the storage device (name a 2-8 C device type in ``storage.device``) and shipped cold; its
+    shelf-life clock runs from the end of the last recipe step (formulation or harvest) to the
+    start of infusion, and a product past it is lost (cause ``hold:shelf_life``).
+    """
+
+    form: Literal["cryopreserved", "fresh"] = Field(
+        default="cryopreserved",
+        description="`cryopreserved`: frozen after the recipe, stored in LN2, shipped in a dry shipper. `fresh`: "
+        "no cryopreservation; held at 2-8 C and shipped cold against `shelf_life_h`.",
+    )
+    shelf_life_h: Hours | None = Field(
+        default=None,
+        description="Fresh product only: hours from the end of the last recipe step to the start of infusion after "
+        "which the product is lost (cause `hold:shelf_life`); e.g. 72 h at 2-8 C (parameters.md 1.10, Banc de Sang "
+        "i Teixits fresh cellular product sheet). None: no limit.",
+    )
+
+    @model_validator(mode="after")
+    def _form_fields(self) -> FinalProduct:
+        if self.form == "cryopreserved" and self.shelf_life_h is not None:
+            raise LocatedValueError("shelf_life_h applies only to a fresh final product", ("shelf_life_h",))
+        return self
 
 
 class StartingMaterial(StrictModel):

@@ -33,6 +33,7 @@ import math
 from dataclasses import dataclass
 
 from twin.core.units import HOURS_PER_DAY, HOURS_PER_WEEK
+from twin.scenario.calendars import SiteClock
 from twin.scenario.fields import WEEKDAYS
 from twin.scenario.staffing import ShiftBlock, StaffRole
 
@@ -72,15 +73,21 @@ def role_calendar(spec: StaffRole, shifts: dict[str, list[ShiftBlock]]) -> list[
     return AROUND_THE_CLOCK if spec.shift is None else shifts[spec.shift]
 
 
-def shift_occurrences(blocks: list[ShiftBlock], first_weekday: int, horizon_h: float) -> list[tuple[float, float]]:
-    """Every shift of a calendar over the horizon as (start, end) hours from the start, one per
-    block and day (not merged), in time order; a shift running into hour 0 starts at 0."""
+def shift_occurrences(blocks: list[ShiftBlock], first_weekday: int, horizon_h: float,
+                      clock: SiteClock | None = None) -> list[tuple[float, float]]:
+    """Every shift of a calendar over the horizon as (start, end) hours from the start (twin
+    clock), one per block and day (not merged), in time order; a shift running into hour 0 starts
+    at 0. With a site's ``clock`` the blocks are in its local time and none starts on one of its
+    holidays (``first_weekday`` is then the clock's)."""
+    clock = clock or SiteClock(first_weekday=first_weekday)
     out: list[tuple[float, float]] = []
-    for day in range(-1, int(math.ceil(horizon_h / HOURS_PER_DAY)) + 1):
-        weekday = WEEKDAYS[(first_weekday + day) % 7]
+    for day in clock.local_days(horizon_h):
+        if not clock.works(day):
+            continue
+        weekday = WEEKDAYS[clock.weekday(day)]
         for b in blocks:
             if weekday in b.days:
-                start = day * HOURS_PER_DAY + b.start_h
+                start = clock.twin_h(day * HOURS_PER_DAY + b.start_h)
                 end = start + b.length_h
                 if end > 0 and start < horizon_h:
                     out.append((max(start, 0.0), end))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
@@ -42,9 +43,22 @@ class Site(StrictModel):
     recipe, cryopreservation, storage, QC and release need.
     """
 
-    kind: Literal["hospital", "factory"] = Field(
+    kind: Literal["hospital", "factory", "hub"] = Field(
         description="`hospital`: refers patients, collects (apheresis) and infuses them; with devices and staff it is "
-        "also a point-of-care manufacturing cell. `factory`: a central plant or regional hub that makes batches.",
+        "also a point-of-care manufacturing cell. `factory`: a central plant or regional hub that makes batches. "
+        "`hub`: a waypoint of `routes` (a regional hub that freezes starting material, an importer's site) whose "
+        "staff do the routes' hub steps; it makes no batches.",
+    )
+    utc_offset_h: Annotated[float, Field(ge=-12, le=14, allow_inf_nan=False)] = Field(
+        default=0.0,
+        description="The site's time zone (hours ahead of the twin clock, e.g. 1 for CET, -8 for PST): its shift and "
+        "office calendars, courier pickups and clinic hours are in local time (twin hour + offset); the event log "
+        "stays on the twin clock (00:00 of `start_date` at offset 0). Default 0 (assumption: one time zone).",
+    )
+    holidays: list[dt.date] = Field(
+        default_factory=list, max_length=10_000,
+        description="Local dates (YYYY-MM-DD) with no shifts, no office hours and no courier pickups from the site "
+        "(people on `always_on_duty` are not affected). Default none.",
     )
     apheresis_chairs: Count = Field(
         default=0, description="Apheresis chairs (chairs): each holds one patient for the apheresis step; a hospital "
@@ -81,5 +95,5 @@ class Site(StrictModel):
             if self.apheresis_chairs < 1 or self.infusion_slots < 1:
                 raise ValueError("a hospital needs apheresis_chairs >= 1 and infusion_slots >= 1")
         elif self.apheresis_chairs or self.infusion_slots:
-            raise ValueError("a factory has no apheresis_chairs or infusion_slots")
+            raise ValueError(f"a {self.kind} has no apheresis_chairs or infusion_slots")
         return self
