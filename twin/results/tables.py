@@ -220,6 +220,7 @@ def batches_table(
     out["referral_h"] = out["patient"].map(ref["time_h"])
     out["hospital"] = out["patient"].map(ref["site"].astype(str))
     made = events.loc[(kind == "step_start") & (events["step"] == "receipt"), ["patient", "site"]]
+    made = made.drop_duplicates("patient")  # (a re-manufactured batch: the first attempt's site)
     out["made_at"] = out["patient"].map(made.set_index("patient")["site"].astype(str))
 
     order = [f"{s}_{edge}_h" for s in steps for edge in ("start", "end")]
