@@ -197,3 +197,18 @@ def test_out_of_spec_product_infused_by_exception():
     assert set(oos["patient"]) <= marked
     kpis = replication_tables(simulate(build(d), 0)).kpis
     assert np.isclose(kpis["infused_out_of_spec"], oos["in_window"].sum())
+
+
+def test_an_outage_of_the_first_device_rebooks_the_material_it_meets():
+    """Every Prodigy out for 5 days: material arriving meanwhile finds no unit for its booked run
+    and is re-booked with the outage as cause (only then); without the outage, no such rows."""
+    d = ideal_devices(fixed_expansion(_data("slot_booking", days=120)))
+    d["outages"] = [{"name": "prodigy_down", "what": "device", "site": "central_factory",
+                     "pool": "clinimacs_prodigy", "units": 14, "at_h": 1500, "duration_h": 120}]
+    e, _ = _run(d)
+    re = e[(e["kind"] == "rebooked") & (e["detail"] == "outage:prodigy_down")]
+    assert len(re) >= 2 and re["time_h"].between(1500, 1620).all()
+    assert (re["value"] > re["time_h"]).all()
+    d.pop("outages")
+    e0, _ = _run(d)
+    assert not e0["detail"].astype(str).str.startswith("outage:").any()

@@ -3,7 +3,7 @@ of failed batches (see :mod:`twin.scenario.scheduling`).
 
 Slot booking. At referral a patient of a ``slot_booking`` site is booked a run on the first device
 type of the recipe: an interval of the site's booking book as long as the expected hold of the
-first device (``World.first_hold_h``, times ``run_margin``), at the earliest start where fewer runs
+first device (``World.first_hold_h``, times ``run_length_factor``), at the earliest start where fewer runs
 are booked than the pool has places. The apheresis is planned in a shift of the hospital's
 apheresis staff with a chair free in the hospital's chair book, as late as lets the material
 (apheresis, freezing if any, the lane's next pickup, the courier's transit at ``transit_quantile``, receipt in
@@ -194,7 +194,7 @@ class Scheduler:
 
     def run_h(self, site: str) -> float:
         """Hours a booked run holds the first device at ``site``."""
-        return self.w.first_hold_h[site] * self.sc.scheduling.run_margin
+        return self.w.first_hold_h[site] * self.sc.scheduling.run_length_factor
 
     def urgency(self, pid: int) -> int:
         """Patient ``pid``'s urgency class (0: most urgent; 0 when the scenario has no classes)."""
@@ -300,9 +300,13 @@ class Scheduler:
 
     def _cause(self, site: str) -> str:
         """Why the site's first device has fewer places than booked: a unit down, else an overrun."""
-        for u in self.w.pools[(site, self.w.first_device)].units:
+        w = self.w
+        for u in w.pools[(site, w.first_device)].units:
             for reason in u.down:
                 return "breakdown" if reason == "broken" else reason
+        for c in w.device_gates[(site, w.first_device)]:  # a utility or the network it cannot run without
+            if not c.up:
+                return c.cause()
         return "overrun"
 
     # -- hooks the journey calls ---------------------------------------------------------

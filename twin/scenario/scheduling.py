@@ -62,7 +62,7 @@ class Scheduling(StrictModel):
         "booked start is at most the hold's limit minus this after the apheresis ends (assumption: a day for a "
         "late courier or a run ahead that overruns).",
     )
-    run_margin: Annotated[float, Field(ge=1, le=10, allow_inf_nan=False)] = Field(
+    run_length_factor: Annotated[float, Field(ge=1, le=10, allow_inf_nan=False)] = Field(
         default=1.3,
         description="A booked run lasts the first device's expected hold times this factor (assumption: 30% for "
         "cultures that run long and waits for staff within the run; in the bundled centralised scenario a "
@@ -94,7 +94,7 @@ class Remanufacture(StrictModel):
     )
     max_attempts: Annotated[int, Field(ge=1, le=10)] = Field(
         default=1,
-        description="The most times one patient's batch is made again (assumption: 1, a second attempt).",
+        description="The most times one patient's batch is made again (attempts; assumption: 1, a second attempt).",
     )
     out_of_spec_infusion_probability: Probability = Field(
         default=0.0,
