@@ -82,7 +82,7 @@ def test_urgent_patients_are_collected_sooner_and_others_are_rebooked():
     """At a load the Prodigies cannot keep up with, urgent patients (20% of referrals) take the
     earliest slots ahead of standard bookings not yet collected: they wait less for apheresis,
     and the standard patients they displace are re-booked with cause `priority`."""
-    d = ideal_devices(fixed_expansion(_data("slot_booking", urgency={"urgent": 0.2, "standard": 0.8})))
+    d = ideal_devices(fixed_expansion(_data("slot_booking", days=120, urgency={"urgent": 0.2, "standard": 0.8})))
     d["referrals"]["rate_per_week"] = 8
     e, b = _run(d)
     booked = e[e["kind"] == "booked"].drop_duplicates("patient").set_index("patient")
@@ -102,7 +102,7 @@ def test_a_broken_plan_is_rebooked_with_its_cause_and_knock_on():
     """Late material (a courier slower than planned) moves its booking; bookings of other patients
     not yet collected that no longer fit move too (`knock_on`), each after its own booking, and
     every re-booking names its cause."""
-    d = ideal_devices(fixed_expansion(_data("slot_booking", transit_quantile=0.5, arrival_margin_h=0)))
+    d = ideal_devices(fixed_expansion(_data("slot_booking", days=120, transit_quantile=0.5, arrival_margin_h=0)))
     d["referrals"]["rate_per_week"] = 8
     e, _ = _run(d)
     re = e[e["kind"] == "rebooked"]

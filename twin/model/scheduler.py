@@ -46,6 +46,9 @@ Proc = Generator[simpy.Event, Any, Any]
 NAN = float("nan")
 SLOT = "slot"
 """The step name of ``booked`` and ``rebooked`` rows."""
+LATE_H = 1.0
+"""Hours (h) past its booked start that material counts as late (assumption: within the hour the
+run starts as planned)."""
 YEAR_H = 366 * 24.0
 """How far ahead (h) a plan is looked for before the scheduler books the first free run."""
 
@@ -149,6 +152,7 @@ class Scheduler:
         self.hold_h = min(holds, default=float("inf"))
         self.classes = list(sc.scheduling.urgency)
         shares = np.array(list(sc.scheduling.urgency.values()), dtype=float)
+        self.ranks: dict[int, int] = {}
         self.class_cum = (np.cumsum(shares) / shares.sum()).tolist() if len(shares) else []
 
     # -- derived figures -----------------------------------------------------------------
@@ -200,8 +204,10 @@ class Scheduler:
         """Patient ``pid``'s urgency class (0: most urgent; 0 when the scenario has no classes)."""
         if not self.class_cum:
             return 0
-        u = self.w.u(streams.URGENCY, pid)
-        return next((k for k, c in enumerate(self.class_cum) if u < c), len(self.class_cum) - 1)
+        if pid not in self.ranks:  # drawn once: a re-manufacture keeps the patient's class
+            u = self.w.u(streams.URGENCY, pid)
+            self.ranks[pid] = next((k for k, c in enumerate(self.class_cum) if u < c), len(self.class_cum) - 1)
+        return self.ranks[pid]
 
     # -- planning ------------------------------------------------------------------------
     def _plan(self, b: Booking, hospital: str, among: list[Booking]) -> None:
@@ -349,13 +355,13 @@ class Scheduler:
             return
         now = w.env.now
         pool = w.pools[(j.factory, w.first_device)]
-        late = now > b.start + 1e-9
+        late = now > b.start + LATE_H
         self._refresh(book)
         down = sum(u.slots for u in pool.units if u.down)
         busy = sum(1 for x in book.items.values() if x.running and x.end > max(now, b.start))
         if not late and busy + down < book.capacity:
             return
-        cause = "late_material" if late else self._cause(j.factory)
+        cause = "late_material" if late else self._cause(j.factory)  # (late within LATE_H: on time)
         others = [x for x in book.items.values() if x is not b and (x.collected or x.running)]
         b.start = book.earliest(max(now, b.start), self.run_h(j.factory), others)
         b.end = b.start + self.run_h(j.factory)
