@@ -232,6 +232,21 @@ CASES = [
         "processing: yes", "recipe[0].processing", ("'open' or 'closed'",),
     ),
     Case(
+        "scheduling-unknown-site",
+        "\ndropout:\n", "\nscheduling: {sites: {city_hospital: slot_booking}}\ndropout:\n",
+        "scheduling: {sites:", "scheduling.sites.city_hospital", ("makes no batches", "central_factory"),
+    ),
+    Case(
+        "scheduling-bad-policy",
+        "\ndropout:\n", "\nscheduling: {policy: booked}\ndropout:\n",
+        "scheduling: {policy", "scheduling.policy", ("first_come", "slot_booking"),
+    ),
+    Case(
+        "remanufacture-attempts-without-a-way",
+        "\ndropout:\n", "\nremanufacture: {max_attempts: 2}\ndropout:\n",
+        "remanufacture: {max", "remanufacture.max_attempts", ("new_apheresis",),
+    ),
+    Case(
         "quoted-number-is-not-a-number",
         "horizon_days: 365", "horizon_days: '365'", "horizon_days: '365'", "horizon_days", ("valid number",),
     ),

@@ -88,6 +88,12 @@ SECTIONS: dict[str, str] = {
                "after the step in progress (batch: finish_step).",
     "staff_and_device": "Whether a batch takes a device only together with the operator its first work needs "
                         "(together) or takes it first and waits inside for staff (device_first).",
+    "scheduling": "How patients are scheduled onto manufacturing: first come, first served (cells collected at "
+                  "referral, material queues for the first device), or slot booking (a run on the first device "
+                  "booked at referral, apheresis planned so the material arrives for it within its hold; the "
+                  "patient waits before apheresis), with urgency classes taking the earliest slots.",
+    "remanufacture": "Failures that are not final: a failed or lost batch made again from a backup aliquot or a "
+                     "new apheresis, and out-of-specification products infused by exception.",
     "holds": "Validated hold times between two steps (from the end of one to the start of a later one, whatever "
              "happens in between: couriers, queues, waiting for staff): past its limit a batch is lost (or "
              "degrades), and material loses viable cells while it waits.",

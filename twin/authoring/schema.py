@@ -60,6 +60,9 @@ _UNIT_BY_FIELD = {
     ("StaffRole", "count"): "people",
     ("StaffRole", "posts"): "people",
     ("Outage", "units"): "units or people",
+    ("Remanufacture", "max_attempts"): "attempts",
+    ("Scheduling", "urgency"): "relative share",
+    ("Scheduling", "transit_quantile"): "quantile",
     ("Site", "staff"): "people",
 }
 _UNIT_BY_NAME = {

@@ -16,7 +16,10 @@ KINDS = (
     "measure",  # a quantity at a culture's end (resource: cells, viability, contam_cfu, culture_h; value)
     "qc_result",  # one QC test's result (detail: pass | fail)
     "dropout",  # patient drops out while waiting
-    "outcome",  # final outcome (detail: infused | failed | dropped_out | lost; step: cause)
+    "outcome",  # final outcome (detail: one of OUTCOMES; step: cause); one per patient
+    "booked",  # slot booked (site: manufacturing site; resource: first device type; value: planned start h; detail: plan)
+    "rebooked",  # the plan changed (value: the new planned start h; detail: the cause, e.g. breakdown, late_material)
+    "remanufacture",  # a failed or lost attempt is made again (step: its cause; detail: backup_aliquot | new_apheresis)
     # patient -1: the facility
     "down",  # a unit or site condition goes out of service (detail: reason)
     "up",  # ... and comes back
@@ -27,7 +30,7 @@ KINDS = (
     "backup_failed",  # a generator fails to start
 )
 
-OUTCOMES = ("infused", "failed", "dropped_out", "lost")
+OUTCOMES = ("infused", "failed", "dropped_out", "lost", "infused_out_of_spec")
 """Final outcomes; a patient with none at the horizon is ``in_progress``."""
 
 CHAIRS = "apheresis_chair"

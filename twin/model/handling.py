@@ -12,6 +12,7 @@ import simpy
 from twin.kernel.detection import detection_probability
 from twin.model import streams
 from twin.model.conditions import all_down, first_down, forget, when_any_changes
+from twin.model.scheduler import infused_by_exception
 from twin.model.steps import EPS, Held, StepRunner, Work, short_cause
 from twin.model.ticker import Chamber, CultureSpec
 
@@ -140,9 +141,14 @@ class Handling(StepRunner):
         ok = yield from self.work(Work.of(lab, step, self.w.qc_steps[test.name], renege=False), None)
         if not ok:
             return
-        failed = self.w.u(streams.qc_fail(step), self.p.pid) < test.fail_probability or self.out_of_spec(step, test)
+        failed = self.w.u(streams.qc_fail(step), self.p.pid) < test.fail_probability
+        excepted = False
+        if not failed and self.out_of_spec(step, test):
+            excepted = infused_by_exception(self, test)  # an out-of-spec product may go on by exception
+            failed = not excepted
+            self.p.out_of_spec = self.p.out_of_spec or excepted
         results[test.name] = not failed
-        self.log(lab, step, "qc_result", detail="fail" if failed else "pass")
+        self.log(lab, step, "qc_result", detail="fail" if failed else ("out_of_spec" if excepted else "pass"))
         if failed and not failed_ev.triggered:
             failed_ev.succeed(("failed", step))
 

@@ -38,6 +38,7 @@ from twin.model import streams
 from twin.model.eventlog import LogRow
 from twin.model.handling import Handling
 from twin.model.patient import Patient
+from twin.model.scheduler import remake_how
 from twin.model.steps import Held, Work
 
 if TYPE_CHECKING:
@@ -51,19 +52,55 @@ class Journey(Handling):
     """The journey process of one patient: its phases, in order."""
 
     # -- the journey ---------------------------------------------------------------------
-    def run(self) -> Proc:
+    def run(self, again: str = "") -> Proc:
         """The whole journey; ends with exactly one outcome unless the horizon comes first.
 
         Each phase returns False when the journey stops (drop-out, loss, QC failure); between
-        phases a patient who has dropped out leaves."""
-        self.log(self.hospital, "referral", "referral")
+        phases a patient who has dropped out leaves. Under slot booking the patient first waits
+        for the booked apheresis (:mod:`twin.model.scheduler`). ``again``: a re-manufacture
+        (``new_apheresis``: the journey again from the booking; ``backup_aliquot``: from the
+        recipe, on the aliquot kept at the manufacturing site)."""
+        if not again:
+            self.log(self.hospital, "referral", "referral")
         self.p.fail_ev = self.w.env.event()
-        for phase in (self.collect, self.manufacture, self.test_and_release, self.deliver):
-            ok = yield from phase()
-            if self.p.fail_cause and not self.p.done:
-                self.finish("failed", self.p.fail_cause, self.factory or self.hospital)
-            if not ok or self.p.dropped or self.p.done:
+        sched = self.w.scheduler
+        aliquot = again == "backup_aliquot"
+        try:
+            if sched is not None and not (yield from sched.wait_for_apheresis(self, aliquot)):
                 return
+            phases = (self.manufacture, self.test_and_release, self.deliver)
+            for phase in phases if aliquot else (self.collect, *phases):
+                ok = yield from phase()
+                if self.p.fail_cause and not self.p.done:
+                    self.finish("failed", self.p.fail_cause, self.factory or self.hospital)
+                if not ok or self.p.dropped or self.p.done:
+                    return
+                if phase == self.collect and sched is not None:
+                    sched.arrived(self)
+        finally:
+            if sched is not None:
+                sched.cancel(self.p, self.factory)
+
+    def finish(self, outcome: str, cause: str, site: str) -> None:
+        """The patient's outcome; a failed or lost batch that :mod:`twin.model.scheduler` says is
+        made again logs ``remanufacture`` instead and starts the next attempt (one ``outcome``
+        row per patient in all); an out-of-spec product infused by exception is
+        ``infused_out_of_spec``."""
+        p = self.p
+        if outcome == "infused" and p.out_of_spec:
+            outcome = "infused_out_of_spec"
+        how = remake_how(self) if outcome in ("failed", "lost") and not p.done and not p.dropped else ""
+        if not how:
+            super().finish(outcome, cause, site)
+            return
+        self.log(site, cause, "remanufacture", detail=how)
+        nxt = Patient(p.pid, p.hospital, p.dropped_ev, self.w.env.event())
+        nxt.attempt, nxt.aliquot = p.attempt + 1, p.aliquot
+        p.next = nxt
+        self.stop_attempt()
+        j = Journey(self.w, nxt)
+        j.factory = self.factory if how == "backup_aliquot" else ""
+        self.w.env.process(j.run(how))
 
     def collect(self) -> Proc:
         """Apheresis at the hospital, freezing if the starting material travels frozen, routing,
@@ -79,7 +116,7 @@ class Journey(Handling):
         frozen = material.form == "cryopreserved"
         if frozen and not (yield from self.work(Work.of(h, "freezing", material.freezing), None)):
             return False
-        f = self.factory = w.route(h)
+        f = self.factory = self.factory or w.route(h)
         if f != h and not (yield from self.transit(h, f, "ship_to_factory", frozen)):
             return False
         if self.p.dropped:
@@ -103,6 +140,8 @@ class Journey(Handling):
                     held_by = step.name
                     if step.device == self.w.first_device and f in self.w.runs:
                         self.w.runs[f][self.p.pid] = self.w.env.now  # a run on the first device
+                        if self.w.scheduler is not None:
+                            self.w.scheduler.started(self.p.pid, f)
                 if not (yield from self._recipe_step(step, held)):
                     return False
         finally:
@@ -140,7 +179,8 @@ class Journey(Handling):
         """The batch leaves the device unit it holds (a finished culture's cells with it)."""
         if self.p.culture is not None and not self.p.done:  # the cells leave the device they grew in
             self.end_culture()
-        self.w.runs.get(self.factory, {}).pop(self.p.pid, None)
+        if self.w.runs.get(self.factory, {}).pop(self.p.pid, None) is not None and self.w.scheduler is not None:
+            self.w.scheduler.cancel(self.p, self.factory)  # the run is over: its booked places free
         self.release(held, held_by, self.factory)
 
     def test_and_release(self) -> Proc:
@@ -225,6 +265,9 @@ def _on_dropout(world: World, patient: Patient, site: str) -> Any:
     end_now = world.sc.dropout.batch == "end"
 
     def callback(_event: simpy.Event) -> None:
+        nonlocal patient
+        while patient.next is not None:  # the attempt going on now (after re-manufactures)
+            patient = patient.next
         if patient.done or not patient.waiting:
             return
         patient.dropped = True

@@ -21,10 +21,14 @@ class Patient:
     hold clocks running now, ``(hold, started_h)`` (see :mod:`twin.model.clocks`).
     ``culture``: ``(site, step, culture)`` of a culture that reached its end point and is still in
     its device (and the kernel) until the next step starts on the cells; else None.
+    ``attempt``: how many times the batch has been made again (0: the first attempt); ``aliquot``:
+    whether a backup aliquot is kept and unused (None: not yet drawn); ``next``: the patient's
+    next attempt once this one failed and is made again (the drop-out follows it);
+    ``out_of_spec``: the product failed a measured QC spec and goes on to infusion by exception.
     """
 
-    __slots__ = ("cells", "contam_cfu", "culture", "done", "dropped", "dropped_ev", "fail_cause", "fail_ev", "holds", "hospital",
-                 "pid", "stop_ev", "viability", "viable", "waiting")
+    __slots__ = ("aliquot", "attempt", "cells", "contam_cfu", "culture", "done", "dropped", "dropped_ev", "fail_cause", "fail_ev", "holds", "hospital",
+                 "next", "out_of_spec", "pid", "stop_ev", "viability", "viable", "waiting")
 
     def __init__(self, pid: int, hospital: str, dropped_ev: simpy.Event, stop_ev: simpy.Event) -> None:
         self.pid = pid
@@ -42,3 +46,7 @@ class Patient:
         self.stop_ev = stop_ev
         self.holds: list[tuple[Any, float]] = []
         self.culture: tuple[str, Any, Any] | None = None
+        self.attempt = 0
+        self.aliquot: bool | None = None
+        self.next: Patient | None = None
+        self.out_of_spec = False

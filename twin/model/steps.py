@@ -136,14 +136,21 @@ class StepRunner:
     def finish(self, outcome: str, cause: str, site: str) -> None:
         """Record the patient's single final outcome; the batch's processes stop at once (nothing
         starts or is seized for it afterwards; what it holds is let go)."""
-        p = self.p
-        if not p.done:
-            p.done = True
-            p.holds = []
-            if p.culture is not None:  # a finished culture still in its device: discarded
-                self.w.ticker.remove(p.culture[2])
-                p.culture = None
+        if not self.p.done:
+            self.stop_attempt()
             self.log(site, cause, "outcome", detail=outcome)
+        if not self.p.stop_ev.triggered:
+            self.p.stop_ev.succeed()
+
+    def stop_attempt(self) -> None:
+        """This attempt at the batch stops at once: nothing starts or is seized for it afterwards;
+        what it holds is let go."""
+        p = self.p
+        p.done = True
+        p.holds = []
+        if p.culture is not None:  # a finished culture still in its device: discarded
+            self.w.ticker.remove(p.culture[2])
+            p.culture = None
         if not p.stop_ev.triggered:
             p.stop_ev.succeed()
 

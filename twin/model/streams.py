@@ -36,6 +36,12 @@ BIO_ORGANISM = "biology:organism"
 """The doubling time of the organism that contaminates a batch."""
 BIO_INTRINSIC = "biology:intrinsic"
 """Whether the apheresis product itself is contaminated."""
+URGENCY = "urgency"
+"""Each patient's urgency class (by the referral mix of ``scheduling.urgency``)."""
+BACKUP_ALIQUOT = "remanufacture:aliquot"
+"""Whether a backup aliquot of the patient's apheresis product is kept."""
+OUT_OF_SPEC = "remanufacture:out_of_spec"
+"""Whether an out-of-specification product is infused by exception."""
 AGAIN = "#again"
 """Suffix of the stream a repeat draw for the same patient and purpose comes from."""
 
@@ -144,6 +150,9 @@ REGISTRY: dict[str, str] = {
     BIO_LAG: "the activation lag",
     BIO_ORGANISM: "the contaminant's doubling time",
     BIO_INTRINSIC: "whether the apheresis product is contaminated",
+    URGENCY: "each patient's urgency class",
+    BACKUP_ALIQUOT: "whether a backup aliquot is kept",
+    OUT_OF_SPEC: "whether an out-of-spec product is infused by exception",
     bio_check("STEP", 0).replace("#0", "#K"): "whether an in-process check misses a detectable load",
     failure("SITE", "TYPE", 0).replace("#0", "#i"): "times between breakdowns, per unit",
     repair("SITE", "TYPE", 0).replace("#0", "#i"): "repair hours, per unit",

@@ -19,6 +19,7 @@ from twin.model.clocks import HoldPlan
 from twin.model.conditions import Condition
 from twin.model.eventlog import EventLog, LogRow
 from twin.model.pools import Unit, UnitPool
+from twin.model.scheduler import Scheduler
 from twin.model.streams import Streams
 from twin.scenario.biology import expected_culture_h
 from twin.scenario.calendars import SiteClock
@@ -110,6 +111,8 @@ class World:
             params = self.sc.biology.kernel_params()
             groups = {st.device for st in self.sc.recipe if st.end_point is not None and st.device is not None}
             self.ticker = Ticker(self.env, {g: params for g in groups})
+        # Slot booking (twin.model.scheduler): None under first come, first served everywhere.
+        self.scheduler = Scheduler(self) if self.sc.scheduling.booking() else None
         # Each QC test as a step: the panel's analyst role for the test's hands-on hours.
         self.qc_steps = {
             t.name: ClinicalStep(duration_h=t.duration_h, role=self.sc.qc.role, hands_on_h=t.hands_on_h)

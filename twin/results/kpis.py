@@ -12,6 +12,7 @@ import pandas as pd
 from twin.core.units import HOURS_PER_WEEK, HOURS_PER_YEAR
 from twin.results.tables import (
     ALL_OUTCOMES,
+    INFUSED,
     cause_name,
     held_intervals,
     intervals,
@@ -28,7 +29,7 @@ RENAMED_KPIS = {
 }
 
 #: Outcomes given as a fraction of the resolved patients (``<outcome>_fraction_of_resolved``).
-RESOLVED_OUTCOMES = ("infused", "dropped_out", "failed", "lost")
+RESOLVED_OUTCOMES = ("infused", "dropped_out", "failed", "lost", "infused_out_of_spec")
 
 COST_CATEGORIES = ("capital", "cleanroom", "labour", "consumables", "qc", "courier", "overhead")
 
@@ -145,7 +146,7 @@ def _flow_kpis(batches: pd.DataFrame, window: Window) -> dict[str, float]:
     between referral and outcome over the window."""
     warmup_h, horizon_h, hours = window.warmup_h, window.horizon_h, window.hours
     infused_in_window = batches["outcome_h"].between(warmup_h, horizon_h, inclusive="left") & (
-        batches["outcome"] == "infused"
+        batches["outcome"].isin(INFUSED)
     )
     out = {"throughput_per_year": float(infused_in_window.sum()) / (hours / HOURS_PER_YEAR)}
     start = batches["referral_h"].clip(lower=warmup_h)

@@ -27,7 +27,7 @@ FRACTION_PREFIXES = ("utilisation.", "availability.")
 FRACTION_NAMES = ("harvest_viability_mean",)
 
 #: KPIs that count patients (by name): whole numbers per replication.
-COUNT_NAMES = ("referred", "infused", "failed", "dropped_out", "lost", "in_progress", "resolved",
+COUNT_NAMES = ("referred", "infused", "failed", "dropped_out", "lost", "infused_out_of_spec", "in_progress", "resolved",
                "contaminated_infused")
 COUNT_PREFIXES = ("lost_by_cause.", "failed_by_cause.")
 

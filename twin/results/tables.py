@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from twin.core.record import ReplicationRecord
 
 ALL_OUTCOMES = OUTCOMES + ("in_progress",)
+INFUSED = ("infused", "infused_out_of_spec")
+"""Outcomes in which the patient is infused (an out-of-spec product by exception too)."""
 
 _CATEGORICAL = ("site", "step", "resource", "kind", "detail")
 
@@ -218,6 +220,7 @@ def batches_table(
     out["referral_h"] = out["patient"].map(ref["time_h"])
     out["hospital"] = out["patient"].map(ref["site"].astype(str))
     made = events.loc[(kind == "step_start") & (events["step"] == "receipt"), ["patient", "site"]]
+    made = made.drop_duplicates("patient")  # (a re-manufactured batch: the first attempt's site)
     out["made_at"] = out["patient"].map(made.set_index("patient")["site"].astype(str))
 
     order = [f"{s}_{edge}_h" for s in steps for edge in ("start", "end")]
@@ -236,7 +239,7 @@ def batches_table(
     out["outcome"] = pd.Categorical(out["outcome"], categories=list(ALL_OUTCOMES))
 
     v2v = (out["infusion_start_h"] - out["apheresis_start_h"]) / HOURS_PER_DAY
-    out["vein_to_vein_days"] = v2v.where(out["outcome"] == "infused")
+    out["vein_to_vein_days"] = v2v.where(out["outcome"].isin(INFUSED))
     out["time_in_system_h"] = out["outcome_h"].fillna(horizon_h) - out["referral_h"]
     out["in_window"] = out["referral_h"] >= warmup_h
     pauses = until_outcome(intervals(events, "pause", "resume", ["patient", "step"], horizon_h), out["outcome_h"],

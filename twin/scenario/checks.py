@@ -52,7 +52,8 @@ def _context(sc: Scenario, types: dict[str, DeviceType], resolved: dict[tuple[st
 def check_references(sc: Scenario, types: dict[str, DeviceType], marks: Marks, src: str) -> None:
     """Names refer to things that exist, and every hospital's batches can be made somewhere."""
     ctx = _context(sc, types, {}, marks, src)
-    for check in (_hospitals, _device_types, _couriers, _routes, _routing, _manufacturing, _qc_lab, _release_site, _cost_keys, _cost_devices):
+    for check in (_hospitals, _device_types, _couriers, _routes, _routing, _manufacturing, _qc_lab, _release_site, _cost_keys,
+                  _cost_devices, _scheduling):
         check(ctx)
 
 
@@ -441,3 +442,12 @@ def _holds(ctx: Context) -> None:
         if where[h.to] <= where[h.from_]:
             raise err(f"the hold runs from the end of {h.from_!r} to the start of a later step; {h.to!r} is not "
                       "after it", "holds", i, "to")
+
+
+def _scheduling(ctx: Context) -> None:
+    """Per-site scheduling policies name sites that make batches."""
+    sc, err = ctx.sc, ctx.err
+    makers = sorted(ctx.makers())
+    for site in sc.scheduling.sites:
+        if site not in makers:
+            raise err(f"{site!r} makes no batches; the manufacturing sites are {makers}", "scheduling", "sites", site)

@@ -22,6 +22,7 @@ from twin.scenario.logistics import CourierLane, FinalProduct, HubStep, Route, R
 from twin.scenario.outages import Outage
 from twin.scenario.recipe import ClinicalStep, Cryopreservation, QCPanel, Release, Step, Storage
 from twin.scenario.rota import role_calendar
+from twin.scenario.scheduling import Remanufacture, Scheduling
 from twin.scenario.sites import Site
 from twin.scenario.staffing import ShiftBlock
 
@@ -140,6 +141,16 @@ class Scenario(StrictModel):
     )
     biology: Biology | None = Field(
         default=None, description="The culture model; needed by recipe steps with an `end_point`.",
+    )
+    scheduling: Scheduling = Field(
+        default_factory=Scheduling,
+        description="How patients are scheduled onto manufacturing capacity: `first_come` (default) or "
+        "`slot_booking` per manufacturing site, and urgency classes.",
+    )
+    remanufacture: Remanufacture | None = Field(
+        default=None,
+        description="Failures that are not final: a failed or lost batch made again from a backup aliquot or a new "
+        "apheresis; out-of-spec products infused by exception. None (default): every failure is final.",
     )
 
     @field_validator("connections", mode="before")

@@ -315,7 +315,8 @@ def load_sweep(path: str | Path, allow_large: bool = False) -> Plan:
 FIXED_KPIS = ("referred", "resolved", "infused", "failed", "dropped_out", "lost", "in_progress",
               "infused_fraction_of_resolved", "dropped_out_fraction_of_resolved", "failed_fraction_of_resolved",
               "lost_fraction_of_resolved", "vein_to_vein_median_days", "vein_to_vein_p90_days", "vein_to_vein_mean_days",
-              "throughput_per_year", "mean_wip", "contaminated_infused", "culture_h_mean", "harvest_viability_mean")
+              "throughput_per_year", "mean_wip", "contaminated_infused", "culture_h_mean", "harvest_viability_mean",
+              "infused_out_of_spec", "infused_out_of_spec_fraction_of_resolved")
 #: KPI families named by what happened (a cause, a backup): any name after the prefix is accepted.
 OPEN_FAMILIES = ("lost_by_cause.", "failed_by_cause.", "delay_h.", "backup_h.")
 
