@@ -15,6 +15,8 @@ KINDS = (
     "qc_result",  # one QC test's result (detail: pass | fail)
     "dropout",  # patient drops out while waiting
     "outcome",  # final outcome (detail: infused | failed | dropped_out | lost; step: cause)
+    "infusion_booked",  # the hospital books the infusion (site: hospital; value: planned start hour; detail: first lymphodepletion hour)
+    "infusion_rebooked",  # the infusion moves (value: the new start hour; detail: late_arrival | clinic_closed)
     # patient -1: the facility
     "down",  # a unit or site condition goes out of service (detail: reason)
     "up",  # ... and comes back
