@@ -225,8 +225,16 @@ class Journey(Handling):
             self.finish(outcome, cause, f)
             return False
         if pending:  # released at risk: a later failing result stops the batch wherever it is
-            failed_ev.callbacks.append(lambda ev: self.finish(ev.value[0], ev.value[1], lab))
+            failed_ev.callbacks.append(self._late_result(lab))
         return True
+
+    def _late_result(self, lab: str) -> Any:
+        """What a failing result of a test released at risk does: the batch fails (and its
+        infusion is stopped) unless its infusion (or the thaw for it) has begun."""
+        def callback(ev: simpy.Event) -> None:
+            if self.p.waiting:
+                self.finish(ev.value[0], ev.value[1], lab)
+        return callback
 
     def deliver(self) -> Proc:
         """The courier back to the hospital, then infusion (planned, with lymphodepletion and a

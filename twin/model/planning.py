@@ -157,56 +157,62 @@ def infusion_need_h(world: World) -> float:
 
 
 def plan_infusion(world: World, hospital: str, arrive_h: float, not_before_h: float) -> InfusionPlan | None:
-    """The earliest infusion day at ``hospital`` on which the infusion starts in clinic hours no
-    sooner than ``arrive_h`` (the product's expected arrival plus the margin) and each
-    lymphodepletion session of the days before starts in clinic hours on its day, no sooner than
-    ``not_before_h``; None when no such day comes within the plan's ``horizon_days``."""
+    """The earliest infusion day at ``hospital`` on which the infusion can be booked in clinic
+    hours no sooner than ``arrive_h`` (the product's expected arrival plus the margin) and each
+    lymphodepletion session of the days before can be booked on its day in its hours, no sooner
+    than ``not_before_h``; the bookings are kept in the hospital's appointment book (each slot's
+    next free hour per day: mean lengths, no overbooking). None when no such day comes within the
+    plan's ``horizon_days``."""
     plan: InfusionScheduling | None = world.sc.infusion_scheduling
     assert plan is not None
     clinic = clinic_intervals(world, hospital)
     ld = plan.lymphodepletion
-    ld_need = max(ld.duration_h.mean, ld.hands_on_h)
-    inf_need = infusion_need_h(world)
     ward = clinic if ld.calendar is None else open_intervals(world, ld.calendar)
-    book = _Ledger(world, hospital)
-    inf_hours = max(world.sc.infusion.duration_h.mean, world.sc.infusion.hands_on_h) + inf_need
+    ld_hours = max(ld.duration_h.mean, ld.hands_on_h)
+    inf_hours = max(world.sc.infusion.duration_h.mean, world.sc.infusion.hands_on_h) + infusion_need_h(world) \
+        - world.sc.infusion.hands_on_h
+    book = _Book(world, hospital)
     first_day = int(max(arrive_h, not_before_h) // HOURS_PER_DAY)
     for day in range(first_day, first_day + plan.horizon_days):
-        infusion = _start_on_day(clinic, day, max(arrive_h, not_before_h), inf_need)
-        if infusion is None or not book.fits(day, inf_hours, clinic):
+        infusion = book.first_start(day, inf_hours, clinic, max(arrive_h, not_before_h))
+        if infusion is None:
             continue
         ld_days = [day - k for k in sorted(ld.days_before, reverse=True)]
-        sessions = [_start_on_day(ward, d, not_before_h, ld_need) for d in ld_days]
-        if all(s is not None for s in sessions) and all(book.fits(d, ld_need, ward) for d in ld_days):
-            book.take(day, inf_hours)
-            for d in ld_days:
-                book.take(d, ld_need)
-            return InfusionPlan(tuple(s for s in sessions if s is not None), infusion)
+        sessions = [book.first_start(d, ld_hours, ward, not_before_h) for d in ld_days]
+        if all(st is not None for st in sessions):
+            book.take(day, infusion, inf_hours)
+            for d, st in zip(ld_days, sessions):
+                assert st is not None
+                book.take(d, st, ld_hours)
+            return InfusionPlan(tuple(st[0] for st in sessions if st is not None), infusion[0])
     return None
 
 
-class _Ledger:
-    """The infusion-slot hours (h) booked at a hospital per day against what its slots offer in
-    that day's open hours (slots x open hours): a day is offered only while a booking fits."""
+class _Book:
+    """A hospital's appointment book: per day, the hour each infusion slot is next free (h)."""
 
     def __init__(self, world: World, hospital: str) -> None:
-        self.booked = _CACHE.setdefault(world, {}).setdefault(("ledger", hospital), {})  # type: ignore[arg-type]
+        self.days: dict[int, list[float]] = _CACHE.setdefault(world, {}).setdefault(("book", hospital), {})  # type: ignore[arg-type]
         self.slots = world.sc.sites[hospital].infusion_slots
 
-    def fits(self, day: int, hours: float, hours_open: list[tuple[float, float]]) -> bool:
-        """Whether ``hours`` more slot-hours fit on ``day`` open in ``hours_open``."""
-        a, b = day * HOURS_PER_DAY, (day + 1) * HOURS_PER_DAY
-        i = max(bisect.bisect_right(hours_open, (a, math.inf)) - 1, 0)
-        open_h = sum(max(0.0, min(y, b) - max(x, a)) for x, y in hours_open[i:i + 4])
-        return self.booked.get(day, 0.0) + hours <= self.slots * open_h + EPS
+    def first_start(self, day: int, hours: float, hours_open: list[tuple[float, float]],
+                    not_before_h: float) -> tuple[float, int] | None:
+        """(start hour, slot) of the earliest booking of ``hours`` on ``day`` inside one open
+        interval of ``hours_open`` and no sooner than ``not_before_h``; None if none fits."""
+        lo, hi = day * HOURS_PER_DAY, (day + 1) * HOURS_PER_DAY
+        free = self.days.get(day, [lo] * self.slots)
+        i = max(bisect.bisect_right(hours_open, (lo, math.inf)) - 1, 0)
+        best: tuple[float, int] | None = None
+        for a, b in hours_open[i:]:
+            if a >= hi:
+                break
+            for k, f in enumerate(free):
+                start = max(a, lo, f, not_before_h)
+                if start + hours <= b + EPS and start < hi and (best is None or start < best[0]):
+                    best = (start, k)
+        return best
 
-    def take(self, day: int, hours: float) -> None:
-        """Book ``hours`` slot-hours on ``day``."""
-        self.booked[day] = self.booked.get(day, 0.0) + hours
-
-
-def _start_on_day(clinic: list[tuple[float, float]], day: int, not_before_h: float, need_h: float) -> float | None:
-    """The first clinic moment on day ``day`` (00:00 to 24:00), no sooner than ``not_before_h``,
-    with ``need_h`` hours of clinic left; None if there is none that day."""
-    t = next_open(clinic, max(day * HOURS_PER_DAY, not_before_h), need_h)
-    return t if t is not None and t < (day + 1) * HOURS_PER_DAY else None
+    def take(self, day: int, booking: tuple[float, int], hours: float) -> None:
+        """Book slot ``booking[1]`` from ``booking[0]`` for ``hours`` on ``day``."""
+        free = self.days.setdefault(day, [day * HOURS_PER_DAY] * self.slots)
+        free[booking[1]] = booking[0] + hours
