@@ -215,3 +215,17 @@ def test_bad_plan_names_are_located_errors(path, value, expected):
     target[path[-1]] = value
     with pytest.raises(ScenarioError, match=expected):
         build(d)
+
+
+def test_each_release_stage_needs_its_own_sites_it():
+    """An IT outage at the importer stops QP certification there (paused, none ends during it)
+    while QA disposition at the plant goes on."""
+    d = _scheduled()
+    d.pop("infusion_scheduling")
+    d["outages"] = [{"name": "importer_it", "what": "it", "site": "importer", "at_h": 1000, "duration_h": 240}]
+    e = _events(d)
+    during = e[(e["time_h"] > 1000 + 1e-6) & (e["time_h"] < 1240 - 1e-6)]
+    assert _rows(during, "release:qp_certification", "step_end").empty
+    assert not _rows(during, "release:qa_disposition", "step_end").empty
+    paused = _rows(e, "release:qp_certification", "pause")
+    assert (paused["detail"] == "importer_it").any()
