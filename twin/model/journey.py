@@ -255,7 +255,6 @@ class Journey(Handling):
         self.finish("infused", "infusion", h)
         return True
 
-
     # -- planned infusion (infusion_scheduling) ---------------------------------------------
     def _scheduled_delivery(self) -> Proc:
         """Book the infusion day (logged ``infusion_booked``, value the planned start hour) on the
@@ -264,10 +263,7 @@ class Journey(Handling):
         w, sc, f, h, env = self.w, self.w.sc, self.factory, self.hospital, self.w.env
         plan_cfg = sc.infusion_scheduling
         assert plan_cfg is not None
-        arrive = env.now + plan_cfg.arrive_before_h
-        if f != h:
-            lane = sc.lane(f, h)
-            arrive += w.hours_to_pickup(lane, env.now) + lane.transit_h.mean
+        arrive = planning.expected_arrival_h(w, f, h) + plan_cfg.arrive_before_h
         plan = planning.plan_infusion(w, h, arrive, env.now)
         if plan is None:
             self.finish("failed", "infusion:no_clinic_day", h)

@@ -156,6 +156,17 @@ def infusion_need_h(world: World) -> float:
     return sc.infusion.hands_on_h + (max(thaw.duration_h.mean, thaw.hands_on_h) if thaw is not None else 0.0)
 
 
+def expected_arrival_h(world: World, origin: str, destination: str) -> float:
+    """When a product shipping now from ``origin`` is expected at ``destination`` (hours): the
+    lane's next pickup plus its mean transit (now within a site). The one place a multi-leg route's
+    expected transit would go."""
+    now = world.env.now
+    if origin == destination:
+        return now
+    lane = world.sc.lane(origin, destination)
+    return now + world.hours_to_pickup(lane, now) + lane.transit_h.mean
+
+
 def plan_infusion(world: World, hospital: str, arrive_h: float, not_before_h: float) -> InfusionPlan | None:
     """The earliest infusion day at ``hospital`` on which the infusion can be booked in clinic
     hours no sooner than ``arrive_h`` (the product's expected arrival plus the margin) and each
