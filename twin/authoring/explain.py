@@ -70,6 +70,9 @@ SECTIONS: dict[str, str] = {
           "long a batch waits.",
     "release": "A qualified person (QP) certifies the batch once every QC result is in, on site or remotely (it needs "
                "the IT/MES system up).",
+    "infusion_scheduling": "Planned infusion: once the batch is released the hospital books an infusion day in its "
+                           "clinic hours and lymphodepletion on the days before it; the product ships to arrive in "
+                           "time and is thawed at the bedside, and a thawed dose that waits past its limit is lost.",
     "infusion": "The product goes back to the patient's hospital and is infused: it holds an infusion slot and a "
                 "person of the role. An infused patient is what the facility is for.",
     "couriers": "Courier lanes between hospitals and the sites that make their batches: transit time, pickup cut-off "

@@ -56,6 +56,7 @@ _DEFAULT_NOTES = {("Step", "duration_h"): "required, except in a culture step"}
 # -- units -----------------------------------------------------------------------------------------
 
 _UNIT_BY_FIELD = {
+    ("Lymphodepletion", "days_before"): "days",
     ("DevicePool", "count"): "units",
     ("StaffRole", "count"): "people",
     ("StaffRole", "posts"): "people",

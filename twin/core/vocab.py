@@ -20,6 +20,8 @@ KINDS = (
     "booked",  # slot booked (site: manufacturing site; resource: first device type; value: planned start h; detail: plan)
     "rebooked",  # the plan changed (value: the new planned start h; detail: the cause, e.g. breakdown, late_material)
     "remanufacture",  # a failed or lost attempt is made again (step: its cause; detail: backup_aliquot | new_apheresis)
+    "infusion_booked",  # the hospital books the infusion (site: hospital; value: planned start hour; detail: first lymphodepletion hour)
+    "infusion_rebooked",  # the infusion moves (value: the new start hour; detail: late_arrival | clinic_closed)
     # patient -1: the facility
     "down",  # a unit or site condition goes out of service (detail: reason)
     "up",  # ... and comes back

@@ -234,7 +234,7 @@ class Handling(StepRunner):
             target_cells=end.target_cells,
             contam_cfu=p.contam_cfu,
             doubling_contam_h=w.draw(bio.contaminant_doubling_h, streams.BIO_ORGANISM, p.pid),
-            max_h=end.max_h,
+            max_h=end.max_h if step.harvest is None else min(end.max_h, step.harvest.latest_h),
             check_every_h=check.every_h if check is not None else float("inf"),
             on_check=self._on_check(site, step),
         )

@@ -34,7 +34,7 @@ import simpy
 
 from twin.core.units import HOURS_PER_DAY
 from twin.core.vocab import CHAIRS, SLOTS
-from twin.model import streams
+from twin.model import planning, streams
 from twin.model.eventlog import LogRow
 from twin.model.handling import Handling
 from twin.model.patient import Patient
@@ -43,7 +43,7 @@ from twin.model.steps import Held, Work
 
 if TYPE_CHECKING:
     from twin.model.world import World
-    from twin.scenario.recipe import Step
+    from twin.scenario.recipe import ReleaseStage, Step
 
 Proc = Generator[simpy.Event, Any, Any]
 
@@ -170,10 +170,25 @@ class Journey(Handling):
         extra = ("grade",) if step.processing == "open" else ()
         if step.end_point is not None:
             ok = yield from self.culture(f, step, held, extra)
+            if ok and step.harvest is not None:
+                ok = yield from self._planned_harvest(step)
         else:
             work = Work.of(f, step.name, step, detail=step.processing, extra=extra, limit_h=step.staff_wait_limit_h)
             ok = yield from self.work(work, held)
         return ok and not self.p.dropped
+
+    def _planned_harvest(self, step: Step) -> Proc:
+        """The culture of ``step`` has reached its end (target or the window's latest hour): the
+        cells stay in the device, and in the kernel, until the planned harvest moment (see
+        :func:`twin.model.planning.harvest_at`). False when the journey stops meanwhile."""
+        w, p, env = self.w, self.p, self.w.env
+        assert p.culture is not None
+        index = next(i for i, st in enumerate(w.sc.recipe) if st is step)
+        at = planning.harvest_at(w, self.factory, index, p.culture[2].started_at)
+        if at > env.now:
+            waits = [env.timeout(at - env.now), p.stop_ev] + ([p.fail_ev] if p.fail_ev is not None else [])
+            yield simpy.AnyOf(env, waits)
+        return not (p.done or p.fail_cause)
 
     def _let_go(self, held: Held, held_by: str) -> None:
         """The batch leaves the device unit it holds (a finished culture's cells with it)."""
@@ -198,14 +213,26 @@ class Journey(Handling):
         try:
             if not (yield from self._qc_panel(failed_ev)):
                 return False
-            site = sc.release.site or f
-            return (yield from self.work(Work.of(site, "release", sc.release, extra=("it",)), None))
+            for name, stage in sc.release.stage_list():
+                if not (yield from self._release_stage(name, stage)):
+                    return False
+            return True
         finally:
             leaving.succeed()
             self.log_unit(f, "storage", "step_end", storage.unit)  # the position is freed (also at an outcome)
             if not self.p.done:
                 self.passed(f, "storage", "end")
             self.release(storage, "storage", f)
+
+    def _release_stage(self, name: str, stage: ReleaseStage) -> Proc:
+        """One release stage (``release``, or ``release:NAME`` of a staged release) at its site
+        (default the manufacturing site), needing that site's IT up and, with working hours,
+        progressing only in them (so it ends in them)."""
+        site = stage.site or self.factory
+        extra: tuple[str, ...] = ("it",)
+        if stage.working_hours is not None:
+            extra += (planning.hours_gate(self.w, site, stage.working_hours),)
+        return (yield from self.work(Work.of(site, name, stage, extra=extra), None))
 
     def _qc_panel(self, failed_ev: simpy.Event) -> Proc:
         """The QC panel while the batch is in storage (samples by courier to a central lab if
@@ -219,7 +246,9 @@ class Journey(Handling):
         lab = sc.qc.lab or f
         if lab != f:  # samples travel to the central QC lab
             yield from self.transit(f, lab, "ship_samples", frozen=False, losable=False)
-        tests = [env.process(self.qc_test(lab, t, results, failed_ev)) for t in sc.qc.tests]
+        at_risk = set(sc.release.at_risk_tests)
+        tests = [env.process(self.qc_test(lab, t, results, failed_ev)) for t in sc.qc.tests if t.name not in at_risk]
+        late_tests = [env.process(self.qc_test(lab, t, results, failed_ev)) for t in sc.qc.tests if t.name in at_risk]
         if self.p.fail_ev is not None:
             def late(ev: simpy.Event) -> None:
                 if not failed_ev.triggered:
@@ -231,7 +260,8 @@ class Journey(Handling):
         yield env.all_of(tests) | failed_ev | self.p.stop_ev
         if self.p.done:
             return False
-        self.log(f, "qc", "step_end")
+        pending = [t for t in late_tests if not t.triggered]
+        self.log(f, "qc", "step_end", detail="at_risk" if pending else "")
         self.passed(f, "qc", "end")
         if self.p.dropped:
             return False
@@ -239,11 +269,24 @@ class Journey(Handling):
             outcome, cause = failed_ev.value
             self.finish(outcome, cause, f)
             return False
+        if pending:  # released at risk: a later failing result stops the batch wherever it is
+            failed_ev.callbacks.append(self._late_result(lab))
         return True
 
+    def _late_result(self, lab: str) -> Any:
+        """What a failing result of a test released at risk does: the batch fails (and its
+        infusion is stopped) unless its infusion (or the thaw for it) has begun."""
+        def callback(ev: simpy.Event) -> None:
+            if self.p.waiting:
+                self.finish(ev.value[0], ev.value[1], lab)
+        return callback
+
     def deliver(self) -> Proc:
-        """The courier back to the hospital, then infusion."""
+        """The courier back to the hospital, then infusion (planned, with lymphodepletion and a
+        thaw, under ``infusion_scheduling``)."""
         sc, f, h = self.w.sc, self.factory, self.hospital
+        if sc.infusion_scheduling is not None:
+            return (yield from self._scheduled_delivery())
         frozen = sc.final_product.form == "cryopreserved"  # a fresh product ships cold, in no dry shipper
         if f != h and not (yield from self.transit(f, h, "ship_to_hospital", frozen=frozen)):
             return False
@@ -257,6 +300,112 @@ class Journey(Handling):
         self.release(slot, "infusion", h)
         self.finish("infused", "infusion", h)
         return True
+
+    # -- planned infusion (infusion_scheduling) ---------------------------------------------
+    def _scheduled_delivery(self) -> Proc:
+        """Book the infusion day (logged ``infusion_booked``, value the planned start hour) on the
+        product's expected arrival, give lymphodepletion on its days while the product travels,
+        then thaw and infuse in clinic hours."""
+        w, sc, f, h, env = self.w, self.w.sc, self.factory, self.hospital, self.w.env
+        plan_cfg = sc.infusion_scheduling
+        assert plan_cfg is not None
+        arrive = planning.expected_arrival_h(w, f, h) + plan_cfg.arrive_before_h
+        plan = planning.plan_infusion(w, h, arrive, env.now)
+        if plan is None:
+            self.finish("failed", "infusion:no_clinic_day", h)
+            return False
+        self.log(h, "infusion", "infusion_booked", detail=f"lymphodepletion_from_h={plan.sessions[0]:.2f}",
+                 value=plan.infusion_h)
+        ld = env.process(self._lymphodepletion(plan.sessions))
+        frozen = sc.final_product.form == "cryopreserved"  # a fresh product ships cold, in no dry shipper
+        if f != h and not (yield from self.transit(f, h, "ship_to_hospital", frozen=frozen)):
+            return False
+        if self.p.dropped:
+            return False
+        arrived = env.now
+        if not ld.triggered:
+            yield ld | self.p.stop_ev
+        if self.p.done or not ld.value:
+            return False
+        return (yield from self._infuse(plan.infusion_h, "lymphodepletion_late" if arrived <= plan.infusion_h
+                                        else "late_arrival"))
+
+    def _lymphodepletion(self, sessions: tuple[float, ...]) -> Proc:
+        """One lymphodepletion session (an infusion slot and the step's role) at each planned
+        start; False when the journey stops."""
+        env, p = self.w.env, self.p
+        plan_cfg = self.w.sc.infusion_scheduling
+        assert plan_cfg is not None
+        for t in sessions:
+            if t > env.now:
+                yield env.timeout(t - env.now) | p.stop_ev
+            if p.done or p.dropped:
+                return False
+            if not (yield from self.place_step(self.hospital, SLOTS, "lymphodepletion", plan_cfg.lymphodepletion)):
+                return False
+        return True
+
+    def _infuse(self, booked_h: float, late: str) -> Proc:
+        """Thaw and infusion in one infusion slot taken in clinic hours (see :meth:`_clinic_slot`).
+        The thawed product waits for a clinic hour and its nurse; past the thaw limit the dose is
+        lost (the hold ``thaw_to_infusion``: thawed cells cannot be refrozen). ``late``: the cause
+        logged if the booked hour has passed (``late_arrival``, ``lymphodepletion_late``)."""
+        w, sc, h, env, p = self.w, self.w.sc, self.hospital, self.w.env, self.p
+        plan_cfg = sc.infusion_scheduling
+        assert plan_cfg is not None
+        thaw = plan_cfg.thaw
+        infusion = Work.of(h, "infusion", sc.infusion, renege=False)
+        thaw_work = Work.of(h, "thaw", thaw, renege=False) if thaw is not None else None
+        first = thaw_work if thaw_work is not None and thaw_work.role is not None else infusion
+        slot = yield from self._clinic_slot((booked_h, late), first, planning.infusion_need_h(w))
+        if slot is None:
+            return False
+        p.waiting = False  # the product is thawed at the bedside: the wait (and the drop-out hazard) is over
+        ok = thaw_work is None or (yield from self.work(thaw_work, slot))
+        clinic = planning.clinic_intervals(w, h)
+        if ok and not planning.is_open(clinic, env.now):  # the thawed dose waits for the clinic (and may expire)
+            opens = planning.next_open(clinic, env.now)
+            yield env.timeout((opens if opens is not None else sc.horizon_h + 1) - env.now) | p.stop_ev
+            ok = not p.done
+        ok = ok and (yield from self.work(infusion, slot))
+        if p.done:  # the dose was lost: the slot goes back unlogged (nothing follows an outcome)
+            slot.pool.release(slot.req)
+            return False
+        self.release(slot, "infusion", h)
+        if ok:
+            self.finish("infused", "infusion", h)
+        return ok
+
+    def _clinic_slot(self, booked: tuple[float, str], first: Work, need_h: float) -> Proc:
+        """An infusion slot (with the person ``first`` needs) taken at the booked hour in clinic
+        hours with ``need_h`` of them left, or at the next clinic opening when the product or
+        lymphodepletion came late or the clinic closed while the slot was awaited (logged
+        ``infusion_rebooked``: value the new hour, detail the cause). ``booked``: (the booked hour,
+        the cause if it has passed). None when the journey stops."""
+        w, h, env, p = self.w, self.hospital, self.w.env, self.p
+        clinic = planning.clinic_intervals(w, h)
+        booked_h, cause = booked
+        t: float | None = booked_h
+        while True:
+            if env.now > booked_h + planning.EPS or planning.next_open(clinic, t or 0.0, need_h) != t:
+                t = planning.next_open(clinic, env.now, need_h)
+                if t is None:
+                    self.finish("failed", "infusion:no_clinic_day", h)
+                    return None
+                self.log(h, "infusion", "infusion_rebooked", detail=cause, value=t)
+            booked_h = t
+            if t > env.now:
+                yield env.timeout(t - env.now) | p.stop_ev
+            if p.done:
+                return None
+            slot = yield from self.place(h, SLOTS, "infusion", first=first)
+            if slot is None or planning.next_open(clinic, env.now, need_h) == env.now:
+                return slot
+            if slot.staff is not None:  # the clinic closed while the slot was awaited: hand both back
+                w.desk[h].release(slot.staff)
+                slot.staff = None
+            self.release(slot, "infusion", h)
+            cause = "clinic_closed"
 
 
 def _on_dropout(world: World, patient: Patient, site: str) -> Any:

@@ -187,9 +187,13 @@ class Scheduler:
         material = sc.starting_material
         if material.form == "cryopreserved" and material.freezing is not None:
             hours += max(material.freezing.duration_h.mean, material.freezing.hands_on_h)
-        if site != hospital:
-            lane = sc.lane(hospital, site)
-            hours += w.hours_to_pickup(lane, aph + hours) + lane.transit_h.ppf(sc.scheduling.transit_quantile)
+        if site != hospital:  # the first leg's pickup, each leg's planned transit, a route's hub steps
+            r = sc.route(hospital, site)
+            legs = [(hospital, site)] if r is None else r.legs()
+            q = sc.scheduling.transit_quantile
+            hours += w.hours_to_pickup(sc.lane(*legs[0]), aph + hours) + sum(sc.lane(*leg).transit_h.ppf(q) for leg in legs)
+            if r is not None:
+                hours += sum(max(st.duration_h.mean, st.hands_on_h) for v in r.via for st in v.steps)
         receipt, at = sc.receipt, self.receipt_hours.get(site)
         ready = aph + hours
         if at is not None:  # receipt waits for its staff's shift

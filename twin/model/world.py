@@ -54,7 +54,7 @@ class World:
         # (a storage unit's stop past its tolerance, or an in-process check, fails a batch from its
         # watcher too).
         self.stops_from_outside = (
-            self.holds is not None or len(self.sc.qc.tests) > 1
+            self.holds is not None or len(self.sc.qc.tests) > 1 or bool(self.sc.release.at_risk_tests)
             or (self.sc.dropout.hazard_per_day > 0 and self.sc.dropout.batch == "end")
             or any(st.end_point is not None and st.end_point.in_process_check is not None for st in self.sc.recipe)
             or any(t.stop_tolerance_h is not None and (t.failure is not None or self.sc.outages)

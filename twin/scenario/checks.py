@@ -62,7 +62,8 @@ def check_operations(sc: Scenario, types: dict[str, DeviceType], resolved: dict[
     """Shifts, skills, repairs, connections, utilities and outages refer to things that exist
     (``resolved``: each pool's device type with the scenario's overrides)."""
     ctx = _context(sc, types, resolved, marks, src)
-    for check in (_staff, _repairs, _ln2, _hands_on_fits_a_shift, _connections, _cultures, _outages, _holds):
+    for check in (_staff, _repairs, _ln2, _hands_on_fits_a_shift, _connections, _cultures, _outages, _holds,
+                  _release_plan, _infusion_plan):
         check(ctx)
 
 
@@ -451,3 +452,48 @@ def _scheduling(ctx: Context) -> None:
     for site in sc.scheduling.sites:
         if site not in makers:
             raise err(f"{site!r} makes no batches; the manufacturing sites are {makers}", "scheduling", "sites", site)
+
+
+def _calendar(ctx: Context, name: str | None, *path: str | int) -> None:
+    if name is not None and name not in ctx.sc.shifts:
+        raise ctx.err(f"unknown calendar {name!r}; shifts are {sorted(ctx.sc.shifts)}", *path)
+
+
+def _release_plan(ctx: Context) -> None:
+    """Release stages name sites, staffed roles and calendars that exist; at-risk tests are QC tests."""
+    sc, err = ctx.sc, ctx.err
+    rel = sc.release
+    _calendar(ctx, rel.working_hours, "release", "working_hours")
+    for i, st in enumerate(rel.stages):
+        _calendar(ctx, st.working_hours, "release", "stages", i, "working_hours")
+        if st.site is not None and st.site not in sc.sites:
+            raise err(f"unknown site {st.site!r}; sites are {sorted(sc.sites)}", "release", "stages", i, "site")
+    for i, (name, st) in enumerate(rel.stage_list() if rel.stages else []):
+        sites = [st.site] if st.site is not None else sorted(ctx.makers())
+        for site in sites:
+            if (st.hands_on_h or 0) > 0 and not sc.qualified_roles(site, name, st.role):
+                raise err(f"role {st.role!r} has no staff at {site!r} for {name!r}", "release", "stages", i, "role")
+    tests = [t.name for t in sc.qc.tests]
+    for i, t in enumerate(rel.at_risk_tests):
+        if t not in tests:
+            raise err(f"unknown QC test {t!r}; the panel's tests are {tests}", "release", "at_risk_tests", i)
+
+
+def _infusion_plan(ctx: Context) -> None:
+    """The infusion plan's calendars exist and name hospitals; its roles are staffed at every hospital."""
+    sc, err = ctx.sc, ctx.err
+    plan = sc.infusion_scheduling
+    if plan is None:
+        return
+    _calendar(ctx, plan.clinic, "infusion_scheduling", "clinic")
+    _calendar(ctx, plan.lymphodepletion.calendar, "infusion_scheduling", "lymphodepletion", "calendar")
+    for h, cal in plan.clinics.items():
+        if h not in sc.sites or sc.sites[h].kind != "hospital":
+            raise err(f"{h!r} is not a hospital; hospitals are {_hospital_names(sc)}", "infusion_scheduling", "clinics", h)
+        _calendar(ctx, cal, "infusion_scheduling", "clinics", h)
+    for key, spec in (("lymphodepletion", plan.lymphodepletion), ("thaw", plan.thaw)):
+        if spec is None or spec.role is None or spec.hands_on_h <= 0:
+            continue
+        for h in sc.hospital_shares():
+            if not sc.qualified_roles(h, key, spec.role):
+                raise err(f"role {spec.role!r} has no staff at hospital {h!r}", "infusion_scheduling", key, "role")

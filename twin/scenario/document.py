@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from twin.core.errors import LocatedValueError
 from twin.core.units import HOURS_PER_DAY
 from twin.scenario.biology import Biology
+from twin.scenario.clinic import THAW_HOLD, InfusionScheduling
 from twin.scenario.connections import Connection, ConnectionType, default_connections
 from twin.scenario.costs import Costs
 from twin.scenario.demand import Dropout, Referrals
@@ -83,6 +84,12 @@ class Scenario(StrictModel):
     infusion: ClinicalStep = Field(
         description="Infusion at the hospital; holds an infusion slot. The wait (and drop-out risk) ends when it "
         "starts.",
+    )
+    infusion_scheduling: InfusionScheduling | None = Field(
+        default=None,
+        description="Planned infusion: once the batch is released the hospital books lymphodepletion and an "
+        "infusion day in clinic hours, the product ships to arrive before it, and a thaw precedes the infusion; "
+        "none: the product is infused as soon as it arrives.",
     )
     couriers: list[CourierLane] = Field(
         default_factory=list,
@@ -197,7 +204,8 @@ class Scenario(StrictModel):
             "apheresis", "freezing", "ship_to_factory", *hub["ship_to_factory"], "receipt",
             *(n for s in self.recipe for n in ((f"transfer:{s.name}", s.name) if s.transfer else (s.name,))),
             *cryo, "storage", "qc", "ship_samples", *hub["ship_samples"], *(f"qc:{t.name}" for t in self.qc.tests),
-            "release", "ship_to_hospital", *hub["ship_to_hospital"], "infusion",
+            *(name for name, _ in self.release.stage_list()), "ship_to_hospital", *hub["ship_to_hospital"],
+            *(("lymphodepletion", "thaw") if self.infusion_scheduling is not None else ()), "infusion",
         ]
 
     def hub_steps(self, shipment: str | None = None) -> list[tuple[str, HubStep]]:
@@ -242,6 +250,10 @@ class Scenario(StrictModel):
         if product.form == "fresh" and product.shelf_life_h is not None and all(h.name != SHELF_LIFE for h in out):
             out.append(Hold(name=SHELF_LIFE, from_=self.recipe[-1].name, to="infusion",
                             limit_h=max(product.shelf_life_h, 1e-9)))
+        plan = self.infusion_scheduling
+        if (plan is not None and plan.thaw is not None and plan.thaw.limit_h is not None
+                and all(h.name != THAW_HOLD for h in out)):
+            out.append(Hold(name=THAW_HOLD, from_="thaw", to="infusion", limit_h=plan.thaw.limit_h))
         return out
 
     @property
@@ -272,8 +284,9 @@ class Scenario(StrictModel):
         roles = [s.role for s in (self.receipt, *self.recipe, *cryo) if s.role and s.hands_on_h > 0]
         if self.qc.lab is None and any(t.hands_on_h > 0 for t in self.qc.tests):
             roles.append(self.qc.role)
-        if self.release.site is None and self.release.hands_on_h > 0:
-            roles.append(self.release.role)
+        for _, st in self.release.stage_list():
+            if st.site is None and (st.hands_on_h or 0) > 0 and st.role is not None:
+                roles.append(st.role)
         return list(dict.fromkeys(roles))
 
     def can_manufacture(self, site: str) -> bool:
@@ -310,7 +323,8 @@ class Scenario(StrictModel):
         """Names a role's ``skills`` may list: the hands-on steps, QC tests as ``qc:NAME``, and
         device repairs as ``repair:TYPE``."""
         names = ["apheresis", "freezing", "receipt", *(s.name for s in self.recipe), "cryopreservation",
-                 *(f"qc:{t.name}" for t in self.qc.tests), "release", "infusion", *(st.name for _, st in self.hub_steps())]
+                 *(f"qc:{t.name}" for t in self.qc.tests), "release", *self._extra_steps(), "infusion",
+                 *(st.name for _, st in self.hub_steps())]
         names += [f"repair:{t}" for t in sorted({t for site in self.sites.values() for t in site.devices})]
         return names
 
@@ -321,7 +335,7 @@ class Scenario(StrictModel):
         freezing = self.starting_material.freezing
         for name, spec in (("apheresis", self.apheresis), ("freezing", freezing), ("receipt", self.receipt),
                            *((st.name, st) for st in self.recipe), ("cryopreservation", self.cryopreservation),
-                           ("release", self.release), ("infusion", self.infusion)):
+                           ("release", self.release), ("infusion", self.infusion), *self._extra_specs()):
             if spec is not None and spec.role is not None:
                 out[name] = spec.role
         for _, st in self.hub_steps():
@@ -335,6 +349,18 @@ class Scenario(StrictModel):
             if dtype.changeover_h and dtype.changeover_role is not None:
                 out[f"changeover:{tname}"] = dtype.changeover_role
         return out
+
+    def _extra_specs(self) -> list[tuple[str, Any]]:
+        """(step, spec) of the staged release's stages and the infusion plan's steps."""
+        out: list[tuple[str, Any]] = [(n, st) for n, st in self.release.stage_list() if self.release.stages]
+        plan = self.infusion_scheduling
+        if plan is not None:
+            out += [("lymphodepletion", plan.lymphodepletion), ("thaw", plan.thaw)]
+        return out
+
+    def _extra_steps(self) -> list[str]:
+        """Names of :meth:`_extra_specs`."""
+        return [n for n, _ in self._extra_specs()]
 
     def qualified_roles(self, site: str, step: str, role: str | None) -> list[str]:
         """Roles at ``site`` with people qualified for ``step``: ``role`` itself (the role the

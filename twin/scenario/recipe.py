@@ -42,6 +42,26 @@ class ClinicalStep(StrictModel):
         return self
 
 
+class HarvestWindow(StrictModel):
+    """A planned harvest: the culture ends between ``earliest_h`` and ``latest_h`` hours from its
+    start, at a moment the next step's staff are on shift (the culture goes on in the kernel until
+    then)."""
+
+    earliest_h: Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)] = Field(
+        description="Hours from the culture's start before which it is not harvested, even at its target (hours).",
+    )
+    latest_h: Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)] = Field(
+        description="Hours from the culture's start by which it is harvested, at its target or not (hours); at most "
+        "the end point's `max_h`.",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HarvestWindow:
+        if self.latest_h < self.earliest_h:
+            raise LocatedValueError("latest_h must not be before earliest_h", ("latest_h",))
+        return self
+
+
 class Step(ClinicalStep):
     """A factory step: holds one unit of ``device`` (a catalogue type) for its whole duration.
 
@@ -88,6 +108,14 @@ class Step(ClinicalStep):
         "(target cells or maximum hours) instead of `duration_h`; needs `biology` and a device with "
         "`culture_capacity_cells`.",
     )
+    harvest: HarvestWindow | None = Field(
+        default=None,
+        description="A culture step's planned harvest window: `{earliest_h, latest_h}` hours from the culture's start; "
+        "the culture ends at its target within the window (at `latest_h` if it has not reached it), and the next "
+        "step starts at the first moment after that when its role is on shift for its hands-on hours (the culture "
+        "goes on in the kernel until then). None: the culture ends at its end point and the next step waits for "
+        "whoever is free, as before.",
+    )
     duration_h: Distribution = Field(
         default_factory=lambda: Fixed(value=0.0),
         description="How long the step takes (hours), drawn per patient; it lasts max(duration, `hands_on_h`). "
@@ -100,6 +128,11 @@ class Step(ClinicalStep):
             raise LocatedValueError("a step needs duration_h (or an end_point for a culture step)", ("duration_h",))
         if self.end_point is not None and self.device is None:
             raise LocatedValueError("a culture step (end_point) runs in a device; name it", ("device",))
+        if self.harvest is not None and self.end_point is None:
+            raise LocatedValueError("a harvest window needs a culture step (an end_point)", ("harvest",))
+        if self.harvest is not None and self.end_point is not None and self.harvest.latest_h > self.end_point.max_h:
+            raise LocatedValueError(f"latest_h ({self.harvest.latest_h:g}) is after the end point's max_h "
+                                    f"({self.end_point.max_h:g})", ("harvest", "latest_h"))
         return self
 
 
@@ -193,9 +226,37 @@ class QCPanel(StrictModel):
         return self
 
 
+class ReleaseStage(StrictModel):
+    """One stage of a staged release (step ``release:NAME``), done after the stage before it at
+    its own site and by its own role, while that site's IT is up; a field left out is the
+    release's own."""
+
+    name: Name = Field(description="The stage's name: its step in the event log is `release:NAME`.")
+    role: Name | None = Field(default=None, description="Role that does the stage; none: the release's `role`.")
+    duration_h: Distribution | None = Field(
+        default=None, description="How long the stage takes (hours), drawn per batch; none: the release's.",
+    )
+    hands_on_h: Hours | None = Field(default=None, description="Hours of `role` at the stage's start; none: the release's.")
+    site: Name | None = Field(
+        default=None,
+        description="Site where the stage is done (it needs that site's IT up; the product stays where it is); none: "
+        "the release's `site`, else the manufacturing site.",
+    )
+    working_hours: Name | None = Field(
+        default=None,
+        description="Working hours of the stage, a calendar in `shifts`: it progresses and ends only in them; none: "
+        "the release's `working_hours`.",
+    )
+
+
 class Release(StrictModel):
     """QP certification once every QC result is in; ``role`` held for ``hands_on_h``, on site or
-    by a remote QP at ``site`` (reviewing the batch record; the product stays where it is)."""
+    by a remote QP at ``site`` (reviewing the batch record; the product stays where it is).
+
+    ``stages``: a staged release instead (manufacturer QA disposition, then importer QP
+    certification, ...), each stage at its own site and role. ``working_hours``: release work
+    progresses only in these hours, so a release ends in them. ``at_risk_tests``: QC tests the
+    release does not wait for (release at risk)."""
 
     role: Name = Field(description="Role of the qualified person (QP) who certifies the batch.")
     duration_h: Distribution = Field(
@@ -208,3 +269,45 @@ class Release(StrictModel):
         description="Site of a remote QP who reviews the batch record (the product stays where it is); none: the "
         "manufacturing site.",
     )
+    working_hours: Name | None = Field(
+        default=None,
+        description="Working hours of release work, a calendar in `shifts` (e.g. `office`): the work progresses only "
+        "in them (paused outside, logged as `pause`/`resume` with cause `closed:CALENDAR`), so a release ends in "
+        "them; none: around the clock (the role's shift still bounds the hands-on start).",
+    )
+    stages: list[ReleaseStage] = Field(
+        default_factory=list, max_length=10,
+        description="A staged release, in order, instead of the single `release` step: each stage is step "
+        "`release:NAME` at its site (e.g. `[{name: qa_disposition, role: qa_officer}, {name: qp_certification, "
+        "site: importer}]`, the EU axi-cel route's QP release in the Netherlands, EHA 2021 PB1445); its missing "
+        "fields are the release's own. Empty: one `release` step, as before.",
+    )
+    at_risk_tests: list[Name] = Field(
+        default_factory=list, max_length=50,
+        description="QC tests whose result the release does not wait for (release at risk, Harrison 2018; e.g. "
+        "`[sterility]`): the batch is released and ships under quarantine while they run; a failing result "
+        "before the infusion starts fails the batch (cause `qc:NAME`) and stops the infusion; one after it "
+        "changes nothing (nothing happens to a batch after its outcome). Empty: wait for every result.",
+    )
+
+    @model_validator(mode="after")
+    def _unique_stages(self) -> Release:
+        names = [s.name for s in self.stages]
+        for i, n in enumerate(names):
+            if n in names[:i]:
+                raise LocatedValueError(f"release stage names must be unique; {n!r} is repeated", ("stages", i, "name"))
+        return self
+
+    def stage_list(self) -> list[tuple[str, ReleaseStage]]:
+        """(step name, stage with every field filled in from the release) of each stage, in
+        order; one stage named ``release`` when there are no ``stages``."""
+        own = ReleaseStage(name="release", role=self.role, duration_h=self.duration_h, hands_on_h=self.hands_on_h,
+                           site=self.site, working_hours=self.working_hours)
+        if not self.stages:
+            return [("release", own)]
+        out = []
+        for st in self.stages:
+            filled = {k: v for k, v in st.model_dump(exclude_none=True).items()}
+            merged = own.model_copy(update={k: getattr(st, k) for k in filled})
+            out.append((f"release:{st.name}", merged))
+        return out
