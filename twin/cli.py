@@ -60,11 +60,28 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out, skipping finished ids")
     sw.add_argument("--quiet", "-q", action="store_true", help="print only the sweep folder")
 
+    rk = sub.add_parser("risk", help="rank the facility's vulnerabilities by expected annual impact, and what each "
+                        "backup buys (common random numbers against the baseline)")
+    rk.add_argument("scenario", help="scenario YAML file")
+    rk.add_argument("--out", help="run folder (default: a new folder under results/)")
+    rk.add_argument("--replications", "-r", type=_int_in(2, 10_000), help="replications (default: the scenario's)")
+    rk.add_argument("--occurrences", type=_int_in(1, 20), default=2,
+                    help="scripted occurrences of each outage-like vulnerability per replication (default 2)")
+    rk.add_argument("--library", metavar="FILE", help="a risk library laid over the bundled risks/defaults.yaml")
+    rk.add_argument("--rank-by", default="patients_not_infused",
+                    choices=["patients_not_infused", "batches_lost", "extra_v2v_median_days", "extra_v2v_p90_days",
+                             "cost", "batches_hit"], help="the expected annual impact that orders the ranking")
+    rk.add_argument("--no-backups", action="store_true", help="skip what each backup buys (fewer simulations)")
+    rk.add_argument("--resume", action="store_true", help="continue an interrupted analysis in --out")
+    rk.add_argument("--quiet", "-q", action="store_true", help="print only the run folder")
+    _workers_option(rk, "the simulations")
+    _set_option(rk)
+
     rep = sub.add_parser("report", help="write the HTML report of a run, comparison or sweep folder")
     rep.add_argument("folder", help="a folder written by twin run, twin compare or twin sweep")
     rep.add_argument("--out", help="HTML file to write (default: FOLDER/report.html)")
     _export_parser(sub)
-    for p_ in (run, sw, cmp_):
+    for p_ in (run, sw, cmp_, rk):
         p_.add_argument("--report", action="store_true", help="also write FOLDER/report.html")
         _safety_options(p_)
 
@@ -585,6 +602,60 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return EXIT_INTERNAL if counts["failed"] or counts.get("lost") else EXIT_OK
 
 
+def risk_text(ranking, top: int = 15) -> str:  # ranking: RiskResult.ranking
+    """The ranked vulnerabilities as a console table: expected a year with 95% intervals."""
+    def iv(r, m: str) -> str:
+        mean, lo, hi = r.get(f"annual.{m}"), r.get(f"annual_ci_low.{m}"), r.get(f"annual_ci_high.{m}")
+        if mean is None or mean != mean:
+            return "n/a"
+        return f"{mean:.3g} [{lo:.3g}, {hi:.3g}]" if lo == lo else f"{mean:.3g}"
+
+    lines = [f"{'#':>3}  {'vulnerability':<44} {'per yr':>7}  {'patients not infused /yr':<26} "
+             f"{'extra p90 days /yr':<24} {'batches hit /occ':>8}"]
+    for _, r in ranking.head(top).iterrows():
+        if r["status"] != "ok":
+            lines.append(f"{int(r['rank']):>3}  {r['id']:<44} not applicable: {str(r['status'])[:80]}")
+            continue
+        hit = r.get("per_occurrence.batches_hit")
+        lines.append(f"{int(r['rank']):>3}  {r['id']:<44} {r['frequency_per_year']:>7.3g}  "
+                     f"{iv(r, 'patients_not_infused'):<26} {iv(r, 'extra_v2v_p90_days'):<24} "
+                     f"{(f'{hit:.2g}' if hit == hit else ''):>8}")
+    if len(ranking) > top:
+        lines.append(f"  ... {len(ranking) - top} more in ranking.csv")
+    return "\n".join(lines)
+
+
+def cmd_risk(args: argparse.Namespace) -> int:
+    from twin import api
+    from twin.experiments.folders import new_folder
+    from twin.experiments.progress import Progress
+    from twin.experiments.risk.analysis import RiskOptions
+    from twin.scenario.size import check_work
+
+    loaded = _load(args.scenario, args.overrides)
+    n = args.replications or loaded.scenario.replications
+    check_work(loaded.scenario, n, args.scenario, args.allow_large)
+    out = Path(args.out) if args.out else new_folder(f"risk-{loaded.scenario.name}")
+    progress = Progress(1, enabled=not args.quiet)
+    opts = RiskOptions(replications=n, occurrences=args.occurrences, workers=args.workers, resume=args.resume,
+                       replace=args.replace, backups=not args.no_backups, rank_by=args.rank_by, on_result=progress.update)
+    try:
+        result = api.risk(loaded, out, args.library, opts)
+    finally:
+        progress.close()
+    if args.quiet:
+        print(out)
+    else:
+        print(f"\n{len(result.ranking)} vulnerabilities, {n} replications each against the baseline (common random "
+              f"numbers, seed {loaded.scenario.seed}); expected a year, mean [95% CI], ranked by {args.rank_by}:")
+        print(risk_text(result.ranking))
+        print(f"\nresults in {out}/ (ranking.csv, impacts, occurrences, backups, vulnerabilities; risk.json)")
+    if args.report:
+        _report(out, args.quiet)
+    c = result.counts
+    return EXIT_INTERNAL if c.get("failed") or c.get("lost") else EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``twin`` console script; returns the exit status."""
     parser = _parser()
@@ -594,7 +665,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(e.code or 0)
     handler = {"run": cmd_run, "validate": cmd_validate, "sweep": cmd_sweep, "report": cmd_report,
                "compare": cmd_compare, "schema": cmd_schema, "explain": cmd_explain, "new": cmd_new,
-               "export": cmd_export}[args.command]
+               "export": cmd_export, "risk": cmd_risk}[args.command]
     return _guarded(handler, args)
 
 

@@ -185,6 +185,8 @@ class Task:
     replication: int
     data: dict[str, Any]
     base_dir: str
+    measure: tuple[str, ...] = ()
+    """What to measure beyond the KPIs (a risk analysis: :func:`twin.results.exposure.risk_measures`)."""
 
 
 @dataclass
