@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     rk.add_argument("--rank-by", default="patients_not_infused",
                     choices=["patients_not_infused", "batches_lost", "extra_v2v_median_days", "extra_v2v_p90_days",
                              "cost", "batches_hit"], help="the expected annual impact that orders the ranking")
+    rk.add_argument("--only", action="append", default=[], metavar="PATTERN",
+                    help="measure only the vulnerabilities whose id matches (shell-style, e.g. 'power@*'; repeatable)")
     rk.add_argument("--no-backups", action="store_true", help="skip what each backup buys (fewer simulations)")
     rk.add_argument("--resume", action="store_true", help="continue an interrupted analysis in --out")
     rk.add_argument("--quiet", "-q", action="store_true", help="print only the run folder")
@@ -638,7 +640,8 @@ def cmd_risk(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else new_folder(f"risk-{loaded.scenario.name}")
     progress = Progress(1, enabled=not args.quiet)
     opts = RiskOptions(replications=n, occurrences=args.occurrences, workers=args.workers, resume=args.resume,
-                       replace=args.replace, backups=not args.no_backups, rank_by=args.rank_by, on_result=progress.update)
+                       replace=args.replace, backups=not args.no_backups, rank_by=args.rank_by,
+                       only=tuple(args.only), on_result=progress.update)
     try:
         result = api.risk(loaded, out, args.library, opts)
     finally:

@@ -36,6 +36,7 @@ import pandas as pd
 from twin.core.units import HOURS_PER_DAY
 from twin.experiments.risk.vulnerabilities import Vulnerability
 from twin.experiments.sweep.spec import Plan, SweepSpec, Task
+from twin.results.exposure import OCCURRENCE_MEASURES
 from twin.results.stats import paired_interval
 from twin.scenario.loading import LoadedScenario
 
@@ -65,7 +66,8 @@ class RiskOptions:
     """How the analysis runs: ``replications`` (default: the scenario's), ``occurrences`` of an
     outage-like vulnerability per replication, local ``workers`` (None: all cores), ``resume`` an
     interrupted folder, ``replace`` an earlier result, ``backups`` (also measure what each backup
-    buys), ``rank_by`` (the annual metric that orders the table), ``on_result(row, done, total)``."""
+    buys), ``rank_by`` (the annual metric that orders the table), ``only`` (shell-style patterns of
+    the vulnerability ids to measure, e.g. ``power@*``; default: all), ``on_result(row, done, total)``."""
 
     replications: int | None = None
     occurrences: int = 2
@@ -74,6 +76,7 @@ class RiskOptions:
     replace: bool = False
     backups: bool = True
     rank_by: str = "patients_not_infused"
+    only: tuple[str, ...] = ()
     on_result: Callable[[dict[str, Any], int, int], None] | None = None
 
 
@@ -283,7 +286,8 @@ def ranking_table(vulns: pd.DataFrame, impacts: pd.DataFrame, rank_by: str) -> p
 
 def occurrences_table(ctx: Context, wide: dict[str, pd.DataFrame], points: list[dict]) -> pd.DataFrame:
     """Per outage-like vulnerability, replication and occurrence: when it started (h), the
-    batches it hit, hours lost and hours a backup carried."""
+    batches it hit, hours lost and hours a backup carried, the sites it struck and hit
+    (:data:`twin.results.exposure.OCCURRENCE_MEASURES`)."""
     pid = {p["vulnerability"]: p["point_id"] for p in points if p["context"] == ctx.name}
     rows = []
     for v in ctx.vulns:
@@ -294,8 +298,6 @@ def occurrences_table(ctx: Context, wide: dict[str, pd.DataFrame], points: list[
             k = 0
             while f"risk.occ.{k}.start_h" in rec and not math.isnan(rec[f"risk.occ.{k}.start_h"]):
                 rows.append({"vulnerability": v.id, "replication": int(r), "occurrence": k,
-                             **{m: float(rec[f"risk.occ.{k}.{m}"]) for m in ("start_h", "batches_hit", "lost_h",
-                                                                             "backup_h")}})
+                             **{m: float(rec.get(f"risk.occ.{k}.{m}", math.nan)) for m in OCCURRENCE_MEASURES}})
                 k += 1
-    return pd.DataFrame(rows, columns=["vulnerability", "replication", "occurrence", "start_h", "batches_hit",
-                                       "lost_h", "backup_h"])
+    return pd.DataFrame(rows, columns=["vulnerability", "replication", "occurrence", *OCCURRENCE_MEASURES])

@@ -104,6 +104,14 @@ def run_risk(loaded: LoadedScenario, library: RiskLibrary, out: Path, options: R
     sc = loaded.scenario
     reps = options.replications or sc.replications
     vulns = enumerate_vulnerabilities(loaded, library)
+    if options.only:
+        import fnmatch
+
+        vulns = [v for v in vulns if any(fnmatch.fnmatchcase(v.id, pat) for pat in options.only)]
+        if not vulns:
+            from twin.core.errors import InputError
+
+            raise InputError(f"--only {', '.join(options.only)} matches no vulnerability of {sc.name!r}")
     base = _normalised(baseline_data(loaded))
     contexts = [Context("current", base, vulns)]
     steps = backup_steps(loaded, vulns) if options.backups else []
