@@ -363,12 +363,13 @@ def plan_sweep(path: str | Path, allow_large: bool = False) -> Plan:
 def run_sweep(plan: Plan, out: str | Path | None = None, workers: int | None = None,
               options: SweepOptions = SweepOptions()) -> Sweep:  # noqa: B008 - frozen, so shared safely
     """Run a planned sweep into the store ``out`` (default: ``results/sweeps/NAME``) on
-    ``workers`` local processes (default: all cores), then write ``summary.parquet`` and
-    ``answer.csv``. Raises KeyboardInterrupt with finished scenarios kept (resume with
+    ``workers`` local processes (default: all cores), then write ``summary.parquet``,
+    ``answer.csv`` and ``sensitivity.csv`` (random and lhs designs: SRC and PRCC with 95% intervals; oat: each
+    axis's swing). Raises KeyboardInterrupt with finished scenarios kept (resume with
     ``SweepOptions(resume=True)``)."""
     from twin.core.files import OutputError, write_whole
     from twin.experiments.folders import prepare_folder
-    from twin.experiments.sweep.answer import planners_answer, point_summary
+    from twin.experiments.sweep.answer import planners_answer, point_summary, sensitivity_table
     from twin.experiments.sweep.execute import execute
     from twin.experiments.sweep.store import SweepStore
 
@@ -386,6 +387,9 @@ def run_sweep(plan: Plan, out: str | Path | None = None, workers: int | None = N
         write_whole(folder / "summary.parquet", lambda p: summary.to_parquet(p, index=False))
         if len(answer):
             write_whole(folder / "answer.csv", lambda p: answer.to_csv(p, index=False))
+        sens = sensitivity_table(plan, summary)
+        if len(sens):
+            write_whole(folder / "sensitivity.csv", lambda p: sens.to_csv(p, index=False))
     except OutputError as err:
         err.kept = [f"{len(store.done_ids())} finished scenarios in {store.runs} (resume with --resume once "
                     "there is room)"]
