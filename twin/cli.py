@@ -42,12 +42,15 @@ def _parser() -> argparse.ArgumentParser:
                 "referrals.rate_per_week=10 --set sites.central_factory.devices.clinimacs_prodigy.count=16 (repeatable)")
 
     cmp_ = sub.add_parser("compare", help="compare layouts with common random numbers (paired differences)")
-    cmp_.add_argument("scenarios", nargs="+", help="two or more scenario files sharing their patients")
+    cmp_.add_argument("scenarios", nargs="+", help="two or more scenario files sharing their patients (or one, with "
+                      "--set)")
     cmp_.add_argument("--out", help="comparison folder (default: a new folder under results/)")
     cmp_.add_argument("--replications", "-r", type=_int_in(2, 10_000), help="replications (default: the first file's)")
     cmp_.add_argument("--quiet", "-q", action="store_true", help="print only the comparison folder")
     _workers_option(cmp_, "every layout's replications")
     _precision_options(cmp_)
+    _set_option(cmp_, "compare the first scenario with itself with this field changed (a variant; repeatable: "
+                "every --set goes into the one variant), e.g. --set sites.central_factory.utilities.co2.backup_l=40000")
     cmp_.add_argument("--kpis", metavar="KPI,KPI", help="the KPIs to print, comma separated (default: the headline "
                       "KPIs and costs; every KPI is in comparison.parquet), e.g. vein_to_vein_p90_days,"
                       "utilisation.device.central_factory.clinimacs_prodigy")
@@ -401,9 +404,12 @@ def precision_text(status: dict) -> str:
             f"{status['max_replications']} replications{where}")
 
 
-def _compare_keys(present: set[str], currency: str, chosen: list[str] | None) -> list[tuple[str, str]]:
+def _compare_keys(present: set[str], currency: str, chosen: list[str] | None,
+                  nonzero: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
     """(KPI, label with unit) of the rows the comparison table shows: ``chosen``, or the
-    headline KPIs and, with costs, cost per dose and the cost in the window by category."""
+    headline KPIs, the outage impacts (batches hit, hours lost, paused and on backup; those in
+    ``nonzero``, the KPIs some layout has a non-zero mean of) and, with costs, cost per dose and
+    the cost in the window by category."""
     from twin.results.kpis import HEADLINE
 
     labels = {k: f"{label} ({unit})" if unit else label for k, label, unit in HEADLINE}
@@ -414,6 +420,10 @@ def _compare_keys(present: set[str], currency: str, chosen: list[str] | None) ->
     if chosen:
         return [(k, labels.get(k, _kpi_label(k))) for k in chosen]
     keys = [k for k, _, _ in HEADLINE]
+    labels.update({"outages.batches_hit": "batches hit by outages", "outages.lost_h": "hours lost to outages (h)",
+                   "outages.delay_h": "batch hours paused (h)", "outages.backup_h": "backup hours (h)"})
+    keys += [k for k in ("outages.batches_hit", "outages.lost_h", "outages.delay_h", "outages.backup_h")
+             if k in nonzero]
     if "cost_per_dose" in present:
         keys += ["cost_per_dose", "cost.total", *[k for k in labels if k.startswith("cost.") and k != "cost.total"]]
     return [(k, labels[k]) for k in keys]
@@ -454,7 +464,8 @@ def comparison_text(table, names: list[str], currency: str = "", kpis: list[str]
 
     width = width or max(100, shutil.get_terminal_size((100, 24)).columns)
     by = {(r.layout, r.kpi): r for r in table.itertuples(index=False)}
-    keys = _compare_keys(set(table["kpi"]), currency, kpis)
+    nonzero = frozenset(table.loc[table["mean"].fillna(0) != 0, "kpi"])
+    keys = _compare_keys(set(table["kpi"]), currency, kpis, nonzero)
     first = names[0]
     rows: list[tuple[str, list[str]]] = []
     for key, label in keys:
@@ -521,8 +532,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from twin.scenario.size import check_work
 
     layouts = [_load(p, []) for p in args.scenarios]
+    paths = list(args.scenarios)
+    if args.overrides:  # the first scenario against itself with the changed fields
+        layouts.append(_load(args.scenarios[0], args.overrides))
+        paths.append(args.scenarios[0])
+    elif len(layouts) < 2:
+        from twin.core.errors import InputError
+
+        raise InputError("compare needs two or more scenario files, or one with --set FIELD=VALUE (a variant of it)")
     n = args.replications or layouts[0].scenario.replications
-    for p, lay in zip(args.scenarios, layouts):
+    for p, lay in zip(paths, layouts):
         check_work(lay.scenario, n, p, args.allow_large)
     chosen = [k.strip() for k in args.kpis.split(",") if k.strip()] if args.kpis else None
     _check_kpis(chosen, layouts)
@@ -543,6 +562,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                f"{layouts[0].scenario.seed}); mean [95% CI] per layout, and the paired change vs {result.names[0]!r} "
               "(±95% half-width):")
         costs = layouts[0].scenario.costs
+        if args.overrides:
+            print(f"  ({result.names[-1]} = {result.names[0]} with --set {' --set '.join(args.overrides)})")
         print(comparison_text(result.table, result.names, costs.currency if costs else "", chosen))
         print(comparison_notes(result))
         print(f"\nresults in {out}/ (comparison.parquet, layouts/NAME/ run folders)")

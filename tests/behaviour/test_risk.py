@@ -155,3 +155,22 @@ def test_twin_risk_command_prints_the_ranking_and_writes_tidy_tables(tmp_path, c
     assert "risk.json" in {p.name for p in out.iterdir()}
     rc = main(["risk", str(sc), "--only", "nothing*", "--out", str(tmp_path / "o2"), "-q"])
     assert rc == 2 and "matches no vulnerability" in capsys.readouterr().err
+
+
+def test_compare_with_set_prints_outage_impacts_beside_the_kpis(tmp_path, capsys):
+    from twin.cli import main
+
+    data = yaml.safe_load(SMALL)
+    data["outages"] = [{"name": "grid", "what": "power", "site": "f", "at_h": 800, "duration_h": 6}]
+    sc = tmp_path / "s.yaml"
+    sc.write_text(yaml.safe_dump(data))
+    rc = main(["compare", str(sc), "--set", "sites.f.utilities.power.ups_minutes=600", "-r", "2",
+               "--out", str(tmp_path / "cmp")])
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "small-2 = small with --set sites.f.utilities.power.ups_minutes=600" in text
+    hit = next(line for line in text.splitlines() if line.strip().startswith("batches hit by outages"))
+    change = text.splitlines()[text.splitlines().index(hit) + 1]
+    assert "change vs small" in change and change.split()[-1].startswith("-")  # a 10-h UPS covers the 6-h loss
+    assert "backup hours (h)" in text
+    assert main(["compare", str(sc), "--out", str(tmp_path / "c2")]) == 2
