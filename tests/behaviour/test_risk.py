@@ -143,3 +143,16 @@ def test_compare_with_set_prints_outage_impacts_beside_the_kpis(tmp_path, capsys
     assert "change vs small" in change and change.split()[-1].startswith("-")  # a 10-h UPS covers the 6-h loss
     assert "backup hours (h)" in text
     assert main(["compare", str(sc), "--out", str(tmp_path / "c2")]) == 2
+
+
+def test_a_backup_stepped_up_past_the_outage_buys_all_of_its_impact(tmp_path):
+    # compressed air lost 6 h at a time; its 4-h backup doubled to 8 h covers every occurrence
+    sc, lib = _files(tmp_path, {"utilities": {"compressed_air": {"frequency_per_year": 3, "duration_h": 6}}})
+    r = _risk(sc, lib, tmp_path / "out", "compressed_air@f", backups=True)
+    b = r.backups.set_index(["backup", "step", "metric"])
+    up = b.loc[("compressed_air_backup@f", "up", "lost_h")]
+    assert up["to"] == 8 and up["annual_now"] == pytest.approx(3 * 2.0) and up["annual_stepped"] == 0.0
+    assert up["reduction"] == pytest.approx(6.0) and up["reduction_ci_low"] == pytest.approx(6.0)
+    down = b.loc[("compressed_air_backup@f", "down", "lost_h")]
+    assert down["to"] == 2 and down["reduction"] == pytest.approx(-6.0)  # half the backup: 2 h more lost each time
+    assert r.counts["planned"] == 3 * (2 + 1 + 1)  # the stepped baselines are the current one: not re-run

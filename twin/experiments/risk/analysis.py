@@ -88,6 +88,10 @@ class Context:
     name: str
     data: dict[str, Any]
     vulns: list[Vulnerability]
+    baseline_of: str = ""
+    """The context whose baseline this one shares ("" for its own): a backup that acts only
+    during an outage (a UPS, a generator, a bottle bank, a restore time) leaves the baseline,
+    which has no outage, exactly as it is, so it is not simulated again."""
 
 
 def _hash(obj: Any) -> str:
@@ -157,6 +161,10 @@ def build_plan(name: str, contexts: list[Context], reps: int, occurrences: int, 
     exposures = tuple(sorted({v.exposure for c in contexts for v in c.vulns if v.exposure}))
     for c in contexts:
         entries: list[tuple[str, Vulnerability | None]] = [("baseline", None), *[(v.id, v) for v in c.vulns]]
+        if c.baseline_of:
+            points.append({"point_id": _hash([c.baseline_of, "baseline"]), "context": c.name,
+                           "vulnerability": "baseline", "status": "ok"})
+            entries = entries[1:]
         for vid, v in entries:
             pid = _hash([c.name, vid])
             datas = [c.data if v is None else variant_data(c.data, v, r, occurrences) for r in range(reps)]

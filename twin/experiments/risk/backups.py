@@ -33,6 +33,13 @@ class BackupStep:
     covers: tuple[str, ...]
 
     @property
+    def outage_only(self) -> bool:
+        """Whether the backup acts only during an outage (UPS, generator, bottle bank or
+        compressed-air backup, IT restore; not the LN2 tank, which every delivery fills, nor
+        people or units), so the baseline without outages does not change with it."""
+        return self.unit in ("minutes", "probability", "litres", "hours") and ".ln2." not in self.path
+
+    @property
     def name(self) -> str:
         """Its context name, e.g. ``ups@central_factory:up``."""
         return f"{self.backup}:{self.direction}"

@@ -116,7 +116,8 @@ def run_risk(loaded: LoadedScenario, library: RiskLibrary, out: Path, options: R
     contexts = [Context("current", base, vulns)]
     steps = backup_steps(loaded, vulns) if options.backups else []
     by_id = {v.id: v for v in vulns}
-    contexts += [Context(s.name, _stepped(base, s), [by_id[i] for i in s.covers]) for s in steps]
+    contexts += [Context(s.name, _stepped(base, s), [by_id[i] for i in s.covers],
+                         "current" if s.outage_only else "") for s in steps]
     base_dir = Path(loaded.source).parent if loaded.source and Path(loaded.source).is_file() else Path.cwd()
     plan, points = build_plan(f"risk-{sc.name}", contexts, reps, options.occurrences, base_dir)
     if not options.resume and (options.replace or not (out / "manifest.json").exists()):
