@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     rk.add_argument("--library", metavar="FILE", help="a risk library laid over the bundled risks/defaults.yaml")
     rk.add_argument("--rank-by", default="patients_not_infused",
                     choices=["patients_not_infused", "batches_lost", "extra_v2v_median_days", "extra_v2v_p90_days",
-                             "cost", "batches_hit"], help="the expected annual impact that orders the ranking")
+                             "contaminated_infused", "cost", "batches_hit"], help="the expected annual impact that orders the ranking")
     rk.add_argument("--only", action="append", default=[], metavar="PATTERN",
                     help="measure only the vulnerabilities whose id matches (shell-style, e.g. 'power@*'; repeatable)")
     rk.add_argument("--no-backups", action="store_true", help="skip what each backup buys (fewer simulations)")

@@ -18,6 +18,7 @@ METRIC_LABELS = {
     "batches_lost": "batches lost or failed",
     "extra_v2v_median_days": "extra days on the median vein-to-vein",
     "extra_v2v_p90_days": "extra days on the p90 vein-to-vein",
+    "contaminated_infused": "contaminated infusions",
     "cost": "cost",
     "batches_hit": "batches hit",
     "lost_h": "hours lost",

@@ -46,6 +46,7 @@ METRICS = {
     "batches_lost": "batches (lost or failed)",
     "extra_v2v_median_days": "days on the window's median vein-to-vein",
     "extra_v2v_p90_days": "days on the window's p90 vein-to-vein",
+    "contaminated_infused": "patients infused with undetected contamination",
     "cost": "currency (cost.total)",
     "batches_hit": "batches paused, damaged or lost by it",
     "lost_h": "hours the supply or unit was lost",
@@ -211,6 +212,7 @@ def per_occurrence(base: pd.DataFrame, var: pd.DataFrame, v: Vulnerability) -> p
         "batches_lost": (x("lost") + x("failed")) - (b("lost") + b("failed")),
         "extra_v2v_median_days": x("vein_to_vein_median_days") - b("vein_to_vein_median_days"),
         "extra_v2v_p90_days": x("vein_to_vein_p90_days") - b("vein_to_vein_p90_days"),
+        "contaminated_infused": x("contaminated_infused") - b("contaminated_infused"),
         "cost": x("cost.total") - b("cost.total"),
         "batches_hit": hit, "lost_h": lost_h, "backup_h": backup_h,
     }
