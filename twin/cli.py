@@ -572,6 +572,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_INTERNAL if any(r.failures for r in result.runs.values()) else EXIT_OK
 
 
+def sensitivity_text(path: Path) -> str:
+    """The first KPI's standardised regression coefficients from a sweep's ``sensitivity.csv``
+    (random and lhs designs), largest first; "" without one."""
+    import pandas as pd
+
+    if not path.exists():
+        return ""
+    t = pd.read_csv(path)
+    t = t[(t["measure"] == "SRC") & (t["kpi"] == t["kpi"].iloc[0])] if len(t) else t
+    if not len(t):
+        return ""
+    lines = [f"\nSensitivity of {t['kpi'].iloc[0]} (standardised regression coefficient [95% CI], "
+             f"R² {t['r2'].iloc[0]:.2f}):"]
+    lines += [f"  {r.axis}: {r.value:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}]" for r in t.head(5).itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from twin import api
     from twin.experiments.progress import Progress
@@ -619,7 +636,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             if len(answer):
                 print("\nCheapest configuration meeting the targets, per demand level:")
                 print(short(answer).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-        print(f"\nresults in {out}/ (runs/, summary.parquet{', answer.csv' if len(answer) else ''})")
+        sens = out / "sensitivity.csv"
+        print(sensitivity_text(sens), end="")
+        extra = ", answer.csv" if len(answer) else ""
+        extra += ", sensitivity.csv" if sens.exists() else ""
+        print(f"\nresults in {out}/ (runs/, summary.parquet{extra})")
     if args.report:
         _report(out, args.quiet)
     return EXIT_INTERNAL if counts["failed"] or counts.get("lost") else EXIT_OK
