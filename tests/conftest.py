@@ -159,3 +159,41 @@ def _one_worker_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     import twin.experiments.run
 
     monkeypatch.setattr(twin.experiments.run, "worker_count", lambda workers: 1 if workers is None else workers)
+
+
+RISK_SMALL = """
+name: small
+start_date: 2027-01-04
+horizon_days: 100
+warmup_days: 10
+seed: 7
+replications: 3
+sites:
+  h: {kind: hospital, apheresis_chairs: 2, infusion_slots: 2}
+  f:
+    kind: factory
+    devices:
+      clinimacs_prodigy: {count: 3, override: {failure: null, maintenance: null, changeover_h: null}}
+      controlled_rate_freezer: {count: 1}
+      ln2_storage: {count: 1}
+    staff:
+      op: {count: 2, always_on_duty: true}
+      qc: {count: 1, always_on_duty: true}
+      qp: {count: 1, always_on_duty: true}
+    utilities:
+      power: {ups_minutes: 15}
+      compressed_air: {backup_h: 4}
+referrals: {rate_per_week: 2}
+apheresis: {duration_h: 4}
+receipt: {duration_h: 1, role: op, hands_on_h: 1}
+recipe:
+  - {name: expansion, device: clinimacs_prodigy, duration_h: 200, role: op, hands_on_h: 2, transfer: sterile_weld}
+cryopreservation: {device: controlled_rate_freezer, duration_h: 3, role: op, hands_on_h: 1}
+storage: {device: ln2_storage}
+qc: {role: qc, tests: [{name: sterility, duration_h: 48, hands_on_h: 1}]}
+release: {role: qp, duration_h: 2, hands_on_h: 1}
+infusion: {duration_h: 1}
+couriers: [{from: h, to: f, transit_h: 10}, {from: f, to: h, transit_h: 10}]
+"""
+"""A small facility for risk-analysis tests: one hospital, a factory with three ideal Prodigies, a UPS
+and a compressed-air backup, about 2 referrals a week over 100 days."""

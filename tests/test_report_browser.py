@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import SCENARIOS
+from conftest import RISK_SMALL, SCENARIOS
 
 from twin.cli import main
 
@@ -128,3 +128,22 @@ def test_comparison_report_in_chromium(tmp_path) -> None:
     out = tmp_path / "cmp"
     assert main(["compare", str(base), str(more), "-r", "2", "--out", str(out), "-q", "--report"]) == 0
     assert open_and_check(out / "report.html") == 2  # side by side, paired differences
+
+
+def test_risk_report_in_chromium(tmp_path) -> None:
+    import yaml
+
+    sc = tmp_path / "small.yaml"
+    sc.write_text(RISK_SMALL)
+    lib = tmp_path / "lib.yaml"
+    lib.write_text(yaml.safe_dump({"utilities": {"power": {"frequency_per_year": 2, "duration_h": 24}}}))
+    out = tmp_path / "risk"
+    assert main(["risk", str(sc), "--library", str(lib), "--only", "power@f", "--only", "device:clinimacs*",
+                 "-r", "2", "--out", str(out), "-w", "1", "-q", "--report"]) == 0
+    figures: list = []
+    # the risk matrix, what each backup buys, the batches each occurrence hit
+    assert open_and_check(out / "report.html", figures) == 3
+    page = (out / "report.html").read_text()
+    assert "Vulnerabilities, most harmful first" in page and "power@f" in page
+    backup = figures[1]
+    assert {"stepped up", "stepped down"} <= set(backup["traces"])

@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, Any
 from twin.core.version import __version__
 
 if TYPE_CHECKING:
-    from twin.api import Comparison, Run, Sweep, SweepOptions, compare, export, load, run, sweep
+    from twin.api import Comparison, Run, Sweep, SweepOptions, compare, export, load, risk, run, sweep
 
 #: Names :mod:`twin.api` provides, resolved lazily by :func:`__getattr__`.
-_API = ("Comparison", "Run", "Sweep", "SweepOptions", "compare", "export", "load", "run", "sweep")
+_API = ("Comparison", "Run", "Sweep", "SweepOptions", "compare", "export", "load", "risk", "run", "sweep")
 
-__all__ = ["Comparison", "Run", "Sweep", "SweepOptions", "__version__", "compare", "export", "load", "run", "sweep"]
+__all__ = ["Comparison", "Run", "Sweep", "SweepOptions", "__version__", "compare", "export", "load", "risk", "run",
+           "sweep"]
 
 
 def __getattr__(name: str) -> Any:

@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from twin.experiments.sweep.spec import Plan
     from twin.scenario.loading import LoadedScenario
 
-__all__ = ["Comparison", "Run", "ScenarioWarning", "Sweep", "SweepOptions", "compare", "export", "load", "run",
-           "sweep"]
+__all__ = ["Comparison", "Run", "ScenarioWarning", "Sweep", "SweepOptions", "compare", "export", "load", "risk",
+           "run", "sweep"]
 
 #: A scenario: a YAML file's path or an already loaded scenario (:func:`load`).
 ScenarioLike = Union[str, Path, "LoadedScenario"]
@@ -363,12 +363,13 @@ def plan_sweep(path: str | Path, allow_large: bool = False) -> Plan:
 def run_sweep(plan: Plan, out: str | Path | None = None, workers: int | None = None,
               options: SweepOptions = SweepOptions()) -> Sweep:  # noqa: B008 - frozen, so shared safely
     """Run a planned sweep into the store ``out`` (default: ``results/sweeps/NAME``) on
-    ``workers`` local processes (default: all cores), then write ``summary.parquet`` and
-    ``answer.csv``. Raises KeyboardInterrupt with finished scenarios kept (resume with
+    ``workers`` local processes (default: all cores), then write ``summary.parquet``,
+    ``answer.csv`` and ``sensitivity.csv`` (random and lhs designs: SRC and PRCC with 95% intervals; oat: each
+    axis's swing). Raises KeyboardInterrupt with finished scenarios kept (resume with
     ``SweepOptions(resume=True)``)."""
     from twin.core.files import OutputError, write_whole
     from twin.experiments.folders import prepare_folder
-    from twin.experiments.sweep.answer import planners_answer, point_summary
+    from twin.experiments.sweep.answer import planners_answer, point_summary, sensitivity_table
     from twin.experiments.sweep.execute import execute
     from twin.experiments.sweep.store import SweepStore
 
@@ -386,6 +387,9 @@ def run_sweep(plan: Plan, out: str | Path | None = None, workers: int | None = N
         write_whole(folder / "summary.parquet", lambda p: summary.to_parquet(p, index=False))
         if len(answer):
             write_whole(folder / "answer.csv", lambda p: answer.to_csv(p, index=False))
+        sens = sensitivity_table(plan, summary)
+        if len(sens):
+            write_whole(folder / "sensitivity.csv", lambda p: sens.to_csv(p, index=False))
     except OutputError as err:
         err.kept = [f"{len(store.done_ids())} finished scenarios in {store.runs} (resume with --resume once "
                     "there is room)"]
@@ -399,6 +403,34 @@ def sweep(path: str | Path, workers: int | None = None, out: str | Path | None =
     processes, default all cores) into the store ``out`` and summarise: :func:`plan_sweep` then
     :func:`run_sweep`."""
     return run_sweep(plan_sweep(path), out, workers, options)
+
+
+def risk(scenario: ScenarioLike, out: str | Path | None = None, library: str | Path | None = None,
+         options: Any = None) -> Any:
+    """The criticality ranking of a scenario's facility (``twin risk``): every vulnerability
+    (utilities at every site, IT per site and across sites, device breakdowns, staff absence
+    spikes and the loss of a role's only person, connections' contamination and leaks, courier
+    delays and losses) simulated against the baseline with common random numbers, its impact per
+    occurrence and expected annual impact with 95% intervals, ranked; and what each backup buys.
+
+    Args:
+        scenario: a YAML path or a :func:`load` result.
+        out: the run folder (default: a new ``results/risk-NAME-...`` folder).
+        library: a risk library file laid over the bundled defaults (``risks/defaults.yaml``).
+        options: a :class:`twin.experiments.risk.analysis.RiskOptions` (replications,
+            occurrences, workers, resume, replace, backups, rank_by).
+    Returns:
+        a :class:`twin.experiments.risk.analysis.RiskResult` (``ranking``, ``impacts``,
+        ``backups``, ``occurrences``, ``vulnerabilities`` DataFrames and the ``folder``).
+    """
+    from twin.experiments.folders import new_folder as _new
+    from twin.experiments.risk.analysis import RiskOptions
+    from twin.experiments.risk.study import run_risk
+    from twin.scenario.risks import load_risk_library
+
+    loaded = _loaded(scenario)
+    folder = Path(out) if out else _new(f"risk-{loaded.scenario.name}")
+    return run_risk(loaded, load_risk_library(library), folder, options or RiskOptions())
 
 
 def export(folder: str | Path, csv: str | Path | None = None, xlsx: str | Path | None = None) -> list[Path]:

@@ -42,12 +42,15 @@ def _parser() -> argparse.ArgumentParser:
                 "referrals.rate_per_week=10 --set sites.central_factory.devices.clinimacs_prodigy.count=16 (repeatable)")
 
     cmp_ = sub.add_parser("compare", help="compare layouts with common random numbers (paired differences)")
-    cmp_.add_argument("scenarios", nargs="+", help="two or more scenario files sharing their patients")
+    cmp_.add_argument("scenarios", nargs="+", help="two or more scenario files sharing their patients (or one, with "
+                      "--set)")
     cmp_.add_argument("--out", help="comparison folder (default: a new folder under results/)")
     cmp_.add_argument("--replications", "-r", type=_int_in(2, 10_000), help="replications (default: the first file's)")
     cmp_.add_argument("--quiet", "-q", action="store_true", help="print only the comparison folder")
     _workers_option(cmp_, "every layout's replications")
     _precision_options(cmp_)
+    _set_option(cmp_, "compare the first scenario with itself with this field changed (a variant; repeatable: "
+                "every --set goes into the one variant), e.g. --set sites.central_factory.utilities.co2.backup_l=40000")
     cmp_.add_argument("--kpis", metavar="KPI,KPI", help="the KPIs to print, comma separated (default: the headline "
                       "KPIs and costs; every KPI is in comparison.parquet), e.g. vein_to_vein_p90_days,"
                       "utilisation.device.central_factory.clinimacs_prodigy")
@@ -60,11 +63,30 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out, skipping finished ids")
     sw.add_argument("--quiet", "-q", action="store_true", help="print only the sweep folder")
 
+    rk = sub.add_parser("risk", help="rank the facility's vulnerabilities by expected annual impact, and what each "
+                        "backup buys (common random numbers against the baseline)")
+    rk.add_argument("scenario", help="scenario YAML file")
+    rk.add_argument("--out", help="run folder (default: a new folder under results/)")
+    rk.add_argument("--replications", "-r", type=_int_in(2, 10_000), help="replications (default: the scenario's)")
+    rk.add_argument("--occurrences", type=_int_in(1, 20), default=2,
+                    help="scripted occurrences of each outage-like vulnerability per replication (default 2)")
+    rk.add_argument("--library", metavar="FILE", help="a risk library laid over the bundled risks/defaults.yaml")
+    rk.add_argument("--rank-by", default="patients_not_infused",
+                    choices=["patients_not_infused", "batches_lost", "extra_v2v_median_days", "extra_v2v_p90_days",
+                             "contaminated_infused", "cost", "batches_hit"], help="the expected annual impact that orders the ranking")
+    rk.add_argument("--only", action="append", default=[], metavar="PATTERN",
+                    help="measure only the vulnerabilities whose id matches (shell-style, e.g. 'power@*'; repeatable)")
+    rk.add_argument("--no-backups", action="store_true", help="skip what each backup buys (fewer simulations)")
+    rk.add_argument("--resume", action="store_true", help="continue an interrupted analysis in --out")
+    rk.add_argument("--quiet", "-q", action="store_true", help="print only the run folder")
+    _workers_option(rk, "the simulations")
+    _set_option(rk)
+
     rep = sub.add_parser("report", help="write the HTML report of a run, comparison or sweep folder")
     rep.add_argument("folder", help="a folder written by twin run, twin compare or twin sweep")
     rep.add_argument("--out", help="HTML file to write (default: FOLDER/report.html)")
     _export_parser(sub)
-    for p_ in (run, sw, cmp_):
+    for p_ in (run, sw, cmp_, rk):
         p_.add_argument("--report", action="store_true", help="also write FOLDER/report.html")
         _safety_options(p_)
 
@@ -382,9 +404,12 @@ def precision_text(status: dict) -> str:
             f"{status['max_replications']} replications{where}")
 
 
-def _compare_keys(present: set[str], currency: str, chosen: list[str] | None) -> list[tuple[str, str]]:
+def _compare_keys(present: set[str], currency: str, chosen: list[str] | None,
+                  nonzero: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
     """(KPI, label with unit) of the rows the comparison table shows: ``chosen``, or the
-    headline KPIs and, with costs, cost per dose and the cost in the window by category."""
+    headline KPIs, the outage impacts (batches hit, hours lost, paused and on backup; those in
+    ``nonzero``, the KPIs some layout has a non-zero mean of) and, with costs, cost per dose and
+    the cost in the window by category."""
     from twin.results.kpis import HEADLINE
 
     labels = {k: f"{label} ({unit})" if unit else label for k, label, unit in HEADLINE}
@@ -395,6 +420,10 @@ def _compare_keys(present: set[str], currency: str, chosen: list[str] | None) ->
     if chosen:
         return [(k, labels.get(k, _kpi_label(k))) for k in chosen]
     keys = [k for k, _, _ in HEADLINE]
+    labels.update({"outages.batches_hit": "batches hit by outages", "outages.lost_h": "hours lost to outages (h)",
+                   "outages.delay_h": "batch hours paused (h)", "outages.backup_h": "backup hours (h)"})
+    keys += [k for k in ("outages.batches_hit", "outages.lost_h", "outages.delay_h", "outages.backup_h")
+             if k in nonzero]
     if "cost_per_dose" in present:
         keys += ["cost_per_dose", "cost.total", *[k for k in labels if k.startswith("cost.") and k != "cost.total"]]
     return [(k, labels[k]) for k in keys]
@@ -435,7 +464,8 @@ def comparison_text(table, names: list[str], currency: str = "", kpis: list[str]
 
     width = width or max(100, shutil.get_terminal_size((100, 24)).columns)
     by = {(r.layout, r.kpi): r for r in table.itertuples(index=False)}
-    keys = _compare_keys(set(table["kpi"]), currency, kpis)
+    nonzero = frozenset(table.loc[table["mean"].fillna(0) != 0, "kpi"])
+    keys = _compare_keys(set(table["kpi"]), currency, kpis, nonzero)
     first = names[0]
     rows: list[tuple[str, list[str]]] = []
     for key, label in keys:
@@ -502,8 +532,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from twin.scenario.size import check_work
 
     layouts = [_load(p, []) for p in args.scenarios]
+    paths = list(args.scenarios)
+    if args.overrides:  # the first scenario against itself with the changed fields
+        layouts.append(_load(args.scenarios[0], args.overrides))
+        paths.append(args.scenarios[0])
+    elif len(layouts) < 2:
+        from twin.core.errors import InputError
+
+        raise InputError("compare needs two or more scenario files, or one with --set FIELD=VALUE (a variant of it)")
     n = args.replications or layouts[0].scenario.replications
-    for p, lay in zip(args.scenarios, layouts):
+    for p, lay in zip(paths, layouts):
         check_work(lay.scenario, n, p, args.allow_large)
     chosen = [k.strip() for k in args.kpis.split(",") if k.strip()] if args.kpis else None
     _check_kpis(chosen, layouts)
@@ -524,12 +562,31 @@ def cmd_compare(args: argparse.Namespace) -> int:
                f"{layouts[0].scenario.seed}); mean [95% CI] per layout, and the paired change vs {result.names[0]!r} "
               "(±95% half-width):")
         costs = layouts[0].scenario.costs
+        if args.overrides:
+            print(f"  ({result.names[-1]} = {result.names[0]} with --set {' --set '.join(args.overrides)})")
         print(comparison_text(result.table, result.names, costs.currency if costs else "", chosen))
         print(comparison_notes(result))
         print(f"\nresults in {out}/ (comparison.parquet, layouts/NAME/ run folders)")
     if args.report:
         _report(out, args.quiet)
     return EXIT_INTERNAL if any(r.failures for r in result.runs.values()) else EXIT_OK
+
+
+def sensitivity_text(path: Path) -> str:
+    """The first KPI's standardised regression coefficients from a sweep's ``sensitivity.csv``
+    (random and lhs designs), largest first; "" without one."""
+    import pandas as pd
+
+    if not path.exists():
+        return ""
+    t = pd.read_csv(path)
+    t = t[(t["measure"] == "SRC") & (t["kpi"] == t["kpi"].iloc[0])] if len(t) else t
+    if not len(t):
+        return ""
+    lines = [f"\nSensitivity of {t['kpi'].iloc[0]} (standardised regression coefficient [95% CI], "
+             f"R² {t['r2'].iloc[0]:.2f}):"]
+    lines += [f"  {r.axis}: {r.value:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}]" for r in t.head(5).itertuples(index=False)]
+    return "\n".join(lines) + "\n"
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -579,10 +636,69 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             if len(answer):
                 print("\nCheapest configuration meeting the targets, per demand level:")
                 print(short(answer).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-        print(f"\nresults in {out}/ (runs/, summary.parquet{', answer.csv' if len(answer) else ''})")
+        sens = out / "sensitivity.csv"
+        print(sensitivity_text(sens), end="")
+        extra = ", answer.csv" if len(answer) else ""
+        extra += ", sensitivity.csv" if sens.exists() else ""
+        print(f"\nresults in {out}/ (runs/, summary.parquet{extra})")
     if args.report:
         _report(out, args.quiet)
     return EXIT_INTERNAL if counts["failed"] or counts.get("lost") else EXIT_OK
+
+
+def risk_text(ranking, top: int = 15) -> str:  # ranking: RiskResult.ranking
+    """The ranked vulnerabilities as a console table: expected a year with 95% intervals."""
+    def iv(r, m: str) -> str:
+        mean, lo, hi = r.get(f"annual.{m}"), r.get(f"annual_ci_low.{m}"), r.get(f"annual_ci_high.{m}")
+        if mean is None or mean != mean:
+            return "n/a"
+        return f"{mean:.3g} [{lo:.3g}, {hi:.3g}]" if lo == lo else f"{mean:.3g}"
+
+    lines = [f"{'#':>3}  {'vulnerability':<44} {'per yr':>7}  {'patients not infused /yr':<26} "
+             f"{'extra p90 days /yr':<24} {'batches hit /occ':>8}"]
+    for _, r in ranking.head(top).iterrows():
+        if r["status"] != "ok":
+            lines.append(f"{int(r['rank']):>3}  {r['id']:<44} not applicable: {str(r['status'])[:80]}")
+            continue
+        hit = r.get("per_occurrence.batches_hit")
+        lines.append(f"{int(r['rank']):>3}  {r['id']:<44} {r['frequency_per_year']:>7.3g}  "
+                     f"{iv(r, 'patients_not_infused'):<26} {iv(r, 'extra_v2v_p90_days'):<24} "
+                     f"{(f'{hit:.2g}' if hit == hit else ''):>8}")
+    if len(ranking) > top:
+        lines.append(f"  ... {len(ranking) - top} more in ranking.csv")
+    return "\n".join(lines)
+
+
+def cmd_risk(args: argparse.Namespace) -> int:
+    from twin import api
+    from twin.experiments.folders import new_folder
+    from twin.experiments.progress import Progress
+    from twin.experiments.risk.analysis import RiskOptions
+    from twin.scenario.size import check_work
+
+    loaded = _load(args.scenario, args.overrides)
+    n = args.replications or loaded.scenario.replications
+    check_work(loaded.scenario, n, args.scenario, args.allow_large)
+    out = Path(args.out) if args.out else new_folder(f"risk-{loaded.scenario.name}")
+    progress = Progress(1, enabled=not args.quiet)
+    opts = RiskOptions(replications=n, occurrences=args.occurrences, workers=args.workers, resume=args.resume,
+                       replace=args.replace, backups=not args.no_backups, rank_by=args.rank_by,
+                       only=tuple(args.only), on_result=progress.update)
+    try:
+        result = api.risk(loaded, out, args.library, opts)
+    finally:
+        progress.close()
+    if args.quiet:
+        print(out)
+    else:
+        print(f"\n{len(result.ranking)} vulnerabilities, {n} replications each against the baseline (common random "
+              f"numbers, seed {loaded.scenario.seed}); expected a year, mean [95% CI], ranked by {args.rank_by}:")
+        print(risk_text(result.ranking))
+        print(f"\nresults in {out}/ (ranking.csv, impacts, occurrences, backups, vulnerabilities; risk.json)")
+    if args.report:
+        _report(out, args.quiet)
+    c = result.counts
+    return EXIT_INTERNAL if c.get("failed") or c.get("lost") else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -594,7 +710,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(e.code or 0)
     handler = {"run": cmd_run, "validate": cmd_validate, "sweep": cmd_sweep, "report": cmd_report,
                "compare": cmd_compare, "schema": cmd_schema, "explain": cmd_explain, "new": cmd_new,
-               "export": cmd_export}[args.command]
+               "export": cmd_export, "risk": cmd_risk}[args.command]
     return _guarded(handler, args)
 
 

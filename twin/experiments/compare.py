@@ -11,7 +11,6 @@ narrower than the difference of two independent intervals.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ import pandas as pd
 
 from twin.core.errors import InputError
 from twin.experiments.run import Precision, Replications, RunResult, add_in_step, extend_to_precision
-from twin.results.stats import SUMMARY_COLUMNS, complete_kpis, summarise, t_quantile_975
+from twin.results.stats import SUMMARY_COLUMNS, complete_kpis, paired_interval, summarise
 from twin.scenario.loading import LoadedScenario
 
 #: Fields that must match for the layouts to share their patients.
@@ -84,12 +83,34 @@ def paired_differences(kpis_a: pd.DataFrame, kpis_b: pd.DataFrame) -> pd.DataFra
     m["diff"] = m["value_b"] - m["value_a"]
     rows = []
     for kpi, g in m.groupby("kpi", sort=False):
-        d = g["diff"].dropna().to_numpy(dtype=float)
-        n = len(d)
-        mean = float(d.mean()) if n else math.nan
-        half = t_quantile_975(n - 1) * float(d.std(ddof=1)) / math.sqrt(n) if n > 1 else math.nan
-        rows.append({"kpi": kpi, "diff_n": n, "diff_mean": mean, "diff_ci_low": mean - half, "diff_ci_high": mean + half})
+        iv = paired_interval(g["diff"].to_numpy(dtype=float))
+        rows.append({"kpi": kpi, "diff_n": iv.n, "diff_mean": iv.mean, "diff_ci_low": iv.low, "diff_ci_high": iv.high})
     return pd.DataFrame(rows)
+
+
+#: The outage impacts a comparison adds beside the KPIs, per replication (see :func:`outage_kpis`).
+OUTAGE_KPIS = ("outages.batches_hit", "outages.lost_h", "outages.delay_h", "outages.backup_h")
+
+
+def outage_kpis(run: RunResult) -> pd.DataFrame:
+    """Per replication of ``run`` (long: replication, kpi, value): the batches its outages hit
+    (``outages.batches_hit``, summed over occurrences), the hours supplies or units were lost
+    (``outages.lost_h``), the hours batches were paused by any cause (``outages.delay_h``, the sum of
+    the ``delay_h.*`` KPIs) and the hours backups carried a load (``outages.backup_h``, the sum of
+    ``backup_h.*``); 0 where nothing happened."""
+    reps = sorted(set(run.kpis["replication"])) if len(run.kpis) else []
+    o = run.outages
+    rows = []
+    for r in reps:
+        k = run.kpis[run.kpis["replication"] == r]
+        mine = o[o["replication"] == r] if len(o) else o
+        rows += [
+            {"replication": r, "kpi": "outages.batches_hit", "value": float(mine["batches_hit"].sum()) if len(mine) else 0.0},
+            {"replication": r, "kpi": "outages.lost_h", "value": float(mine["lost_h"].sum()) if len(mine) else 0.0},
+            {"replication": r, "kpi": "outages.delay_h", "value": float(k.loc[k["kpi"].str.startswith("delay_h."), "value"].sum())},
+            {"replication": r, "kpi": "outages.backup_h", "value": float(k.loc[k["kpi"].str.startswith("backup_h."), "value"].sum())},
+        ]
+    return pd.DataFrame(rows, columns=["replication", "kpi", "value"])
 
 
 def compare(
@@ -120,10 +141,11 @@ def compare(
     status = extend_to_precision(reps, precision) if precision else [None] * len(reps)
     runs = [r.result(s) for r, s in zip(reps, status)]
     parts = []
-    every = set().union(*(set(r.kpis["kpi"]) for r in runs if len(r.kpis)))
-    for name, run in zip(names, runs):
-        s = summarise(complete_kpis(run.kpis, every)) if len(run.kpis) else pd.DataFrame(columns=SUMMARY_COLUMNS)
-        d = paired_differences(runs[0].kpis, run.kpis)
+    kpis = [pd.concat([r.kpis, outage_kpis(r)], ignore_index=True) if len(r.kpis) else r.kpis for r in runs]
+    every = set().union(*(set(k["kpi"]) for k in kpis if len(k)))
+    for name, run, kp in zip(names, runs, kpis):
+        s = summarise(complete_kpis(kp, every)) if len(run.kpis) else pd.DataFrame(columns=SUMMARY_COLUMNS)
+        d = paired_differences(kpis[0], kp)
         parts.append(s.merge(d, on="kpi", how="left").assign(layout=name))
     table = pd.concat(parts, ignore_index=True)
     cols = ["layout", "kpi", "n", "mean", "ci_low", "ci_high", "method", "constant", "warning", "diff_n", "diff_mean", "diff_ci_low", "diff_ci_high"]

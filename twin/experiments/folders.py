@@ -18,7 +18,7 @@ from twin.core.errors import InputError
 from twin.core.files import OutputError, write_text_whole
 
 RESULT_MARKERS = ("summary.json", "scenario.json", "events.parquet", "comparison.parquet", "manifest.json", "runs",
-                  "layouts", "report.html")
+                  "layouts", "report.html", "risk.json")
 """Files and folders that mark a folder as celltwin's (what ``--replace`` may clear)."""
 
 

@@ -1,7 +1,7 @@
 """HTML reports built from result folders only (never from the simulation).
 
 ``twin report DIR`` writes ``DIR/report.html``: a run report for a ``twin run`` folder, a
-comparison report for a ``twin compare`` folder, a sweep report for a ``twin sweep`` folder. Each is one self-contained file that works offline
+comparison report for a ``twin compare`` folder, a sweep report for a ``twin sweep`` folder, a risk report for a ``twin risk`` folder. Each is one self-contained file that works offline
 (plotly.js embedded once), with a caption under every figure saying how to read it.
 """
 
@@ -34,7 +34,11 @@ def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
         raise InputError(f"{d}: {'is a file, not a folder' if d.exists() else 'folder does not exist'} (twin report "
                          "takes the folder twin run, twin compare or twin sweep wrote)")
     target = Path(out) if out else d / "report.html"
-    if (d / "manifest.json").exists() and (d / "runs").is_dir():
+    if (d / "risk.json").exists():
+        from twin.reports.risk_report import risk_report
+
+        html = risk_report(d)
+    elif (d / "manifest.json").exists() and (d / "runs").is_dir():
         from twin.reports.sweep_report import sweep_report
 
         html = sweep_report(d)

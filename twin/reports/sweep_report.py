@@ -1,4 +1,6 @@
-"""The sweep report: KPI heatmaps over two axes, a tornado of sensitivities, and the
+"""The sweep report: KPI heatmaps over two axes, the sensitivity the design allows (random and
+Latin-hypercube designs: standardised regression and partial rank correlation coefficients with
+intervals; one-at-a-time: a tornado from the base point; grid: main effects), and the
 capacity-versus-demand frontier, from a ``twin sweep`` folder's summary."""
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from twin.reports.page import Section, render_page
+from twin.results.sensitivity import oat_table, sensitivity
 
 KPI_LABELS = {
     "vein_to_vein_p90_days": "vein-to-vein p90 (days)",
@@ -120,13 +123,88 @@ def fig_tornado(summary: pd.DataFrame, axes: list[str], kpi: str):
     base = float(means(summary, axes, kpi)[kpi].mean())
     fig = go.Figure()
     ylab = [f"{short(r.axis)} ({r.low_value:g} → {r.high_value:g})" for r in t.itertuples()]
+    # side by side (grouped), so a short bar is never drawn under a longer one on the same side
     fig.add_bar(y=ylab, x=t["kpi_at_low"] - base, base=base, orientation="h", name="axis at its lowest")
     fig.add_bar(y=ylab, x=t["kpi_at_high"] - base, base=base, orientation="h", name="axis at its highest")
     fig.add_vline(x=base, line_dash="dot", annotation_text="mean of all points")
-    fig.update_layout(barmode="overlay", height=max(260, 50 * len(t) + 120), margin=dict(l=10, r=10, t=40, b=40))
+    fig.update_layout(barmode="group", height=max(260, 60 * len(t) + 120), margin=dict(l=10, r=10, t=40, b=40))
     fig.update_xaxes(title=label(kpi))
     fig.update_yaxes(title="axis (lowest → highest value)")
     return fig
+
+
+def fig_oat_tornado(summary: pd.DataFrame, axes: list[str], kpi: str):
+    """One-at-a-time tornado: from the KPI at the base point, how far it moves with each axis
+    alone at its lowest and at its highest value (bars side by side, largest swing on top)."""
+    import plotly.graph_objects as go
+
+    w = means(summary, axes, kpi)
+    t = oat_table(w, axes, kpi)
+    fig = go.Figure()
+    if t.empty:
+        return fig
+    base = float(t["kpi_at_base"].iloc[0])
+    ylab = [f"{short(r.axis)} ({tick(r.low_value)} / {tick(r.base_value)} / {tick(r.high_value)})" for r in t.itertuples()]
+    fig.add_bar(y=ylab, x=t["kpi_at_low"] - base, base=base, orientation="h", name="axis alone at its lowest")
+    fig.add_bar(y=ylab, x=t["kpi_at_high"] - base, base=base, orientation="h", name="axis alone at its highest")
+    fig.add_vline(x=base, line_dash="dot", annotation_text="base point")
+    fig.update_layout(barmode="group", height=max(260, 60 * len(t) + 120), margin=dict(l=10, r=10, t=40, b=40))
+    fig.update_xaxes(title=label(kpi))
+    fig.update_yaxes(title="axis (lowest / base / highest value)")
+    return fig
+
+
+def sensitivity_of(summary: pd.DataFrame, axes: list[str], kpi: str, seed: int = 0) -> pd.DataFrame:
+    """SRC and PRCC of ``kpi`` on the axes (see :mod:`twin.results.sensitivity`), from the points' means."""
+    return sensitivity(means(summary, axes, kpi), axes, kpi, seed=seed)
+
+
+def fig_coefficients(sens: pd.DataFrame, kpi: str):
+    """Standardised regression coefficients and partial rank correlation coefficients per axis,
+    side by side, with their 95% bootstrap intervals as whiskers; the axis that matters most on top."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    order = list(dict.fromkeys(sens["axis"]))[::-1]
+    for measure, name in (("SRC", "standardised regression coefficient"), ("PRCC", "partial rank correlation")):
+        d = sens[sens["measure"] == measure].set_index("axis").reindex(order)
+        fig.add_bar(y=[short(a) for a in order], x=d["value"], orientation="h", name=name,
+                    error_x=dict(type="data", symmetric=False, array=d["ci_high"] - d["value"],
+                                 arrayminus=d["value"] - d["ci_low"]))
+    fig.add_vline(x=0, line_color="#888")
+    fig.update_layout(barmode="group", height=max(260, 60 * len(order) + 120), margin=dict(l=10, r=10, t=40, b=40))
+    fig.update_xaxes(title=f"effect on {label(kpi)} (per standard deviation of the axis; -1 to 1)")
+    fig.update_yaxes(title="axis")
+    return fig
+
+
+def _sensitivity_section(summary: pd.DataFrame, varying: list[str], kpi: str, spec: dict) -> Section:
+    """The sensitivity section the design allows (see :func:`sweep_report`)."""
+    design = spec.get("design", "grid")
+    if design in ("random", "lhs"):
+        sens = sensitivity_of(summary, varying, kpi, seed=int(spec.get("sample_seed", 0)))
+        r2 = float(sens["r2"].iloc[0]) if len(sens) else float("nan")
+        return Section(
+            f"Sensitivity of {label(kpi)}",
+            f"For a {design} design each axis's lowest or highest value is a single point, where the other axes are "
+            "anywhere, so no bar here is 'the KPI at the axis's extreme'. Instead, per axis: the standardised "
+            f"regression coefficient (how many standard deviations {label(kpi)} moves per standard deviation of "
+            "the axis, the other axes held fixed, from a least-squares fit on every point's mean; the fit's R² is "
+            f"{r2:.2f}) and the partial rank correlation coefficient (needs only a monotone effect), each with "
+            "its 95% bootstrap interval; the axis that matters most is on top. Bars are side by side.",
+            figure=fig_coefficients(sens, kpi))
+    if design == "oat":
+        return Section(
+            f"Sensitivity of {label(kpi)} (one at a time)",
+            f"From {label(kpi)} at the base point (every axis at its middle value), the bars run to its value "
+            "with one axis alone at its lowest and at its highest value; the largest swing is on top.",
+            figure=fig_oat_tornado(summary, varying, kpi))
+    return Section(
+        f"Sensitivity of {label(kpi)}",
+        f"For each axis, the bars run from the mean of all points to {label(kpi)} when that axis is at its "
+        "lowest (and highest) value, averaged over the other axes of the full grid (a main effect); the "
+        "longest bars are the axes that matter most. Bars are side by side.",
+        figure=fig_tornado(summary, varying, kpi))
 
 
 def fig_frontier(answer: pd.DataFrame, demand: str, capacity_axes: list[str]):
@@ -214,13 +292,7 @@ def sweep_report(sweep_dir: Path) -> str:
                 figure=outline_cells(fig_heatmap(summary, x, y, k, axes),
                                      meets_all(summary, x, y, axes, spec.get("targets", {})))))
     if varying and kpis:
-        k = kpis[0]
-        sections.append(Section(
-            f"Sensitivity of {label(k)}",
-            f"For each axis, the bars run from the mean of all points to {label(k)} when that axis is at its "
-            "lowest (and highest) value, averaged over the other axes; the longest bars are the axes that "
-            "matter most.",
-            figure=fig_tornado(summary, varying, k)))
+        sections.append(_sensitivity_section(summary, varying, kpis[0], spec))
     answer_path = sweep_dir / "answer.csv"
     if answer_path.exists() and spec.get("answer"):
         answer = pd.read_csv(answer_path)

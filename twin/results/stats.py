@@ -116,6 +116,27 @@ def interval(name: str, values: np.ndarray) -> Interval:
     return Interval(n, mean, sd, low, high, method, False, _warning(n, mean, (high - low) / 2))
 
 
+def paired_interval(values: np.ndarray) -> Interval:
+    """Mean of per-replication paired differences (or of per-replication ratios of them) and its
+    95% Student-t interval, on the plain scale (a difference may be negative; NaN values left
+    out). Every replication the same value (e.g. a backup that covers an outage fully, so every
+    difference is 0): ``constant``, ``low = high = mean``."""
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    n = len(v)
+    if n == 0:
+        return Interval(0, math.nan, math.nan, math.nan, math.nan, "none", False, "not measured")
+    mean = float(v.mean())
+    if n > 1 and float(np.ptp(v)) <= 1e-12 * max(1.0, abs(mean)):
+        return Interval(n, mean, 0.0, mean, mean, "constant", True, "")
+    if n == 1:
+        return Interval(1, mean, math.nan, math.nan, math.nan, "none", False, "1 replication: no interval")
+    sd = float(v.std(ddof=1))
+    half = t_quantile_975(n - 1) * sd / math.sqrt(n)
+    warn = f"{n} replications (< {MIN_REPLICATIONS}): interval not usable" if n < MIN_REPLICATIONS else ""
+    return Interval(n, mean, sd, mean - half, mean + half, "t", False, warn)
+
+
 def _expit(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from twin.experiments.sweep.spec import Plan
+from twin.results.sensitivity import SENSITIVITY_COLUMNS, oat_table, sensitivity
 from twin.results.stats import SUMMARY_COLUMNS, complete_kpis, summarise
 
 
@@ -36,6 +37,38 @@ def wide(summary: pd.DataFrame, plan: Plan, kpis: list[str]) -> pd.DataFrame:
     sub = summary[summary["kpi"].isin(kpis)]
     table = sub.pivot_table(index=["point_id", *axes], columns="kpi", values="mean", aggfunc="first")
     return table.reindex(columns=[k for k in kpis if k in table.columns]).reset_index()
+
+
+SENSITIVITY_KPIS = ("vein_to_vein_p90_days", "vein_to_vein_median_days", "throughput_per_year",
+                    "dropped_out_fraction_of_resolved")
+"""KPIs whose sensitivity a sweep reports by default (with its targets' KPIs)."""
+
+
+def sensitivity_table(plan: Plan, summary: pd.DataFrame, kpis: list[str] | None = None) -> pd.DataFrame:
+    """How each axis drives each KPI (means over replications per point), by the design:
+    random and lhs: SRC and PRCC with bootstrap 95% intervals (:func:`twin.results.sensitivity.sensitivity`);
+    oat: the one-at-a-time swing from the base point (:func:`~twin.results.sensitivity.oat_table`,
+    measure ``OAT``, value = KPI at high - KPI at low); grid: none (the report's main-effect
+    tornado averages over a full factorial). Long: kpi, axis, measure, value, ci_low, ci_high, ..."""
+    design = plan.spec.design
+    names = list(dict.fromkeys([*plan.spec.targets, *(kpis or SENSITIVITY_KPIS)]))
+    axes = list(plan.spec.axes)
+    parts = []
+    for k in names:
+        if k not in set(summary["kpi"]):
+            continue
+        w = wide(summary, plan, [k])
+        if design in ("random", "lhs"):
+            t = sensitivity(w, axes, k, seed=plan.spec.sample_seed)
+        elif design == "oat":
+            o = oat_table(w, axes, k)
+            t = pd.DataFrame({"axis": o["axis"], "measure": "OAT", "value": o["kpi_at_high"] - o["kpi_at_low"],
+                              "ci_low": float("nan"), "ci_high": float("nan"), "n_points": len(w), "r2": float("nan")})
+        else:
+            continue
+        parts.append(t.assign(kpi=k))
+    cols = ["kpi", *SENSITIVITY_COLUMNS]
+    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
 
 
 def planners_answer(plan: Plan, summary: pd.DataFrame) -> pd.DataFrame:

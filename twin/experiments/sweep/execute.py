@@ -41,7 +41,14 @@ def run_task(task: Task) -> dict[str, Any]:
         loaded = scenario_from_data(task.data, source=f"<sweep task {task.scenario_id}>", base_dir=Path(task.base_dir))
         row["scenario_hash"] = loaded.scenario_hash
         row["root_seed"] = loaded.scenario.seed
-        row["kpis"] = replication_tables(simulate(loaded, task.replication)).kpis
+        record = simulate(loaded, task.replication)
+        tables = replication_tables(record)
+        row["kpis"] = tables.kpis
+        if task.measure:  # a risk analysis's task: its outages' occurrences or its exposures
+            from twin.results.exposure import risk_measures
+
+            row["kpis"] = {**tables.kpis, **risk_measures(tables.outages, tables.events, task.measure,
+                                                          (record.warmup_h, record.horizon_h))}
     except Exception as exc:  # a failed scenario is a row of data, not a crash
         row["status"] = "failed"
         row["error"] = f"{type(exc).__name__}: {exc}"

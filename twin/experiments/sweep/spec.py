@@ -4,8 +4,9 @@ A sweep file names a ``base`` scenario (path relative to the sweep file), fixed 
 ``set``, and ``axes``: dotted scenario field paths, each with a list of values or
 ``{range: [start, stop, step]}`` (stop included; for random and lhs designs a range without
 a step is continuous, with a step it is snapped to the step's grid). ``design`` is ``grid`` (every combination),
-``random`` (``samples`` points drawn uniformly) or ``lhs`` (a Latin hypercube of ``samples``
-points). Each point runs ``replications`` replications with the base scenario's seed, so points
+``random`` (``samples`` points drawn uniformly), ``lhs`` (a Latin hypercube of ``samples``
+points) or ``oat`` (one at a time: the base point, every axis at its middle value, then each axis
+alone at its lowest and highest value, 1 + 2 x axes points: the design for a tornado chart). Each point runs ``replications`` replications with the base scenario's seed, so points
 share common random numbers. ``targets`` (KPI -> ``{max: x}`` / ``{min: x}``, judged on the
 mean over replications) and ``answer`` (the demand axis and a unit cost per cost axis) define
 the planner's answer: per demand level, the cheapest point that meets every target.
@@ -136,7 +137,7 @@ class SweepSpec(BaseModel):
     base: str
     set: dict[str, Any] = Field(default_factory=dict)
     axes: dict[str, list[Any] | Range] = Field(min_length=1)
-    design: Literal["grid", "random", "lhs"] = "grid"
+    design: Literal["grid", "random", "lhs", "oat"] = "grid"
     samples: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     sample_seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
     replications: Annotated[int, Field(ge=1, le=10_000)] = 1
@@ -148,11 +149,11 @@ class SweepSpec(BaseModel):
         for path, axis in self.axes.items():
             if isinstance(axis, list) and not axis:
                 raise LocatedValueError(f"axis {path!r} has no values", ("axes", path))
-        if self.design == "grid":
+        if self.design in ("grid", "oat"):
             if self.samples is not None:
                 raise LocatedValueError(
-                    "samples is for design random or lhs; a grid runs every combination", ("samples",)
-                )
+                    f"samples is for design random or lhs; {'a grid runs every combination' if self.design == 'grid' else 'one-at-a-time runs the base point and each axis at its lowest and highest value'}",
+                    ("samples",))
         elif self.samples is None:
             raise LocatedValueError(f"design {self.design} needs samples", ("design",))
         _no_renamed_targets(self.targets)
@@ -185,6 +186,8 @@ class Task:
     replication: int
     data: dict[str, Any]
     base_dir: str
+    measure: tuple[str, ...] = ()
+    """What to measure beyond the KPIs (a risk analysis: :func:`twin.results.exposure.risk_measures`)."""
 
 
 @dataclass
@@ -219,6 +222,8 @@ def _short_hash(obj: Any) -> str:
 
 def point_count(spec: SweepSpec) -> int:
     """Points the design gives (before duplicates are dropped), computed without making them."""
+    if spec.design == "oat":
+        return 1 + 2 * len(spec.axes)
     if spec.design != "grid":
         return int(spec.samples or 0)
     n = 1
@@ -236,6 +241,8 @@ def _points(spec: SweepSpec) -> list[dict[str, Any]]:
     if spec.design == "grid":
         grids = [a.values() if isinstance(a, Range) else list(a) for a in axes]
         return [dict(zip(names, combo)) for combo in itertools.product(*grids)]
+    if spec.design == "oat":
+        return _oat_points(names, axes)
     rng = np.random.default_rng(spec.sample_seed)
     n, d = spec.samples, len(axes)
     if spec.design == "random":
@@ -248,6 +255,27 @@ def _points(spec: SweepSpec) -> list[dict[str, Any]]:
         for name, axis, q in zip(names, axes, row):
             point[name] = axis.at(float(q)) if isinstance(axis, Range) else axis[min(int(q * len(axis)), len(axis) - 1)]
         out.append(point)
+    return out
+
+
+def _low_base_high(axis: list[Any] | Range) -> tuple[Any, Any, Any]:
+    """An axis's lowest, base (middle) and highest value: a range's start, midpoint (snapped to
+    its step) and stop (its last grid value); a list's first, middle and last value."""
+    if isinstance(axis, Range):
+        if axis.count() is None:
+            return axis.range[0], axis.at(0.5), axis.range[1]
+        return axis.at(0.0), axis.at(0.5), axis.at(1.0)
+    return axis[0], axis[len(axis) // 2], axis[-1]
+
+
+def _oat_points(names: list[str], axes: list[Any]) -> list[dict[str, Any]]:
+    """One-at-a-time: the base point (every axis at its base value), then each axis alone at its
+    lowest and at its highest value."""
+    lbh = [_low_base_high(a) for a in axes]
+    base = {n: v[1] for n, v in zip(names, lbh)}
+    out = [dict(base)]
+    for n, (lo, _, hi) in zip(names, lbh):
+        out += [{**base, n: lo}, {**base, n: hi}]
     return out
 
 
