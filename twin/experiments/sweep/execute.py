@@ -30,7 +30,7 @@ from twin.experiments.sweep.store import SweepStore
 def run_task(task: Task) -> dict[str, Any]:
     """Simulate one scenario and replication; never raises (a failure is returned as data)."""
     from twin.model import simulate
-    from twin.results.collect import replication_tables
+    from twin.results.collect import replication_kpis
     from twin.scenario.loading import scenario_from_data
 
     t0 = time.perf_counter()
@@ -42,7 +42,7 @@ def run_task(task: Task) -> dict[str, Any]:
         loaded = scenario_from_data(task.data, source=f"<sweep task {task.scenario_id}>", base_dir=Path(task.base_dir))
         row["scenario_hash"] = loaded.scenario_hash
         row["root_seed"] = loaded.scenario.seed
-        row["kpis"] = replication_tables(simulate(loaded, task.replication)).kpis
+        row["kpis"] = replication_kpis(simulate(loaded, task.replication))  # no event-log table
     except Exception as exc:  # a failed scenario is a row of data, not a crash
         row["status"] = "failed"
         row["error"] = f"{type(exc).__name__}: {exc}"
