@@ -595,10 +595,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {"run": cmd_run, "validate": cmd_validate, "sweep": cmd_sweep, "report": cmd_report,
                "compare": cmd_compare, "schema": cmd_schema, "explain": cmd_explain, "new": cmd_new,
                "export": cmd_export}[args.command]
-    if args.command in ("run", "compare", "sweep"):  # the kernel compiles while the inputs load
-        from twin.kernel import background
-
-        background.start()
     return _guarded(handler, args)
 
 

@@ -51,8 +51,6 @@ def worker_count(workers: int | None) -> int:
 def warm_culture_kernel() -> None:
     """Compile (or load from the numba cache) the culture kernel in the driver before a pool
     forks, so every worker inherits it instead of compiling it again (or racing on the cache)."""
-    from twin.kernel import background
     from twin.kernel.compiled import warm_up
 
-    background.wait()
     warm_up(parallel=False)
