@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from twin.core.units import HOURS_PER_WEEK, HOURS_PER_YEAR
+from twin.core.units import HOURS_PER_DAY, HOURS_PER_WEEK, HOURS_PER_YEAR
 from twin.results.columns import Log, as_log, pair_times
 from twin.results.tables import (
     ALL_OUTCOMES,
@@ -116,6 +116,7 @@ def kpis(
     out.update(_resource_kpis(events, resources, window))
     out.update(_culture_kpis(cohort))
     out.update(_cause_kpis(cohort))
+    out.update(_orchestration_kpis(cohort, events))
     if impacts is not None and len(impacts):
         pz = impacts[(impacts["effect"] == "pause") & impacts["patient"].isin(set(cohort["patient"]))]
         for cause, h in pz.groupby("cause")["hours"].sum().items():
@@ -142,6 +143,37 @@ def _outcome_kpis(cohort: pd.DataFrame) -> dict[str, float]:
     out["vein_to_vein_median_days"] = float(np.median(v2v)) if len(v2v) else math.nan
     out["vein_to_vein_p90_days"] = float(np.quantile(v2v, 0.9)) if len(v2v) else math.nan
     out["vein_to_vein_mean_days"] = float(v2v.mean()) if len(v2v) else math.nan
+    return out
+
+
+def _median_p90(name: str, days: pd.Series) -> dict[str, float]:
+    """``<name>_median_days`` and ``<name>_p90_days`` of ``days`` (NaN left out; NaN if none)."""
+    v = days.dropna().to_numpy()
+    return {f"{name}_median_days": float(np.median(v)) if len(v) else math.nan,
+            f"{name}_p90_days": float(np.quantile(v, 0.9)) if len(v) else math.nan}
+
+
+def _orchestration_kpis(cohort: pd.DataFrame, log: Log) -> dict[str, float]:
+    """Where the days of a journey go and how often plans change (issue 17), over the cohort:
+    ``wait_for_apheresis`` (referral to the first apheresis start: days, of the collected),
+    ``turnaround`` (the last apheresis start to the release's end: what manufacturers publish;
+    days, of the released), ``release_to_infusion`` (release end to infusion start: days, of the
+    infused), each as median and p90; ``remanufactured`` (patients made more than once),
+    ``schedule_changes`` (re-bookings of slots and infusions), ``slots_booked`` (patients with a
+    booked manufacturing slot) and ``rebooked_fraction_of_booked`` (of those, the fraction whose
+    slot or infusion moved at least once)."""
+    day = HOURS_PER_DAY
+    infused = cohort["outcome"].isin(INFUSED)
+    out = _median_p90("wait_for_apheresis", (cohort["apheresis_start_h"] - cohort["referral_h"]) / day)
+    out.update(_median_p90("turnaround", (cohort["released_h"] - cohort["last_apheresis_start_h"]) / day))
+    out.update(_median_p90("release_to_infusion", ((cohort["infusion_start_h"] - cohort["released_h"]) / day)
+                           .where(infused)))
+    out["remanufactured"] = float((cohort["attempts"] > 1).sum())
+    out["schedule_changes"] = float(cohort["rebookings"].sum())
+    booked = cohort["patient"].isin(np.unique(log.num["patient"][log.kind("booked")]))
+    out["slots_booked"] = float(booked.sum())
+    out["rebooked_fraction_of_booked"] = (float((cohort.loc[booked, "rebookings"] > 0).mean()) if booked.any()
+                                          else math.nan)
     return out
 
 

@@ -302,7 +302,31 @@ def batches_table(
         col[name] = _column(log.num["value"], at)
     dmg = np.flatnonzero(log.kind("damage") & log.where("detail", "contamination"))
     col["contaminated"] = np.isin(np.arange(n), patient[dmg]) | (np.nan_to_num(col["harvest_contam_cfu"]) > 0)
+    col.update(_orchestration_columns(log, n))
     return pd.DataFrame(col)
+
+
+def _orchestration_columns(log: Log, n: int) -> dict[str, np.ndarray]:
+    """Per patient: ``last_apheresis_start_h`` (the attempt made last: a re-manufacture from a new
+    apheresis collects again), ``released_h`` (the last ``step_end`` of the release or of a release
+    stage ``release:*``: the released attempt's), ``attempts`` (manufacturing attempts: 1 +
+    ``remanufacture`` rows; 0 before any), ``rebookings`` (``rebooked`` and ``infusion_rebooked``
+    rows: changes to the patient's plan)."""
+    t, patient = log.num["time_h"], log.num["patient"]
+    mine = (patient >= 0) & (patient < n)
+    step = log.cats["step"]
+    release_codes = [i for i, name in enumerate(step) if name == "release" or str(name).startswith("release:")]
+    ends = np.flatnonzero(log.kind("step_end") & mine & np.isin(log.codes["step"], release_codes))
+    aph = np.flatnonzero(log.kind("step_start") & mine & log.where("step", "apheresis"))
+    remade = patient[np.flatnonzero(log.kind("remanufacture") & mine)]
+    rebooked = patient[np.flatnonzero(log.kind("rebooked", "infusion_rebooked") & mine)]
+    collected = np.bincount(patient[aph], minlength=n)[:n] > 0 if len(aph) else np.zeros(n, dtype=bool)
+    return {
+        "last_apheresis_start_h": _column(t, _first_per_patient(log, aph, n, last=True)),
+        "released_h": _column(t, _first_per_patient(log, ends, n, last=True)),
+        "attempts": np.where(collected, 1 + np.bincount(remade, minlength=n)[:n], 0).astype(np.int64),
+        "rebookings": np.bincount(rebooked, minlength=n)[:n].astype(np.int64),
+    }
 
 
 def _pauses(log: Log, outcome_h: np.ndarray, keys: list[str], horizon_h: float
