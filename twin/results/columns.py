@@ -64,9 +64,9 @@ class Log:
         codes, cats = {}, {}
         for k in TEXT:
             s = events[k] if k in events else pd.Series([""] * n, dtype=object)
-            if isinstance(s.dtype, pd.CategoricalDtype):
-                codes[k] = s.cat.codes.to_numpy(dtype=np.int32)
-                cats[k] = np.asarray(s.cat.categories, dtype=object)
+            cat = np.asarray(s.cat.categories, dtype=object) if isinstance(s.dtype, pd.CategoricalDtype) else None
+            if cat is not None and bool((cat[:-1] < cat[1:]).all()) and not s.isna().any():
+                codes[k], cats[k] = s.cat.codes.to_numpy(dtype=np.int32), cat  # sorted, as from the record
             else:
                 codes[k], cats[k] = _factorize(s.to_numpy(dtype=object))
         rep = events["replication"].to_numpy(dtype=np.int32) if "replication" in events else np.zeros(n, np.int32)
