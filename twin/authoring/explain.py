@@ -341,7 +341,13 @@ def staffing_warning(sc: Scenario, site: str, role: str) -> str:
 
 def _referrals(sc: Scenario, est: LoadEstimate) -> list[str]:
     ref = sc.referrals
-    if ref.rate_per_week is not None:
+    if ref.times_h is None and ref.varies():
+        lo, hi = (float(x) for x in ref.rate_per_week_at(sc.start_date, [0.0, sc.horizon_h]))
+        head = (f"a changing rate at random (non-homogeneous Poisson), {_n(lo)} a week at the start and {_n(hi)} at "
+                f"the horizon ({est.referrals_per_week:.3g} a week on average)")
+        if ref.joins:
+            head += "; joining: " + ", ".join(f"{h} on {d}" for h, d in ref.joins.items())
+    elif ref.rate_per_week is not None:
         head = f"{_n(ref.rate_per_week)} patients a week at random (Poisson), about {_n(round(ref.rate_per_week * 365 / 7))} a year"
     else:
         head = f"{len(ref.times_h or [])} patients at listed times ({est.referrals_per_week:.3g} a week on average)"

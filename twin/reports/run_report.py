@@ -475,7 +475,7 @@ def fig_utilisation(kpi_long: pd.DataFrame):
     """Utilisation per pool: mean over replications with 95% CI error bars (percent)."""
     import plotly.graph_objects as go
 
-    util = kpi_long[kpi_long["kpi"].str.startswith("utilisation.")]
+    util = kpi_long[kpi_long["kpi"].str.startswith("utilisation.") & ~kpi_long["kpi"].str.contains("@", regex=False)]
     s = summarise(util).copy()
     parts = s["kpi"].str.split(".", n=3, expand=True)
     s["kind"], s["label"] = parts[1], parts[3] + " @ " + parts[2]

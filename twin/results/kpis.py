@@ -125,6 +125,35 @@ def kpis(
     return out
 
 
+#: The window KPIs also given per period (``<kpi>@<period>``), besides each device pool's utilisation.
+PERIOD_KPIS = ("referred", *ALL_OUTCOMES, "resolved", *(f"{o}_fraction_of_resolved" for o in RESOLVED_OUTCOMES),
+               "vein_to_vein_median_days", "vein_to_vein_p90_days", "vein_to_vein_mean_days")
+
+
+def period_kpis(
+    events: pd.DataFrame | Log, batches: pd.DataFrame, resources: pd.DataFrame, periods: list[tuple[str, float, float]],
+) -> dict[str, float]:
+    """KPIs per calendar period, named ``<kpi>@<label>``: the outcome counts, fractions of the
+    resolved and vein-to-vein (days) of :data:`PERIOD_KPIS` on the patients *referred* in the
+    period (so the counts add up to the window's when the periods cover it), and each device
+    pool's utilisation over the period's hours (``utilisation.device.SITE.TYPE@<label>``), plus
+    ``referral_rate_per_week@<label>`` (referred / weeks in the period). ``periods``: (label,
+    start_h, end_h), within the window."""
+    log = as_log(events)
+    devices = resources[resources["kind"] == "device"]
+    out: dict[str, float] = {}
+    for label, a, b in periods:
+        cohort = batches[(batches["referral_h"] >= a) & (batches["referral_h"] < b)]
+        k = _outcome_kpis(cohort)
+        out.update({f"{name}@{label}": k[name] for name in PERIOD_KPIS})
+        out[f"referral_rate_per_week@{label}"] = k["referred"] / ((b - a) / HOURS_PER_WEEK)
+        if len(devices):
+            for name, v in _resource_kpis(log, devices, Window(a, b)).items():
+                if name.startswith(("utilisation.device.", "availability.device.")):
+                    out[f"{name}@{label}"] = v
+    return out
+
+
 def _outcome_kpis(cohort: pd.DataFrame) -> dict[str, float]:
     """The window's referrals by outcome (patients), ``resolved`` (those with an outcome by the
     horizon: referred - in_progress), the outcome fractions *of the resolved* patients

@@ -171,9 +171,10 @@ class SweepSpec(BaseModel):
 def _no_renamed_targets(targets: dict[str, Target]) -> None:
     """Refuse a target on a KPI that was renamed (it would never be met, silently)."""
     for k in targets:
-        if k in RENAMED_KPIS:
+        base, at, period = k.partition("@")
+        if base in RENAMED_KPIS:
             raise LocatedValueError(
-                f"KPI {k!r} is no longer computed: use {RENAMED_KPIS[k]!r} (over patients with an "
+                f"KPI {k!r} is no longer computed: use {RENAMED_KPIS[base] + at + period!r} (over patients with an "
                 "outcome by the horizon, in-progress patients left out)", ("targets", k))
 
 
@@ -352,9 +353,10 @@ OPEN_FAMILIES = ("lost_by_cause.", "failed_by_cause.", "delay_h.", "backup_h.")
 def kpi_names(loaded: LoadedScenario) -> set[str]:
     """The KPI names runs of ``loaded`` can report: the fixed ones, per pool
     ``utilisation|availability|wait_h_mean.KIND.SITE.POOL`` and, with a costs section, the
-    ``cost.*`` categories and ``cost_per_dose`` (see :mod:`twin.results`)."""
+    ``cost.*`` categories and ``cost_per_dose`` and, with ``periods``, the per-period KPIs
+    ``<kpi>@<period>`` (see :mod:`twin.results`)."""
     from twin.core.vocab import CHAIRS, SLOTS
-    from twin.results.kpis import COST_CATEGORIES
+    from twin.results.kpis import COST_CATEGORIES, PERIOD_KPIS
 
     sc = loaded.scenario
     pools = []
@@ -366,6 +368,9 @@ def kpi_names(loaded: LoadedScenario) -> set[str]:
     names |= {f"utilisation_loaded_waiting.device.{si}.{n}" for k, si, n in pools if k == "device"}
     if sc.costs is not None:
         names |= {f"cost.{c}" for c in (*COST_CATEGORIES, "total")} | {"cost_per_dose"}
+    per = [*PERIOD_KPIS, "referral_rate_per_week"]
+    per += [f"{m}.device.{si}.{n}" for k, si, n in pools if k == "device" for m in ("utilisation", "availability")]
+    names |= {f"{k}@{label}" for label, _, _ in sc.period_bounds() for k in per}
     return names
 
 
