@@ -298,6 +298,9 @@ HEADLINE = (
     ("in_progress", "in progress at horizon", ""),
     ("vein_to_vein_median_days", "vein-to-vein median", "days"),
     ("vein_to_vein_p90_days", "vein-to-vein p90", "days"),
+    ("wait_for_apheresis_median_days", "referral to apheresis, median", "days"),
+    ("turnaround_median_days", "apheresis to release (turnaround), median", "days"),
+    ("release_to_infusion_median_days", "release to infusion, median", "days"),
     ("throughput_per_year", "throughput", "infusions/yr"),
     ("mean_wip", "mean work in progress", "patients"),
 )
