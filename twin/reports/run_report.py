@@ -18,6 +18,7 @@ import pandas as pd
 
 from twin.core.units import HOURS_PER_DAY
 from twin.core.vocab import SITE_CONDITIONS
+from twin.reports.over_time import over_time_sections
 from twin.reports.page import Section, render_page
 from twin.results.kpis import HEADLINE
 from twin.results.stats import MIN_REPLICATIONS, few_replications_warning, summarise
@@ -829,6 +830,7 @@ def run_report(run_dir: Path, replication: int = 0) -> str:
             figure=fig_outcomes(batches),
         ),
     ]
+    sections += over_time_sections(kpi_long, resources)
     sections += culture_sections(batches, events, record)
     if len(rep_outages):
         sections += [
