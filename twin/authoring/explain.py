@@ -36,6 +36,8 @@ SECTIONS: dict[str, str] = {
     "horizon_days": "How many days are simulated. Patients still on their way at the end count as in progress.",
     "warmup_days": "Days at the start that the KPIs leave out: the facility starts empty, so the first weeks are not "
                    "typical. Only patients referred after the warm-up are measured.",
+    "periods": "Whether KPIs are also given per calendar year or quarter (named KPI@2027, KPI@2027Q1), each on the "
+               "patients referred in that period: how vein-to-vein, drop-out and utilisation move as demand grows.",
     "seed": "The root of every random number: the same seed gives the same patients and the same results. Change it "
             "to see another sample of the same world.",
     "replications": "How many independent runs `twin run` makes, each with its own random numbers; the KPI table "
@@ -196,7 +198,8 @@ def _time(sc: Scenario) -> list[str]:
     end = sc.start_date + dt.timedelta(days=sc.horizon_days)
     return _para(f"{_n(sc.horizon_days)} days from {sc.start_date:%a %d %b %Y} to {end:%a %d %b %Y}; KPIs count "
                  f"patients referred after day {_n(sc.warmup_days)} (the warm-up). {sc.replications} replication"
-                 f"{'s' if sc.replications != 1 else ''} from seed {sc.seed}.")
+                 f"{'s' if sc.replications != 1 else ''} from seed {sc.seed}."
+                 + (f" KPIs also per {sc.periods} ({len(sc.period_bounds())} periods)." if sc.periods != "none" else ""))
 
 
 def _utilities(loaded: LoadedScenario, sname: str) -> str:
@@ -549,7 +552,7 @@ def describe(loaded: LoadedScenario, estimate: LoadEstimate | None = None) -> st
     sc = loaded.scenario
     est = estimate if estimate is not None else expected_load(loaded)
     parts: list[tuple[str, list[str], list[str]]] = [
-        ("Time", ["horizon_days", "warmup_days"], _time(sc)),
+        ("Time", ["horizon_days", "warmup_days", "periods"], _time(sc)),
         ("Sites", ["sites"], _sites(loaded)),
     ]
     if sc.shifts:

@@ -60,7 +60,7 @@ class Referrals(StrictModel):
     )
     growth_per_year: Annotated[float, Field(gt=-1, le=100, allow_inf_nan=False)] | None = Field(
         default=None,
-        description="Annual growth of `rate_per_week` (fraction a year, compounded continuously in time: the rate "
+        description="Annual growth of `rate_per_week` (fraction per year, compounded continuously in time: the rate "
         "at t years is rate_per_week x (1 + growth)^t; 0.4: 40% a year); only with `rate_per_week` "
         "(default none: constant).",
     )
