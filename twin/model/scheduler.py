@@ -261,7 +261,7 @@ class Scheduler:
     def _what(self, b: Booking) -> str:
         aph = "none" if b.aph != b.aph else f"{b.aph:.3f}"
         cls = f" urgency={self.classes[b.rank]}" if self.classes else ""
-        return f"apheresis_h={aph}{cls}"
+        return f"apheresis_h={aph} run_h={b.end - b.start:.3f}{cls}"
 
     def book(self, j: Journey, aliquot: bool = False) -> Booking:
         """Book patient ``j``'s run at ``j.factory`` now (with ``aliquot``: from a backup aliquot
