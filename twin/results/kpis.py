@@ -117,6 +117,7 @@ def kpis(
     out.update(_culture_kpis(cohort))
     out.update(_cause_kpis(cohort))
     out.update(_orchestration_kpis(cohort, events))
+    out.update(_slot_kpis(events, resources, window))
     if impacts is not None and len(impacts):
         pz = impacts[(impacts["effect"] == "pause") & impacts["patient"].isin(set(cohort["patient"]))]
         for cause, h in pz.groupby("cause")["hours"].sum().items():
@@ -203,6 +204,31 @@ def _orchestration_kpis(cohort: pd.DataFrame, log: Log) -> dict[str, float]:
     out["slots_booked"] = float(booked.sum())
     out["rebooked_fraction_of_booked"] = (float((cohort.loc[booked, "rebookings"] > 0).mean()) if booked.any()
                                           else math.nan)
+    return out
+
+
+def _slot_kpis(log: Log, resources: pd.DataFrame, window: Window) -> dict[str, float]:
+    """``slot_utilisation.SITE.DEVICE``: the first device's hours the booking book reserved
+    for runs planned to start in the window (each booking at its last planned start, its booked
+    run length from the ``booked`` row's ``run_h``) over the units' hours in the window (a
+    fraction; only where slots were booked). Beside ``utilisation.device.*`` it shows the margin
+    the book keeps: booked but not used."""
+    rows = np.flatnonzero(log.kind("booked", "rebooked") & (log.num["patient"] >= 0))
+    if not len(rows):
+        return {}
+    df = pd.DataFrame({"patient": log.num["patient"][rows], "start": log.num["value"][rows],
+                       "booked": log.kind("booked")[rows], "site": log.text("site", rows),
+                       "device": log.text("resource", rows), "detail": log.text("detail", rows)})
+    df["attempt"] = df.groupby("patient")["booked"].cumsum()
+    run = df["detail"].str.extract(r"run_h=([0-9.]+)", expand=False).astype(float)
+    df["run_h"] = run.where(df["booked"]).groupby([df["patient"], df["attempt"]]).transform("first")
+    last = df.groupby(["patient", "attempt"]).tail(1)
+    last = last[(last["start"] >= window.warmup_h) & (last["start"] < window.horizon_h)]
+    units = resources.set_index(["site", "name"])["units"].to_dict()
+    out: dict[str, float] = {}
+    for (site, device), h in last.groupby(["site", "device"])["run_h"].sum().items():
+        cap = units.get((site, device), 0) * window.hours
+        out[f"slot_utilisation.{site}.{device}"] = float(h) / cap if cap > 0 else math.nan
     return out
 
 

@@ -350,7 +350,7 @@ FIXED_KPIS = ("referred", "resolved", "infused", "failed", "dropped_out", "lost"
               "turnaround_p90_days", "release_to_infusion_median_days", "release_to_infusion_p90_days",
               "remanufactured", "schedule_changes", "slots_booked", "rebooked_fraction_of_booked")
 #: KPI families named by what happened (a cause, a backup): any name after the prefix is accepted.
-OPEN_FAMILIES = ("lost_by_cause.", "failed_by_cause.", "delay_h.", "backup_h.")
+OPEN_FAMILIES = ("lost_by_cause.", "failed_by_cause.", "delay_h.", "backup_h.", "slot_utilisation.")
 
 
 def kpi_names(loaded: LoadedScenario) -> set[str]:
