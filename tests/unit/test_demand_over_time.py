@@ -143,3 +143,21 @@ def test_a_sweep_may_target_a_per_period_kpi() -> None:
     assert {"vein_to_vein_p90_days@2028", "dropped_out_fraction_of_resolved@2029", "referred@2027",
             "utilisation.device.central_factory.clinimacs_prodigy@2028"} <= names
     assert not any("@" in n for n in kpi_names(build(centralised_data())))
+
+
+def test_the_report_shows_over_time_only_with_periods() -> None:
+    import pandas as pd
+
+    from twin.reports.over_time import over_time_sections
+
+    rows = [(r, f"{k}@{p}", v + r) for r in range(3) for p, v in (("2027", 1.0), ("2028", 2.0))
+            for k in ("referral_rate_per_week", "vein_to_vein_p90_days", "dropped_out_fraction_of_resolved",
+                      "utilisation.device.f.prodigy", "availability.device.f.prodigy")]
+    kl = pd.DataFrame(rows, columns=["replication", "kpi", "value"])
+    res = pd.DataFrame({"replication": [0], "site": ["f"], "name": ["prodigy"], "kind": ["device"], "units": [4]})
+    secs = over_time_sections(kl, res)
+    assert [s.heading.split(":")[0] for s in secs] == ["Over time"] * 3
+    demand = secs[0].figure.data
+    assert list(demand[0].x) == ["2027", "2028"] and list(demand[0].y) == [2.0, 3.0]  # means over replications
+    assert list(demand[1].y) == [8.0, 12.0]  # 4 units x availability
+    assert over_time_sections(kl[~kl["kpi"].str.contains("@")], res) == []
