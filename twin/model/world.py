@@ -104,8 +104,7 @@ class World:
         self.hospitals = list(shares)
         self.hospital_cum = np.cumsum(list(shares.values())).tolist()
         ref = self.sc.referrals
-        self.shares_vary = ref.times_h is None and (bool(ref.joins) or any(
-            isinstance(v, list) for v in (ref.hospitals or {}).values()))
+        self.shares_vary = bool(ref.joins) or any(isinstance(v, list) for v in (ref.hospitals or {}).values())
         self.referral_h = np.zeros(0)  # set by referral_times: patient i's referral time at i
         # The culture ticker, when a recipe step has a biological end point.
         self.ticker = None
