@@ -338,7 +338,7 @@ def _watch(n: int, **over: np.ndarray) -> dict[str, np.ndarray]:
 def _hours(n_hours: int, first: float, c: dict[str, np.ndarray], w: dict[str, np.ndarray]) -> tuple[int, bool]:
     p = params.KernelParams().as_array()
     before = np.empty(c["cells"].size)
-    return compiled.advance_hours(n_hours, first, *_args(c), p, *(w[k] for k in (
+    return compiled.advance_hours(n_hours, first, 1.0, *_args(c), p, *(w[k] for k in (
         "target_cells", "from_h", "every_h", "max_h", "ended", "active")), before)
 
 

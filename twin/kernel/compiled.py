@@ -425,12 +425,14 @@ def _fires(hour, cells, age_h, age_before, target_cells, from_h, every_h, max_h,
 
 @njit(cache=True, error_model="numpy")
 def advance_hours(
-    n_hours, first_hour, cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h, capacity_cells,
+    n_hours, first_hour, step_h, cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h, capacity_cells,
     doubling_contam_h, powered, co2_supply, perfused, params_vec, target_cells, from_h, every_h, max_h, ended, active,
     age_before,
 ):
-    """Advance the cultures hour by hour, each hour exactly as :func:`advance` with ``hours=1.0``,
-    through the hours ending at ``first_hour``, ``first_hour + 1``, ... (at most ``n_hours``),
+    """Advance the cultures step by step, each step exactly as :func:`advance` with
+    ``hours=step_h`` (the ticker's hour, 1.0, or a culture's first part-hour to the next tick with
+    ``n_hours=1`` and ``first_hour=inf``), through the steps ending at hours ``first_hour``,
+    ``first_hour + 1``, ... (at most ``n_hours``),
     stopping after the first hour in which a culture has an in-process check due or reaches its
     end (see :func:`_fires`). The environment stays as given (the caller stops at each change of
     a culture's conditions). A slot is left as it is in every hour ending at or before
@@ -439,8 +441,8 @@ def advance_hours(
     last hour fired). Culture units as in :func:`advance`; hours (h)."""
     _guard_types(cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h, capacity_cells,
                  doubling_contam_h, powered, co2_supply, perfused, params_vec)
-    code = _check_njit(1.0, cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h, capacity_cells,
-                       doubling_contam_h, powered, co2_supply, perfused, params_vec)
+    code = _check_njit(step_h, cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h,
+                       capacity_cells, doubling_contam_h, powered, co2_supply, perfused, params_vec)
     if code != 0:
         _raise(code)
     n = cells.size
@@ -452,8 +454,8 @@ def advance_hours(
             if from_h[i] >= hour:
                 kept[0, i], kept[1, i], kept[2, i], kept[3, i] = cells[i], dead[i], contam[i], age_h[i]
                 kept[4, i], kept[5, i], kept[6, i] = temp_c[i], co2_pct[i], stress_h[i]
-        _advance_serial(1.0, cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h, capacity_cells,
-                        doubling_contam_h, powered, co2_supply, perfused, params_vec)
+        _advance_serial(step_h, cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h,
+                        capacity_cells, doubling_contam_h, powered, co2_supply, perfused, params_vec)
         for i in range(n):
             if from_h[i] >= hour:
                 cells[i], dead[i], contam[i], age_h[i] = kept[0, i], kept[1, i], kept[2, i], kept[3, i]
@@ -525,6 +527,6 @@ def warm_up(parallel: bool = True) -> None:
         kernel(0.5, f.copy(), f.copy(), f.copy(), f.copy(), f.copy() * 37.0, f.copy() * 5.0, f.copy(), f.copy(),
                f.copy(), f.copy() * 10.0, f.copy(), u, u, u, p)
     b = np.zeros(1, dtype=bool)
-    advance_hours(1, 1.0, f.copy(), f.copy(), f.copy(), f.copy(), f.copy() * 37.0, f.copy() * 5.0, f.copy(), f.copy(),
+    advance_hours(1, 1.0, 1.0, f.copy(), f.copy(), f.copy(), f.copy(), f.copy() * 37.0, f.copy() * 5.0, f.copy(), f.copy(),
                   f.copy(), f.copy() * 10.0, f.copy(), u, u, u, p, f * np.inf, f * 0.0, f * np.inf, f * np.inf, b, b,
                   f.copy())

@@ -124,10 +124,9 @@ class Ticker:
     """All cultures of one replication (see the module docstring)."""
 
     def __init__(self, env: simpy.Environment, params_by_group: dict[str, Any]) -> None:
-        from twin.kernel.compiled import advance, advance_hours  # numba: imported only by scenarios that culture
+        from twin.kernel.compiled import advance_hours  # numba: imported only by scenarios that culture
         from twin.kernel.cultures import Cultures
 
-        self.advance = advance
         self.advance_hours = advance_hours
         self.env = env
         self.groups = {g: Cultures(capacity=16, params=p) for g, p in params_by_group.items()}
@@ -261,11 +260,13 @@ class Ticker:
 
     # -- advancing -------------------------------------------------------------------------------
     def _advance_one(self, c: Culture, hours: float) -> None:
-        cul = self.groups[c.group]
+        cul, g = self.groups[c.group], c.group
         i = slice(c.slot, c.slot + 1)
         before = cul.age_h[i].copy()
-        self.advance(float(hours), *(getattr(cul, n)[i] for n in cul.STATE + cul.PARAMS[:4] + cul.ENV),
-                         cul.params_vec)
+        # One step of ``hours`` (as advance(hours)); first hour inf: the slot is not held back.
+        self.advance_hours(1, math.inf, float(hours), *(getattr(cul, n)[i] for n in cul.STATE + cul.PARAMS[:4] + cul.ENV),
+                           cul.params_vec, cul.target_cells[i], self.from_h[g][i], self.every[g][i], self.max_h[g][i],
+                           self.ended[g][i], cul.active[i], np.empty(1))
         self._after(c.group, np.array([c.slot]), before)
 
     def _after(self, group: str, slots: np.ndarray, age_before: np.ndarray) -> None:
@@ -294,7 +295,7 @@ class Ticker:
         cul, h = self.groups[group], self.groups[group].high
         before = np.empty(h)
         k, fired = self.advance_hours(
-            n_hours, first, *state, *(getattr(cul, n)[:h] for n in cul.PARAMS[:4] + cul.ENV), cul.params_vec,
+            n_hours, first, 1.0, *state, *(getattr(cul, n)[:h] for n in cul.PARAMS[:4] + cul.ENV), cul.params_vec,
             cul.target_cells[:h], self.from_h[group][:h], self.every[group][:h], self.max_h[group][:h],
             self.ended[group][:h], cul.active[:h], before)
         return k, fired, before
