@@ -327,6 +327,60 @@ def test_one_call_equals_many_calls_on_the_same_grid():
         np.testing.assert_allclose(a[k], b[k], rtol=1e-12, atol=0, err_msg=k)
 
 
+def _watch(n: int, **over: np.ndarray) -> dict[str, np.ndarray]:
+    """advance_hours' bookkeeping arrays for n live cultures that never fire unless ``over`` says."""
+    w = {"target_cells": np.full(n, np.inf), "from_h": np.full(n, -np.inf), "every_h": np.full(n, np.inf),
+         "max_h": np.full(n, np.inf), "ended": np.zeros(n, dtype=bool), "active": np.ones(n, dtype=bool)}
+    w.update(over)
+    return w
+
+
+def _hours(n_hours: int, first: float, c: dict[str, np.ndarray], w: dict[str, np.ndarray]) -> tuple[int, bool]:
+    p = params.KernelParams().as_array()
+    before = np.empty(c["cells"].size)
+    return compiled.advance_hours(n_hours, first, 1.0, *_args(c), p, *(w[k] for k in (
+        "target_cells", "from_h", "every_h", "max_h", "ended", "active")), before)
+
+
+def test_hour_by_hour_advance_is_bit_identical_to_hourly_calls():
+    """The event-driven ticker's kernel: 40 hours in one call are the 40 hourly calls the ticker
+    made before, bit for bit; a culture started during hour 3 (from_h = 3) is left alone through
+    it and then advanced as the others."""
+    c = random_cultures(50, seed=5)
+    a, b = _copy(c), _copy(c)
+    p = params.KernelParams().as_array()
+    from_h = np.full(50, -np.inf)
+    from_h[7] = 3.0
+    assert _hours(40, 1.0, a, _watch(50, from_h=from_h)) == (40, False)
+    for hour in range(1, 41):
+        kept = {k: b[k][7] for k in STATE}
+        compiled.advance(1.0, *_args(b), p)
+        if hour <= 3:
+            for k, v in kept.items():
+                b[k][7] = v
+    for k in STATE:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_hour_by_hour_advance_stops_at_the_first_check_or_end_point():
+    """It stops after the hour in which a check falls due (age crosses a multiple of every_h), a
+    culture reaches its target or its maximum length; an ended culture's target no longer stops it."""
+    c = random_cultures(3, seed=2)
+    c["age_h"][:] = [0.5, 10.0, 2.0]
+    assert _hours(100, 1.0, _copy(c), _watch(3, every_h=np.array([np.inf, 24.0, np.inf]))) == (14, True)
+    assert _hours(100, 1.0, _copy(c), _watch(3, max_h=np.array([np.inf, np.inf, 9.0]))) == (7, True)
+    for k, v in (("mu_per_h", 0.05), ("lag_h", 0.0), ("capacity_cells", 1e12), ("temp_c", 37.0), ("co2_pct", 5.0),
+                 ("stress_h", 0.0), ("powered", 1)):
+        c[k][1] = v  # a growing culture in a working chamber
+    grown = _copy(c)
+    for _ in range(5):
+        compiled.advance(1.0, *_args(grown), params.KernelParams().as_array())
+    target = np.array([np.inf, grown["cells"][1], np.inf])
+    assert _hours(100, 1.0, _copy(c), _watch(3, target_cells=target)) == (5, True)
+    ended = np.array([False, True, False])
+    assert _hours(100, 1.0, _copy(c), _watch(3, target_cells=target, ended=ended)) == (100, False)
+
+
 def test_results_do_not_depend_on_the_other_cultures():
     """No randomness and no coupling: a culture's result is the same alone or among 1,500 others."""
     c = random_cultures(1500, seed=11)

@@ -1,4 +1,6 @@
-"""The numba culture kernels: :func:`advance` (serial, what the simulation calls),
+"""The numba culture kernels: :func:`advance` (serial), :func:`advance_hours` (what the
+simulation calls: hour by hour, each hour as ``advance(1.0)``, up to the next in-process check
+or end point),
 :func:`advance_parallel` (``prange`` over blocks; kept for ``benchmarks/bench_kernel.py`` and for
 callers with thousands of cultures on idle cores: the simulation never has that many) and
 :func:`warm_up`. Equations, units and sources: :mod:`twin.kernel`.
@@ -404,6 +406,65 @@ def advance(
                     doubling_contam_h, powered, co2_supply, perfused, params_vec)
 
 
+@njit(cache=True, error_model="numpy")
+def _fires(hour, cells, age_h, age_before, target_cells, from_h, every_h, max_h, ended, active):
+    """Whether, after the hour ending at ``hour``, any culture advanced in it has an in-process
+    check due (a multiple of ``every_h`` of culture age crossed) or reaches its end (viable cells
+    at ``target_cells``, or age at ``max_h``) for the first time; the same tests, in the same
+    float arithmetic, as the culture ticker's ``_after``."""
+    for i in range(cells.size):
+        if not active[i] or from_h[i] >= hour:
+            continue
+        e = every_h[i]
+        if abs(e) < np.inf and math.floor(age_h[i] / e + 1e-9) > math.floor(age_before[i] / e + 1e-9):
+            return True
+        if not ended[i] and (cells[i] >= target_cells[i] or age_h[i] >= max_h[i] - 1e-9):
+            return True
+    return False
+
+
+@njit(cache=True, error_model="numpy")
+def advance_hours(
+    n_hours, first_hour, step_h, cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h, capacity_cells,
+    doubling_contam_h, powered, co2_supply, perfused, params_vec, target_cells, from_h, every_h, max_h, ended, active,
+    age_before,
+):
+    """Advance the cultures step by step, each step exactly as :func:`advance` with
+    ``hours=step_h`` (the ticker's hour, 1.0, or a culture's first part-hour to the next tick with
+    ``n_hours=1`` and ``first_hour=inf``), through the steps ending at hours ``first_hour``,
+    ``first_hour + 1``, ... (at most ``n_hours``),
+    stopping after the first hour in which a culture has an in-process check due or reaches its
+    end (see :func:`_fires`). The environment stays as given (the caller stops at each change of
+    a culture's conditions). A slot is left as it is in every hour ending at or before
+    ``from_h[slot]`` (a culture started after that hour began, already advanced to its end).
+    ``age_before`` receives the ages before the last hour. Returns (hours advanced, whether that
+    last hour fired). Culture units as in :func:`advance`; hours (h)."""
+    _guard_types(cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h, capacity_cells,
+                 doubling_contam_h, powered, co2_supply, perfused, params_vec)
+    code = _check_njit(step_h, cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h,
+                       capacity_cells, doubling_contam_h, powered, co2_supply, perfused, params_vec)
+    if code != 0:
+        _raise(code)
+    n = cells.size
+    kept = np.empty((7, n))
+    for k in range(n_hours):
+        hour = first_hour + k
+        for i in range(n):
+            age_before[i] = age_h[i]
+            if from_h[i] >= hour:
+                kept[0, i], kept[1, i], kept[2, i], kept[3, i] = cells[i], dead[i], contam[i], age_h[i]
+                kept[4, i], kept[5, i], kept[6, i] = temp_c[i], co2_pct[i], stress_h[i]
+        _advance_serial(step_h, cells, dead, contam, age_h, temp_c, co2_pct, stress_h, mu_per_h, lag_h,
+                        capacity_cells, doubling_contam_h, powered, co2_supply, perfused, params_vec)
+        for i in range(n):
+            if from_h[i] >= hour:
+                cells[i], dead[i], contam[i], age_h[i] = kept[0, i], kept[1, i], kept[2, i], kept[3, i]
+                temp_c[i], co2_pct[i], stress_h[i] = kept[4, i], kept[5, i], kept[6, i]
+        if _fires(hour, cells, age_h, age_before, target_cells, from_h, every_h, max_h, ended, active):
+            return k + 1, True
+    return n_hours, False
+
+
 @njit(cache=True, error_model="numpy", fastmath=_FM, parallel=True)
 def advance_parallel(
     hours: float,
@@ -465,3 +526,7 @@ def warm_up(parallel: bool = True) -> None:
     for kernel in kernels:
         kernel(0.5, f.copy(), f.copy(), f.copy(), f.copy(), f.copy() * 37.0, f.copy() * 5.0, f.copy(), f.copy(),
                f.copy(), f.copy() * 10.0, f.copy(), u, u, u, p)
+    b = np.zeros(1, dtype=bool)
+    advance_hours(1, 1.0, 1.0, f.copy(), f.copy(), f.copy(), f.copy(), f.copy() * 37.0, f.copy() * 5.0, f.copy(), f.copy(),
+                  f.copy(), f.copy() * 10.0, f.copy(), u, u, u, p, f * np.inf, f * 0.0, f * np.inf, f * np.inf, b, b,
+                  f.copy())

@@ -300,9 +300,11 @@ class StepRunner:
         no device outage), the site utilities it cannot run without, and ``extra`` site
         conditions (``grade`` for open work, ``it`` for batch records)."""
         out: list[Condition] = []
-        if place is not None and place.unit.running is not None:
-            out.append(place.unit.running)
-            out += self.w.device_gates[(site, place.unit.name)]
+        gates = self.w.device_gates.get((site, place.unit.name)) if place is not None else None
+        if gates is not None:  # a device (with a running condition unless it cannot stop)
+            if place.unit.running is not None:
+                out.append(place.unit.running)
+            out += gates
         out += [self.w.cond[(site, x)] for x in extra]
         return out
 
@@ -310,7 +312,7 @@ class StepRunner:
         """What a stop of ``down`` does to this batch: pause, abort or rescue."""
         if down is self.w.cond[(site, "grade")]:
             return "abort"  # product exposed in a room out of grade
-        if place is None or place.unit.running is None:
+        if place is None or (site, place.unit.name) not in self.w.device_gates:
             return "pause"
         dtype = self.w.loaded.device_types[(site, place.unit.name)]
         if down is place.unit.running and "broken" in down.reasons and dtype.failure is not None:

@@ -15,6 +15,14 @@ chamber keeps its temperature and gas while powered); the site's CO2 lost lets t
 advances all cultures of a device type in one kernel call. A culture started between two ticks
 is first advanced alone to the next tick, so every culture's clock is exact.
 
+The hourly tick is kept as the clock (a bare timeout each hour, so events at the same instant keep
+their order), but the biology is advanced lazily, in the kernel (:func:`twin.kernel.compiled.
+advance_hours`), hour by hour exactly as above: only up to the next hour in which a culture has
+a check due or reaches its end point (found ahead on copies of the state), and whenever a
+culture's conditions change, one starts or one is taken out (first through the hours already
+ticked, with the conditions as they were). The state, checks and end points are therefore
+bit-identical to advancing every hour.
+
 In-process checks are sampled at each multiple of the check interval of culture age: a load at
 or above the limit of detection is found unless the draw says false negative; the result is
 known ``result_h`` later (see :class:`twin.scenario.biology.InProcessCheck`).
@@ -106,24 +114,34 @@ class Culture:
     started_at: float = 0.0  # hours; advanced alone up to the first tick after it
 
 
+LOOK_AHEAD_H = 48
+"""Hours the ticker looks ahead for the next check or end point (a longer look saves wake-ups
+where nothing happens; a shorter one wastes less when conditions change; assumption, measured on
+the bundled centralised year)."""
+
+
 class Ticker:
     """All cultures of one replication (see the module docstring)."""
 
     def __init__(self, env: simpy.Environment, params_by_group: dict[str, Any]) -> None:
-        from twin.kernel.compiled import advance  # numba: imported only by scenarios that culture
+        from twin.kernel.compiled import advance_hours  # numba: imported only by scenarios that culture
         from twin.kernel.cultures import Cultures
 
-        self.advance = advance
+        self.advance_hours = advance_hours
         self.env = env
         self.groups = {g: Cultures(capacity=16, params=p) for g, p in params_by_group.items()}
         self.cultures: dict[tuple[str, int], Culture] = {}
-        # Per group and slot: maximum culture hours, in-process check interval (inf: none), and
-        # whether the end event has fired; sized with the group's arrays.
+        # Per group and slot: maximum culture hours, in-process check interval (inf: none),
+        # whether the end event has fired, and the last hour (ending at that tick) in which the
+        # slot is not advanced (it started during that hour); sized with the group's arrays.
         self.max_h = {g: np.full(16, np.inf) for g in self.groups}
         self.every = {g: np.full(16, np.inf) for g in self.groups}
         self.ended = {g: np.ones(16, dtype=bool) for g in self.groups}
+        self.from_h = {g: np.full(16, -np.inf) for g in self.groups}
         self.dependents: dict[int, set[tuple[str, int]]] = {}  # condition id -> cultures it affects
-        self.fresh: list[Culture] = []  # started since the last tick
+        self.ticked = -math.inf  # the hour of the last tick
+        self.done_h = -math.inf  # the hour through which every culture's state is advanced
+        self.due: float | None = None  # the next tick with something to fire (None: look again)
         self._wake: simpy.Event | None = None
         env.process(self._run())
 
@@ -132,27 +150,40 @@ class Ticker:
         """Start patient ``pid``'s culture ``spec`` now in a device of type ``group``; the step
         progresses while every one of ``gates`` is up, and ``chamber`` says what each condition
         does to the culture's chamber; returns its :class:`Culture` (wait on ``.done``)."""
+        now = self.env.now
+        if not self.cultures:  # the ticker sleeps: its next tick is the first hour after now
+            self.ticked = self.done_h = float(math.ceil(now + 1e-12) - 1)
+        self._catch_up()
         cul = self.groups[group]
         slot = cul.add(spec.cells, spec.mu_per_h, spec.lag_h, spec.capacity_cells, spec.doubling_contam_h,
                        contam=spec.contam_cfu, target_cells=spec.target_cells)
         max_h, check_every_h, on_check = spec.max_h, spec.check_every_h, spec.on_check
         if slot >= len(self.max_h[group]):
             n = len(cul.cells)
-            for arrs, fill in ((self.max_h, np.inf), (self.every, np.inf), (self.ended, True)):
+            for arrs, fill in ((self.max_h, np.inf), (self.every, np.inf), (self.ended, True),
+                               (self.from_h, -np.inf)):
                 grown = np.full(n, fill, dtype=arrs[group].dtype)
                 grown[: len(arrs[group])] = arrs[group]
                 arrs[group] = grown
         self.max_h[group][slot] = max_h
         self.every[group][slot] = check_every_h if on_check is not None else np.inf
         self.ended[group][slot] = False
-        c = Culture(pid, group, slot, self.env.event(), gates, chamber, max_h, check_every_h, on_check, self.env.now)
+        # Not advanced in the hours whose tick is less than an hour after the start (the start
+        # already takes it to the next tick).
+        first = float(math.ceil(now - 1e-9))
+        while not now > first - 1.0 + 1e-9:
+            first -= 1.0
+        while now > first + 1e-9:
+            first += 1.0
+        self.from_h[group][slot] = first
+        c = Culture(pid, group, slot, self.env.event(), gates, chamber, max_h, check_every_h, on_check, now)
         self.cultures[(group, slot)] = c
         self._watch(c)
         self._set_env(c)
-        self.fresh.append(c)
-        lead = math.ceil(self.env.now) - self.env.now  # hours to the next tick
+        lead = math.ceil(now) - now  # hours to the next tick
         if lead > 1e-12:
             self._advance_one(c, lead)
+        self.due = None
         if self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
         return c
@@ -167,7 +198,9 @@ class Ticker:
         self._set_env(c)
 
     def state(self, c: Culture) -> dict[str, float]:
-        """The culture's state now: cells, dead, contam, age_h, stress_h, viability."""
+        """The culture's state now (as of the last tick): cells, dead, contam, age_h, stress_h,
+        viability."""
+        self._catch_up()
         cul = self.groups[c.group]
         s = {k: float(getattr(cul, k)[c.slot]) for k in ("cells", "dead", "contam", "age_h", "stress_h")}
         total = s["cells"] + s["dead"]
@@ -179,12 +212,13 @@ class Ticker:
         s = self.state(c)
         self.groups[c.group].remove(c.slot)
         self.ended[c.group][c.slot] = True
+        self.from_h[c.group][c.slot] = -np.inf
         del self.cultures[(c.group, c.slot)]
         self._unwatch(c)
+        self.due = None
         if not c.done.triggered:
             c.done.succeed("removed")
         return s
-
     # -- conditions ------------------------------------------------------------------------------
     def _watch(self, c: Culture) -> None:
         """Refresh ``c``'s chamber whenever one of its conditions changes."""
@@ -210,22 +244,29 @@ class Ticker:
                 self._set_env(c)
 
     def _set_env(self, c: Culture) -> None:
-        cul, ch = self.groups[c.group], c.chamber
+        cul, ch, slot = self.groups[c.group], c.chamber, c.slot
         powered = all(not g.reasons for g in ch.stops)
-        cul.powered[c.slot] = 1 if powered else 0
-        cul.perfused[c.slot] = 1 if powered and all(not g.reasons for g in ch.unfed) else 0
+        perfused = 1 if powered and all(not g.reasons for g in ch.unfed) else 0
         co2 = 1 if (ch.co2 is None or not ch.co2.reasons) else 0
-        if cul.co2_supply[c.slot] and not co2 and ch.on_co2_lost is not None and ch.co2 is not None:
+        if cul.powered[slot] == powered and cul.perfused[slot] == perfused and cul.co2_supply[slot] == co2:
+            return
+        self._catch_up()  # the hours already ticked had the old conditions
+        self.due = None
+        cul.powered[slot] = 1 if powered else 0
+        cul.perfused[slot] = perfused
+        if cul.co2_supply[slot] and not co2 and ch.on_co2_lost is not None and ch.co2 is not None:
             ch.on_co2_lost(ch.co2.cause())
-        cul.co2_supply[c.slot] = co2
+        cul.co2_supply[slot] = co2
 
     # -- advancing -------------------------------------------------------------------------------
     def _advance_one(self, c: Culture, hours: float) -> None:
-        cul = self.groups[c.group]
+        cul, g = self.groups[c.group], c.group
         i = slice(c.slot, c.slot + 1)
         before = cul.age_h[i].copy()
-        self.advance(float(hours), *(getattr(cul, n)[i] for n in cul.STATE + cul.PARAMS[:4] + cul.ENV),
-                         cul.params_vec)
+        # One step of ``hours`` (as advance(hours)); first hour inf: the slot is not held back.
+        self.advance_hours(1, math.inf, float(hours), *(getattr(cul, n)[i] for n in cul.STATE + cul.PARAMS[:4] + cul.ENV),
+                           cul.params_vec, cul.target_cells[i], self.from_h[g][i], self.every[g][i], self.max_h[g][i],
+                           self.ended[g][i], cul.active[i], np.empty(1))
         self._after(c.group, np.array([c.slot]), before)
 
     def _after(self, group: str, slots: np.ndarray, age_before: np.ndarray) -> None:
@@ -247,6 +288,50 @@ class Ticker:
             self.cultures[(group, slot)].done.succeed(
                 "target" if cul.cells[slot] >= cul.target_cells[slot] else "max_length")
 
+    def _hours(self, group: str, state: list[np.ndarray], n_hours: int, first: float) -> tuple[int, bool, np.ndarray]:
+        """Advance ``state`` (the group's state arrays, in ``Cultures.STATE`` order) hour by hour
+        from the hour ending at ``first``, at most ``n_hours``, to the first hour that fires;
+        returns the hours advanced, whether the last one fired, and the ages before it."""
+        cul, h = self.groups[group], self.groups[group].high
+        before = np.empty(h)
+        k, fired = self.advance_hours(
+            n_hours, first, 1.0, *state, *(getattr(cul, n)[:h] for n in cul.PARAMS[:4] + cul.ENV), cul.params_vec,
+            cul.target_cells[:h], self.from_h[group][:h], self.every[group][:h], self.max_h[group][:h],
+            self.ended[group][:h], cul.active[:h], before)
+        return k, fired, before
+
+    def _catch_up(self) -> None:
+        """Advance every culture through the hours already ticked, firing what falls due."""
+        upto = self.ticked
+        if not upto > self.done_h:
+            return
+        start = self.done_h
+        self.done_h = upto
+        for group, cul in self.groups.items():
+            done = start
+            while cul.high and done < upto:
+                h = cul.high
+                k, fired, before = self._hours(group, [getattr(cul, n)[:h] for n in cul.STATE], int(upto - done),
+                                               done + 1.0)
+                done += k
+                if fired:
+                    live = np.nonzero(cul.active[:h] & (self.from_h[group][:h] < done))[0]
+                    self._after(group, live, before[live])
+
+    def _look(self) -> float:
+        """The next tick at which a check falls due or a culture reaches its end point (or the
+        end of the look-ahead), found on copies of the state with the conditions as they are."""
+        due = self.done_h + LOOK_AHEAD_H
+        for group, cul in self.groups.items():
+            h = cul.high
+            if h == 0:
+                continue
+            k, fired, _ = self._hours(group, [getattr(cul, n)[:h].copy() for n in cul.STATE],
+                                      int(due - self.done_h), self.done_h + 1.0)
+            if fired:
+                due = self.done_h + k
+        return due
+
     def _run(self) -> Proc:
         env = self.env
         while True:
@@ -256,22 +341,9 @@ class Ticker:
                 self._wake = None
             step = math.ceil(env.now + 1e-12) - env.now
             yield env.timeout(step if step > 1e-12 else 1.0)
-            for group, cul in self.groups.items():
-                h = cul.high
-                if h == 0:
-                    continue
-                live = np.nonzero(cul.active[:h])[0]
-                # A culture started after the previous tick is already at this tick's time.
-                fresh = [c.slot for c in self.fresh if c.group == group and c.started_at > env.now - 1.0 + 1e-9
-                         and self.cultures.get((group, c.slot)) is c]
-                kept = {i: [float(getattr(cul, n)[i]) for n in cul.STATE] for i in fresh}
-                before = cul.age_h[:h].copy()
-                cul.advance(1.0)
-                for i, values in kept.items():
-                    for n, v in zip(cul.STATE, values):
-                        getattr(cul, n)[i] = v
-                if kept:
-                    live = np.setdiff1d(live, np.fromiter(kept, dtype=live.dtype))
-                if len(live):
-                    self._after(group, live, before[live])
-            self.fresh = [c for c in self.fresh if c.started_at > env.now - 1e-9]
+            self.ticked = float(round(env.now))
+            if self.due is None:
+                self.due = self._look()
+            if self.ticked >= self.due:
+                self._catch_up()
+                self.due = None

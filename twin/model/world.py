@@ -85,7 +85,12 @@ class World:
                 self.device_gates[(sname, tname)] = [self.cond[(sname, u)] for u in dtype.utilities
                                                      if u in STOPPING_UTILITIES] + (
                     [self.cond[(sname, "it")]] if dtype.network == "stop" else [])
-                self._add(PoolSpec(sname, tname, "device", pool.count, dtype.batches_per_unit), draws, running=True)
+                # A unit that cannot stop (no failure, no device outage of its pool) needs no
+                # running condition: its batches' steps then wait on nothing for it.
+                can_stop = dtype.failure is not None or any(
+                    o.what == "device" and o.pool == tname for o in self.sc.outages)
+                self._add(PoolSpec(sname, tname, "device", pool.count, dtype.batches_per_unit), draws,
+                          running=can_stop)
             people: list[Unit] = []
             for role, spec in site.staff.items():
                 self.specs.append(PoolSpec(sname, role, "staff", spec.count))
