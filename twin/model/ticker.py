@@ -138,7 +138,10 @@ class Ticker:
         self.every = {g: np.full(16, np.inf) for g in self.groups}
         self.ended = {g: np.ones(16, dtype=bool) for g in self.groups}
         self.from_h = {g: np.full(16, -np.inf) for g in self.groups}
-        self.dependents: dict[int, set[tuple[str, int]]] = {}  # condition id -> cultures it affects
+        # condition id -> cultures it affects, in the order they started watching it (a dict, not a
+        # set: a set of str keys iterates in an order that changes with PYTHONHASHSEED, and so would
+        # the order of the rows those cultures log at one instant)
+        self.dependents: dict[int, dict[tuple[str, int], None]] = {}
         self.ticked = -math.inf  # the hour of the last tick
         self.done_h = -math.inf  # the hour through which every culture's state is advanced
         self.due: float | None = None  # the next tick with something to fire (None: look again)
@@ -226,13 +229,13 @@ class Ticker:
             key = id(cond)
             deps = self.dependents.get(key)
             if deps is None:
-                deps = self.dependents[key] = set()
+                deps = self.dependents[key] = {}
                 cond.on_change.append(self._refresher(key))
-            deps.add((c.group, c.slot))
+            deps[(c.group, c.slot)] = None
 
     def _unwatch(self, c: Culture) -> None:
         for cond in dict.fromkeys([*c.gates, *c.chamber.conditions()]):
-            self.dependents[id(cond)].discard((c.group, c.slot))
+            self.dependents[id(cond)].pop((c.group, c.slot), None)
 
     def _refresher(self, key: int) -> Callable[[bool], None]:
         return lambda _up: self._refresh(key)
