@@ -16,6 +16,11 @@ Benchmarks (each a function of the script named, which also runs on its own):
               and on two, alternated, best of each (target: >= 1.8x, identical tables)
 * ``cli``     bench_cli.py: ``twin --help`` in a fresh process (target: < 0.3 s) and which heavy
               libraries it imports (target: none of numba, pandas, plotly, dask)
+* ``before_after`` bench_before_after.py: issue 20's target table, the commit before the issue-20
+              work (exported with git archive) and this tree side by side, each figure as before,
+              after and the issue's ratio (M/M/c vs SimPy and Ciw, the 500-referral year, the fixed
+              cost of tables at ~40 patients, cost per patient at 8,000 referrals, peak memory, the
+              first run after install); the longest row, 5-10 min
 
 ``--repeat N`` (default 3; 1 with ``--quick``) is the replications per M/M/c model and per scale
 size (median kept) and the runs per kernel timing (best of max(N, 3) kept). ``--quick`` shrinks
@@ -39,7 +44,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from machine import cpu_busy, machine_info  # noqa: E402
 
-NAMES = ("mmc", "scale", "kernel", "sweep", "workers", "cli")
+NAMES = ("mmc", "scale", "kernel", "sweep", "workers", "cli", "before_after")
 DEFAULT_JSON = REPO / "benchmarks" / "results" / "latest.json"
 KERNEL_TARGET = 5.0  # numba >= 5x the NumPy reference (the culture-kernel work's target)
 
@@ -192,7 +197,20 @@ def bench_cli(cfg: dict, repeat: int) -> tuple[dict, list[dict]]:
     return res, rows
 
 
-BENCHES = {"mmc": bench_mmc, "scale": bench_scale, "kernel": bench_kernel, "sweep": bench_sweep, "workers": bench_workers,
+def bench_before_after(cfg: dict, repeat: int) -> tuple[dict, list[dict]]:
+    import bench_before_after as m
+
+    res = m.measure(repeat=repeat, quick=cfg is QUICK)
+    rows = []
+    for fig, before, after, unit, target in res["rows"]:
+        rows.append(_row("before_after", f"{fig} (before {_fmt(before) if before == before else '-'})", after, unit,
+                         target, m.met(after, target)))
+    for k, e in res["errors"].items():
+        rows.append(_row("before_after", f"error in {k}", e[:80], "", "", False))
+    return res, rows
+
+
+BENCHES = {"before_after": bench_before_after, "mmc": bench_mmc, "scale": bench_scale, "kernel": bench_kernel, "sweep": bench_sweep, "workers": bench_workers,
            "cli": bench_cli}
 
 

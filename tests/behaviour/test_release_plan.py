@@ -229,3 +229,23 @@ def test_each_release_stage_needs_its_own_sites_it():
     assert not _rows(during, "release:qa_disposition", "step_end").empty
     paused = _rows(e, "release:qp_certification", "pause")
     assert (paused["detail"] == "importer_it").any()
+
+
+def test_working_hours_and_clinic_hours_are_each_sites_local_hours():
+    """A plant at UTC-8 and a hospital at UTC+1: every release ends in the plant's local office
+    hours and every infusion starts in the hospital's local clinic hours (the calendars are read
+    on each site's clock, as its staff's shifts are: read on the twin clock, release work and the
+    QP's shift never overlapped and no release ever ended)."""
+    d = _scheduled()
+    d["sites"]["central_factory"]["utc_offset_h"] = -8
+    d["sites"]["importer"]["utc_offset_h"] = -8
+    d["sites"]["city_hospital"]["utc_offset_h"] = 1
+    e = _events(d)
+    ends = _rows(e, "release:qp_certification", "step_end")["time_h"]
+    assert len(ends) >= 20
+    office = _intervals(d, "office")
+    assert all(_inside(office, t - 8, closed_end=True) for t in ends)  # local = twin - 8
+    starts = _rows(e, "infusion", "step_start")["time_h"]
+    assert len(starts) >= 10
+    clinic = _intervals(d, "clinic")
+    assert all(_inside(clinic, t + 1) for t in starts)  # local = twin + 1

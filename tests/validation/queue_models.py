@@ -116,9 +116,8 @@ def celltwin_mmc(c: int, rho: float, horizon_days: int, replications: int) -> pd
     warm, hor = loaded.scenario.warmup_days * 24.0, loaded.scenario.horizon_days * 24.0
     rows = []
     for rep in range(replications):
-        raw = simulate(loaded, rep)
-        k = replication_tables(raw).kpis
-        e = events_table(raw)
+        tables = replication_tables(simulate(loaded, rep))
+        k, e = tables.kpis, tables.events
         d = pd.DataFrame({"q": _at(e, "service", "queue", "clinimacs_prodigy"),
                           "s": _at(e, "service", "step_start"), "e": _at(e, "service", "step_end")})
         d = d[(d["q"] >= warm) & (d["q"] < hor)]

@@ -52,6 +52,7 @@ def _agree(name: str, twin, ciw_) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("mmc3")  # with test_queueing's M/M/3: one worker simulates the replications once
 def test_mmc_mean_wait_agrees_with_ciw() -> None:
     """M/M/3 of mmc.yaml (rho = 0.7): celltwin's wait_h_mean KPI and Ciw's mean wait agree."""
     c, rho, days = MMC_CASE

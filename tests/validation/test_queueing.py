@@ -51,8 +51,11 @@ CASES = {
 POINT_CHECK_W = {"M/M/1", "M/M/8"}
 
 
+# The M/M/3 case runs on the same xdist worker as test_ciw's M/M/3 comparison (group "mmc3"),
+# so the suite simulates its 10 replications once (queue_models caches them per process).
 @pytest.mark.slow
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xdist_group("mmc3")) if c == "M/M/3" else c
+                                  for c in CASES])
 def test_mmc_wait_and_utilisation_match_erlang_c(case: str) -> None:
     """Erlang C: Wq in the simulated 95% CI; utilisation (and, where the sample allows, the
     mean time in the device) within 3% of theory. See the module docstring for the arithmetic."""

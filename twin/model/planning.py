@@ -2,8 +2,9 @@
 gate that keeps release work inside working hours, the planned harvest moment of a culture, and
 the hospital's infusion plan (lymphodepletion days and the infusion start).
 
-Calendars are the scenario's ``shifts`` (:mod:`twin.scenario.calendars` turns them into on-duty
-intervals in the twin clock, hours from day 0 at 00:00). No random numbers are drawn here: a plan
+Calendars are the scenario's ``shifts``, read at each site in its local time and without its
+holidays (:class:`twin.scenario.calendars.SiteClock`), as intervals in the twin clock (hours from
+day 0 at 00:00, offset 0). No random numbers are drawn here: a plan
 is made on expected values (the lane's mean transit), so it is the same for every layout.
 """
 
@@ -20,11 +21,11 @@ import simpy
 
 from twin.core.units import HOURS_PER_DAY
 from twin.model.conditions import Condition
-from twin.scenario.calendars import shift_intervals
-from twin.scenario.rota import role_calendar
+from twin.scenario.rota import role_calendar, shift_occurrences
 
 if TYPE_CHECKING:
     from twin.model.world import World
+    from twin.scenario.calendars import ShiftBlock
     from twin.scenario.clinic import InfusionScheduling
 
 EPS = 1e-9
@@ -34,13 +35,26 @@ LOOKAHEAD_H = 400 * HOURS_PER_DAY
 _CACHE: weakref.WeakKeyDictionary[Any, dict[Any, list[tuple[float, float]]]] = weakref.WeakKeyDictionary()
 
 
-def open_intervals(world: World, calendar: str) -> list[tuple[float, float]]:
-    """(start, end) hours of every open interval of the scenario calendar ``calendar``, merged."""
+def open_intervals(world: World, calendar: str, site: str) -> list[tuple[float, float]]:
+    """(start, end) twin hours of every open interval of the scenario calendar ``calendar`` at
+    ``site``: in the site's local time, none on its holidays, merged."""
     cache = _CACHE.setdefault(world, {})
-    if calendar not in cache:
-        cache[calendar] = shift_intervals(world.sc.shifts[calendar], world.first_weekday,
-                                          world.sc.horizon_h + LOOKAHEAD_H)
-    return cache[calendar]
+    key = (calendar, site)
+    if key not in cache:
+        cache[key] = _unrolled(world, world.sc.shifts[calendar], site)
+    return cache[key]
+
+
+def _unrolled(world: World, blocks: list[ShiftBlock], site: str) -> list[tuple[float, float]]:
+    """A calendar's shifts at ``site`` over the horizon and the look-ahead (twin hours), merged
+    where they touch or overlap (the site's clock: offset and holidays)."""
+    merged: list[tuple[float, float]] = []
+    for a, b in shift_occurrences(blocks, world.first_weekday, world.sc.horizon_h + LOOKAHEAD_H, world.clocks[site]):
+        if merged and a <= merged[-1][1] + EPS:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
 
 
 def role_intervals(world: World, site: str, role: str) -> list[tuple[float, float]]:
@@ -53,8 +67,7 @@ def role_intervals(world: World, site: str, role: str) -> list[tuple[float, floa
         if spec.always_on_duty:
             cache[key] = [(0.0, math.inf)]
         else:
-            cache[key] = shift_intervals(role_calendar(spec, world.sc.shifts), world.first_weekday,
-                                         world.sc.horizon_h + LOOKAHEAD_H)
+            cache[key] = _unrolled(world, role_calendar(spec, world.sc.shifts), site)
     return cache[key]
 
 
@@ -84,7 +97,7 @@ def hours_gate(world: World, site: str, calendar: str) -> str:
     if (site, name) not in world.cond:
         cond = Condition(world.env, f"{site}/{name}")
         world.cond[(site, name)] = cond
-        world.env.process(_play(world.env, cond, open_intervals(world, calendar), f"closed:{calendar}"))
+        world.env.process(_play(world.env, cond, open_intervals(world, calendar, site), f"closed:{calendar}"))
     return name
 
 
@@ -143,7 +156,7 @@ def clinic_intervals(world: World, hospital: str) -> list[tuple[float, float]]:
     """Open intervals of ``hospital``'s clinic calendar."""
     plan = world.sc.infusion_scheduling
     assert plan is not None
-    return open_intervals(world, plan.calendar_of(hospital))
+    return open_intervals(world, plan.calendar_of(hospital), hospital)
 
 
 def infusion_need_h(world: World) -> float:
@@ -180,7 +193,7 @@ def plan_infusion(world: World, hospital: str, arrive_h: float, not_before_h: fl
     assert plan is not None
     clinic = clinic_intervals(world, hospital)
     ld = plan.lymphodepletion
-    ward = clinic if ld.calendar is None else open_intervals(world, ld.calendar)
+    ward = clinic if ld.calendar is None else open_intervals(world, ld.calendar, hospital)
     ld_hours = max(ld.duration_h.mean, ld.hands_on_h)
     inf_hours = max(world.sc.infusion.duration_h.mean, world.sc.infusion.hands_on_h) + infusion_need_h(world) \
         - world.sc.infusion.hands_on_h

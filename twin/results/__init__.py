@@ -2,7 +2,9 @@
 
 The model hands over a :class:`twin.core.record.ReplicationRecord` (plain data, no SimPy);
 :func:`twin.results.collect.replication_tables` turns it into the tables below
-(:mod:`~twin.results.tables`) and the KPIs (:mod:`~twin.results.kpis`);
+(:mod:`~twin.results.tables`) and the KPIs (:mod:`~twin.results.kpis`), all computed on the log's
+column arrays (:mod:`~twin.results.columns`); :func:`twin.results.collect.replication_kpis` gives
+the same KPIs without building the event-log table (what a sweep keeps);
 :mod:`~twin.results.stats` summarises KPIs over replications.
 
 Tables (one row per ...):

@@ -9,16 +9,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from twin.core.units import HOURS_PER_WEEK, HOURS_PER_YEAR
+from twin.core.units import HOURS_PER_DAY, HOURS_PER_WEEK, HOURS_PER_YEAR
+from twin.results.columns import Log, as_log, pair_times
 from twin.results.tables import (
     ALL_OUTCOMES,
     INFUSED,
     cause_name,
-    held_intervals,
-    intervals,
+    granted_waits,
+    held_rows,
     loaded_waiting_h,
     on_duty_hours,
-    queue_waits,
     staff_hours,
 )
 
@@ -48,7 +48,7 @@ class Window:
 
 
 def cost_kpis(
-    events: pd.DataFrame, resources: pd.DataFrame, inputs: dict, window: Window, infused_per_year: float,
+    events: pd.DataFrame | Log, resources: pd.DataFrame, inputs: dict, window: Window, infused_per_year: float,
 ) -> dict[str, float]:
     """Cost over the window by category (``cost.<category>``), ``cost.total`` and
     ``cost_per_dose`` (total / infusions in the window); see :class:`twin.scenario.costs.Costs`.
@@ -61,9 +61,12 @@ def cost_kpis(
             unit = inputs["device_unit_year"].get(f"{row.site}/{row.name}", {})
             out["capital"] += row.units * unit.get("capital", 0.0) * years
             out["cleanroom"] += row.units * unit.get("cleanroom", 0.0) * years
-    out["labour"] = float(labour_hours(events, resources, inputs, window)["cost"].sum())
-    started = events[(events["kind"] == "step_start") & (events["time_h"] >= warmup_h) & (events["time_h"] < horizon_h)]
-    counts = started["step"].astype(str).value_counts()
+    log = as_log(events)
+    out["labour"] = float(labour_hours(log, resources, inputs, window)["cost"].sum())
+    t = log.num["time_h"]
+    started = log.codes["step"][log.kind("step_start") & (t >= warmup_h) & (t < horizon_h)]
+    n_started = np.bincount(started, minlength=len(log.cats["step"]))
+    counts = {name: int(c) for name, c in zip(log.cats["step"], n_started) if c}
     out["consumables"] = float(sum(counts.get(k, 0) * v for k, v in inputs["consumables"].items()))
     out["qc"] = float(sum(counts.get(k, 0) * v for k, v in inputs["qc"].items()))
     shipments = int(counts.get("ship_to_factory", 0) + counts.get("ship_to_hospital", 0))
@@ -76,7 +79,7 @@ def cost_kpis(
     return res
 
 
-def labour_hours(events: pd.DataFrame, resources: pd.DataFrame, inputs: dict, window: Window) -> pd.DataFrame:
+def labour_hours(events: pd.DataFrame | Log, resources: pd.DataFrame, inputs: dict, window: Window) -> pd.DataFrame:
     """Paid hours and their cost over the window, per site and role, from the people's
     ``down``/``up`` events (:func:`twin.results.tables.staff_hours`): site, role, paid_h (each
     person's contract hours a week x the weeks employed: a vacant place is unpaid, a trainee and
@@ -99,19 +102,21 @@ def labour_hours(events: pd.DataFrame, resources: pd.DataFrame, inputs: dict, wi
 
 
 def kpis(
-    events: pd.DataFrame,
+    events: pd.DataFrame | Log,
     batches: pd.DataFrame,
     resources: pd.DataFrame,
     window: Window,
     impacts: pd.DataFrame | None = None,
 ) -> dict[str, float]:
     """KPIs of one replication over ``window``; see the module docstring."""
+    events = as_log(events)
     cohort = batches[batches["in_window"]]
     out = _outcome_kpis(cohort)
     out.update(_flow_kpis(batches, window))
     out.update(_resource_kpis(events, resources, window))
     out.update(_culture_kpis(cohort))
     out.update(_cause_kpis(cohort))
+    out.update(_orchestration_kpis(cohort, events))
     if impacts is not None and len(impacts):
         pz = impacts[(impacts["effect"] == "pause") & impacts["patient"].isin(set(cohort["patient"]))]
         for cause, h in pz.groupby("cause")["hours"].sum().items():
@@ -141,6 +146,37 @@ def _outcome_kpis(cohort: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def _median_p90(name: str, days: pd.Series) -> dict[str, float]:
+    """``<name>_median_days`` and ``<name>_p90_days`` of ``days`` (NaN left out; NaN if none)."""
+    v = days.dropna().to_numpy()
+    return {f"{name}_median_days": float(np.median(v)) if len(v) else math.nan,
+            f"{name}_p90_days": float(np.quantile(v, 0.9)) if len(v) else math.nan}
+
+
+def _orchestration_kpis(cohort: pd.DataFrame, log: Log) -> dict[str, float]:
+    """Where the days of a journey go and how often plans change (issue 17), over the cohort:
+    ``wait_for_apheresis`` (referral to the first apheresis start: days, of the collected),
+    ``turnaround`` (the last apheresis start to the release's end: what manufacturers publish;
+    days, of the released), ``release_to_infusion`` (release end to infusion start: days, of the
+    infused), each as median and p90; ``remanufactured`` (patients made more than once),
+    ``schedule_changes`` (re-bookings of slots and infusions), ``slots_booked`` (patients with a
+    booked manufacturing slot) and ``rebooked_fraction_of_booked`` (of those, the fraction whose
+    slot or infusion moved at least once)."""
+    day = HOURS_PER_DAY
+    infused = cohort["outcome"].isin(INFUSED)
+    out = _median_p90("wait_for_apheresis", (cohort["apheresis_start_h"] - cohort["referral_h"]) / day)
+    out.update(_median_p90("turnaround", (cohort["released_h"] - cohort["last_apheresis_start_h"]) / day))
+    out.update(_median_p90("release_to_infusion", ((cohort["infusion_start_h"] - cohort["released_h"]) / day)
+                           .where(infused)))
+    out["remanufactured"] = float((cohort["attempts"] > 1).sum())
+    out["schedule_changes"] = float(cohort["rebookings"].sum())
+    booked = cohort["patient"].isin(np.unique(log.num["patient"][log.kind("booked")]))
+    out["slots_booked"] = float(booked.sum())
+    out["rebooked_fraction_of_booked"] = (float((cohort.loc[booked, "rebookings"] > 0).mean()) if booked.any()
+                                          else math.nan)
+    return out
+
+
 def _flow_kpis(batches: pd.DataFrame, window: Window) -> dict[str, float]:
     """Infusions a year in the window, and mean WIP: the time-average number of patients
     between referral and outcome over the window."""
@@ -155,15 +191,15 @@ def _flow_kpis(batches: pd.DataFrame, window: Window) -> dict[str, float]:
     return out
 
 
-def _resource_kpis(events: pd.DataFrame, resources: pd.DataFrame, window: Window) -> dict[str, float]:
+def _resource_kpis(events: Log, resources: pd.DataFrame, window: Window) -> dict[str, float]:
     """Per pool: utilisation and availability over the window (fractions), then the mean wait
     (h) of the requests made in the window."""
     warmup_h, horizon_h = window.warmup_h, window.horizon_h
     out: dict[str, float] = {}
-    pairs = held_intervals(events, horizon_h)
-    duty = on_duty_hours(events, resources, horizon_h, warmup_h, pairs)
-    waiting = loaded_waiting_h(events, pairs[pairs["resource"].isin(set(resources.loc[resources["kind"] == "device",
-                                                                                     "name"]))], horizon_h, warmup_h)
+    held = held_rows(events, horizon_h)
+    duty = on_duty_hours(events, resources, horizon_h, warmup_h, held)
+    devices = events.where("resource", *resources.loc[resources["kind"] == "device", "name"])[held[0]]
+    waiting = loaded_waiting_h(events, tuple(x[devices] for x in held), horizon_h, warmup_h)
     for row in resources.itertuples(index=False):
         on, held = duty[(row.site, row.name)]
         cap = row.slots_per_unit * on
@@ -172,9 +208,17 @@ def _resource_kpis(events: pd.DataFrame, resources: pd.DataFrame, window: Window
             out[f"availability.{row.kind}.{row.site}.{row.name}"] = on / (row.units * window.hours)
         if row.kind == "device" and cap > 0:
             out[f"utilisation_loaded_waiting.{row.kind}.{row.site}.{row.name}"] = waiting.get((row.site, row.name), 0.0) / cap
-    waits = queue_waits(events)
-    waits = waits[(waits["queued_h"] >= warmup_h) & (waits["queued_h"] < horizon_h)]
-    mean_wait = waits.groupby(["site", "resource"])["wait_h"].mean().to_dict()
+    rows, queued, seized = granted_waits(events)
+    inside = (queued >= warmup_h) & (queued < horizon_h)
+    rows, wait = rows[inside], (seized - queued)[inside]
+    pool = events.codes["site"][rows].astype(np.int64) * len(events.cats["resource"]) + events.codes["resource"][rows]
+    mean_wait = {}
+    if len(rows):
+        pools, at, n = np.unique(pool, return_inverse=True, return_counts=True)
+        total = np.bincount(at, weights=wait)
+        for p, tot, cnt in zip(pools, total, n):
+            site, res = divmod(int(p), len(events.cats["resource"]))
+            mean_wait[(events.cats["site"][site], events.cats["resource"][res])] = tot / cnt
     for row in resources.itertuples(index=False):
         w = mean_wait.get((row.site, row.name))
         if w is not None:
@@ -203,16 +247,15 @@ def _cause_kpis(cohort: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def _backup_kpis(events: pd.DataFrame, window: Window) -> dict[str, float]:
+def _backup_kpis(events: Log, window: Window) -> dict[str, float]:
     """Hours in the window each backup (UPS, generator, ...) carried a load."""
     out: dict[str, float] = {}
-    site_ev = events[(events["patient"] < 0)]
-    if len(site_ev) and (site_ev["kind"] == "backup_start").any():
-        back = intervals(site_ev, "backup_start", "backup_end", ["site", "resource", "detail"], window.horizon_h)
-        back["h"] = (back["end_h"].clip(upper=window.horizon_h) - back["start_h"].clip(lower=window.warmup_h)).clip(
-            lower=0)
-        for carrier, h in back.groupby("resource")["h"].sum().items():
-            out[f"backup_h.{carrier}"] = float(h)
+    s, a, b = pair_times(events, ("backup_start", "backup_end"), ["site", "resource", "detail"],
+                         events.num["patient"] < 0, window.horizon_h)
+    if len(s):
+        h = np.clip(np.minimum(b, window.horizon_h) - np.maximum(a, window.warmup_h), 0, None)
+        for carrier, total in pd.Series(h).groupby(events.text("resource", s)).sum().items():
+            out[f"backup_h.{carrier}"] = float(total)
     return out
 
 
@@ -226,6 +269,9 @@ HEADLINE = (
     ("in_progress", "in progress at horizon", ""),
     ("vein_to_vein_median_days", "vein-to-vein median", "days"),
     ("vein_to_vein_p90_days", "vein-to-vein p90", "days"),
+    ("wait_for_apheresis_median_days", "referral to apheresis, median", "days"),
+    ("turnaround_median_days", "apheresis to release (turnaround), median", "days"),
+    ("release_to_infusion_median_days", "release to infusion, median", "days"),
     ("throughput_per_year", "throughput", "infusions/yr"),
     ("mean_wip", "mean work in progress", "patients"),
 )

@@ -29,7 +29,7 @@ from twin.experiments.sweep.store import SweepStore
 def run_task(task: Task) -> dict[str, Any]:
     """Simulate one scenario and replication; never raises (a failure is returned as data)."""
     from twin.model import simulate
-    from twin.results.collect import replication_tables
+    from twin.results.collect import replication_kpis, replication_tables
     from twin.scenario.loading import scenario_from_data
 
     t0 = time.perf_counter()
@@ -42,13 +42,14 @@ def run_task(task: Task) -> dict[str, Any]:
         row["scenario_hash"] = loaded.scenario_hash
         row["root_seed"] = loaded.scenario.seed
         record = simulate(loaded, task.replication)
-        tables = replication_tables(record)
-        row["kpis"] = tables.kpis
         if task.measure:  # a risk analysis's task: its outages' occurrences or its exposures
             from twin.results.exposure import risk_measures
 
+            tables = replication_tables(record)
             row["kpis"] = {**tables.kpis, **risk_measures(tables.outages, tables.events, task.measure,
                                                           (record.warmup_h, record.horizon_h))}
+        else:
+            row["kpis"] = replication_kpis(record)  # no event-log table
     except Exception as exc:  # a failed scenario is a row of data, not a crash
         row["status"] = "failed"
         row["error"] = f"{type(exc).__name__}: {exc}"

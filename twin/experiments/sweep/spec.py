@@ -344,7 +344,10 @@ FIXED_KPIS = ("referred", "resolved", "infused", "failed", "dropped_out", "lost"
               "infused_fraction_of_resolved", "dropped_out_fraction_of_resolved", "failed_fraction_of_resolved",
               "lost_fraction_of_resolved", "vein_to_vein_median_days", "vein_to_vein_p90_days", "vein_to_vein_mean_days",
               "throughput_per_year", "mean_wip", "contaminated_infused", "culture_h_mean", "harvest_viability_mean",
-              "infused_out_of_spec", "infused_out_of_spec_fraction_of_resolved")
+              "infused_out_of_spec", "infused_out_of_spec_fraction_of_resolved",
+              "wait_for_apheresis_median_days", "wait_for_apheresis_p90_days", "turnaround_median_days",
+              "turnaround_p90_days", "release_to_infusion_median_days", "release_to_infusion_p90_days",
+              "remanufactured", "schedule_changes", "slots_booked", "rebooked_fraction_of_booked")
 #: KPI families named by what happened (a cause, a backup): any name after the prefix is accepted.
 OPEN_FAMILIES = ("lost_by_cause.", "failed_by_cause.", "delay_h.", "backup_h.")
 
