@@ -196,4 +196,4 @@ def answer_over_time(plan: Plan, summary: pd.DataFrame) -> tuple[pd.DataFrame, p
     missed = [_nearest_miss(w.loc[[i]].rename(columns={f"{k}@{first[i]}": k for k in kpis}), spec.targets, [])
               if first[i] else "" for i in w.index]
     points = w[["point_id", *axes, "cost"]].assign(first_failure=first.to_numpy(), missed=missed)
-    return pd.DataFrame(rows), points.reset_index(drop=True)
+    return pd.DataFrame(rows), points.sort_values(axes, kind="stable").reset_index(drop=True)
