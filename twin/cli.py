@@ -242,7 +242,7 @@ def kpi_table_text(summary, n_reps: int) -> str:  # summary: pandas DataFrame fr
 
     for key, label, unit in HEADLINE:
         line(label, key, unit)
-    util = [r for r in by if r.startswith("utilisation.")]
+    util = [r for r in by if r.startswith("utilisation.") and "@" not in r]  # per period: the report
     if util:
         rows.append(("utilisation, % of on-duty time:", ""))
         for key in util:

@@ -48,3 +48,9 @@ def test_remanufacture_and_rebooking_are_counted_per_patient() -> None:
     moved = ev[ev["kind"].isin(["rebooked", "infusion_rebooked"])].groupby("patient").size()
     assert t.kpis["schedule_changes"] == float(moved.sum())
     assert t.kpis["slots_booked"] == float(ev.loc[ev["kind"] == "booked", "patient"].nunique())
+    key = "slot_utilisation.central_factory.clinimacs_prodigy"
+    booked = ev[ev["kind"] == "booked"]
+    run_h = booked["detail"].str.extract(r"run_h=([0-9.]+)", expand=False).astype(float)
+    assert (run_h > 0).all()
+    assert 0 < t.kpis[key] <= run_h.sum() / (14 * 150 * 24) + 1e-12  # the book's hours over the units' hours
+    assert key not in _tables().kpis  # no book without slot booking

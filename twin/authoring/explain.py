@@ -36,6 +36,8 @@ SECTIONS: dict[str, str] = {
     "horizon_days": "How many days are simulated. Patients still on their way at the end count as in progress.",
     "warmup_days": "Days at the start that the KPIs leave out: the facility starts empty, so the first weeks are not "
                    "typical. Only patients referred after the warm-up are measured.",
+    "periods": "Whether KPIs are also given per calendar year or quarter (named KPI@2027, KPI@2027Q1), each on the "
+               "patients referred in that period: how vein-to-vein, drop-out and utilisation move as demand grows.",
     "seed": "The root of every random number: the same seed gives the same patients and the same results. Change it "
             "to see another sample of the same world.",
     "replications": "How many independent runs `twin run` makes, each with its own random numbers; the KPI table "
@@ -201,7 +203,8 @@ def _time(sc: Scenario) -> list[str]:
     end = sc.start_date + dt.timedelta(days=sc.horizon_days)
     return _para(f"{_n(sc.horizon_days)} days from {sc.start_date:%a %d %b %Y} to {end:%a %d %b %Y}; KPIs count "
                  f"patients referred after day {_n(sc.warmup_days)} (the warm-up). {sc.replications} replication"
-                 f"{'s' if sc.replications != 1 else ''} from seed {sc.seed}.")
+                 f"{'s' if sc.replications != 1 else ''} from seed {sc.seed}."
+                 + (f" KPIs also per {sc.periods} ({len(sc.period_bounds())} periods)." if sc.periods != "none" else ""))
 
 
 def _utilities(loaded: LoadedScenario, sname: str) -> str:
@@ -346,7 +349,13 @@ def staffing_warning(sc: Scenario, site: str, role: str) -> str:
 
 def _referrals(sc: Scenario, est: LoadEstimate) -> list[str]:
     ref = sc.referrals
-    if ref.rate_per_week is not None:
+    if ref.times_h is None and ref.varies():
+        lo, hi = (float(x) for x in ref.rate_per_week_at(sc.start_date, [0.0, sc.horizon_h]))
+        head = (f"a changing rate at random (non-homogeneous Poisson), {_n(lo)} a week at the start and {_n(hi)} at "
+                f"the horizon ({est.referrals_per_week:.3g} a week on average)")
+        if ref.joins:
+            head += "; joining: " + ", ".join(f"{h} on {d}" for h, d in ref.joins.items())
+    elif ref.rate_per_week is not None:
         head = f"{_n(ref.rate_per_week)} patients a week at random (Poisson), about {_n(round(ref.rate_per_week * 365 / 7))} a year"
     else:
         head = f"{len(ref.times_h or [])} patients at listed times ({est.referrals_per_week:.3g} a week on average)"
@@ -548,7 +557,7 @@ def describe(loaded: LoadedScenario, estimate: LoadEstimate | None = None) -> st
     sc = loaded.scenario
     est = estimate if estimate is not None else expected_load(loaded)
     parts: list[tuple[str, list[str], list[str]]] = [
-        ("Time", ["horizon_days", "warmup_days"], _time(sc)),
+        ("Time", ["horizon_days", "warmup_days", "periods"], _time(sc)),
         ("Sites", ["sites"], _sites(loaded)),
     ]
     if sc.shifts:

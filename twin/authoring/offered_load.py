@@ -139,8 +139,11 @@ class LoadEstimate:
 
 
 def referrals_per_week(sc: Scenario) -> float:
-    """Patients referred a week: ``rate_per_week``, or the listed times within the horizon."""
+    """Patients referred a week: ``rate_per_week``, the mean over the horizon of a changing rate
+    (``rates``, ``growth_per_year``), or the listed times within the horizon."""
     ref = sc.referrals
+    if ref.times_h is None and ref.varies():
+        return ref.mean_rate_per_week(sc.start_date, sc.horizon_h)
     if ref.rate_per_week is not None:
         return ref.rate_per_week
     times = ref.times_h or []

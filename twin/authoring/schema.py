@@ -76,6 +76,8 @@ _UNIT_BY_NAME = {
     "infusion_slots": "slots",
     "batches_per_unit": "batches",
     "rate_per_week": "patients per week",
+    "per_week": "patients per week",
+    "share": "relative share",
     "leavers_per_year": "people per year",
     "per_person_per_year": "per person per year",
     "contract_h_per_week": "hours per week",

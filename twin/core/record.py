@@ -3,7 +3,7 @@ no pandas, so the results layer never imports the model."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -40,6 +40,8 @@ class ReplicationRecord:
         steps: every journey step in order (the batch table has a start and end column for each,
             whether or not any batch reached it).
         cost_inputs: plain cost parameters (see ``LoadedScenario.cost_inputs``), or None.
+        periods: the calendar periods KPIs are also given for, as (label, start_h, end_h) within
+            the window (none: window KPIs only).
     """
 
     replication: int
@@ -50,3 +52,4 @@ class ReplicationRecord:
     warmup_h: float
     steps: list[str]
     cost_inputs: dict[str, Any] | None = None
+    periods: list[tuple[str, float, float]] = field(default_factory=list)

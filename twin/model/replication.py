@@ -64,4 +64,5 @@ def simulate(loaded: LoadedScenario, replication: int = 0) -> ReplicationRecord:
         warmup_h=world.sc.warmup_h,
         steps=world.sc.journey_steps(),
         cost_inputs=loaded.cost_inputs(),
+        periods=world.sc.period_bounds(),
     )

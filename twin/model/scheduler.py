@@ -157,13 +157,14 @@ class Scheduler:
 
     # -- derived figures -----------------------------------------------------------------
     def _shifts(self, site: str, step: str, role: str | None) -> list[tuple[float, float]]:
-        """(start, end) hours of every shift of a role qualified for ``step`` at ``site``
-        (``role``: the role the step names; one endless shift without one)."""
+        """(start, end) twin hours of every shift of a role qualified for ``step`` at ``site``, in
+        the site's local time and without its holidays (``role``: the role the step names; one
+        endless shift without one)."""
         sc = self.sc
         out: list[tuple[float, float]] = []
         for r in sc.qualified_roles(site, step, role):
             blocks = role_calendar(sc.sites[site].staff[r], sc.shifts)
-            out += shift_occurrences(blocks, self.w.first_weekday, sc.horizon_h + YEAR_H)
+            out += shift_occurrences(blocks, self.w.first_weekday, sc.horizon_h + YEAR_H, self.w.clocks[site])
         if role is None or not out:
             return [(0.0, float("inf"))]
         return sorted(out)
@@ -261,7 +262,7 @@ class Scheduler:
     def _what(self, b: Booking) -> str:
         aph = "none" if b.aph != b.aph else f"{b.aph:.3f}"
         cls = f" urgency={self.classes[b.rank]}" if self.classes else ""
-        return f"apheresis_h={aph}{cls}"
+        return f"apheresis_h={aph} run_h={b.end - b.start:.3f}{cls}"
 
     def book(self, j: Journey, aliquot: bool = False) -> Booking:
         """Book patient ``j``'s run at ``j.factory`` now (with ``aliquot``: from a backup aliquot

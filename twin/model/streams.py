@@ -25,6 +25,8 @@ import numpy as np
 # -- per patient (the i-th number of the stream is patient i's) -----------------------------------
 ARRIVALS = "arrivals"
 """Referral gaps (exponential), drawn in blocks until the horizon."""
+THINNING = "arrivals:thinning"
+"""Whether a candidate referral of a changing rate is kept (the k-th number for the k-th candidate)."""
 HOSPITAL = "hospital"
 """Which hospital a patient belongs to (by share)."""
 DROPOUT = "dropout"
@@ -140,6 +142,7 @@ def qualification(site: str, what: str, unit: int) -> str:
 
 REGISTRY: dict[str, str] = {
     ARRIVALS: "referral gaps",
+    THINNING: "whether a candidate referral of a changing rate is kept",
     HOSPITAL: "each patient's hospital",
     DROPOUT: "each patient's drop-out time",
     duration("STEP"): "a step's duration, per patient",

@@ -108,6 +108,9 @@ class World:
         shares = self.sc.hospital_shares()
         self.hospitals = list(shares)
         self.hospital_cum = np.cumsum(list(shares.values())).tolist()
+        ref = self.sc.referrals
+        self.shares_vary = bool(ref.joins) or any(isinstance(v, list) for v in (ref.hospitals or {}).values())
+        self.referral_h = np.zeros(0)  # set by referral_times: patient i's referral time at i
         # The culture ticker, when a recipe step has a biological end point.
         self.ticker = None
         if any(st.end_point is not None for st in self.sc.recipe) and self.sc.biology is not None:
@@ -153,7 +156,11 @@ class World:
     def hospital_of(self, pid: int) -> str:
         """The hospital patient ``pid`` belongs to (drawn by share from the ``hospital`` stream)."""
         u = self.u(streams.HOSPITAL, pid)
-        for name, c in zip(self.hospitals, self.hospital_cum):
+        cum = self.hospital_cum
+        if self.shares_vary:
+            ref = self.sc.referrals
+            cum = np.cumsum(ref.shares_at(self.sc.start_date, self.hospitals, float(self.referral_h[pid]))).tolist()
+        for name, c in zip(self.hospitals, cum):
             if u < c:
                 return name
         return self.hospitals[-1]
@@ -254,14 +261,41 @@ class World:
         return self.pools[(site, name)]
 
     def referral_times(self) -> np.ndarray:
-        """Referral times (hours) within the horizon, sorted, from the ``arrivals`` stream."""
+        """Referral times (hours) within the horizon, sorted, from the ``arrivals`` stream (kept as
+        ``referral_h``, patient i's time at i).
+
+        A changing rate (``rates``, ``growth_per_year``, hospitals that join) is a non-homogeneous
+        Poisson process drawn by thinning (Lewis and Shedler 1979): candidates at the peak rate
+        from the ``arrivals`` stream, exactly as a constant rate draws them, each kept with
+        probability rate(t) / peak by the ``arrivals:thinning`` stream's k-th number. So a constant
+        rate keeps every candidate and gives today's times; patient i's other draws stay the i-th
+        of their streams."""
         ref = self.sc.referrals
         horizon = self.sc.horizon_h
         if ref.times_h is not None:
             t = np.sort(np.asarray(ref.times_h, dtype=float))
-            return t[t < horizon]
+            self.referral_h = t[t < horizon]
+            return self.referral_h
+        start = self.sc.start_date
+        peak = ref.peak_rate_per_week(start, horizon) if ref.varies() else float(ref.rate_per_week)
+        t = self._poisson_times(peak, horizon) if peak > 0 else np.zeros(0)
+        if ref.varies() and len(t):
+            keep = ref.rate_per_week_at(start, t) / peak
+            if ref.joins:
+                keep = keep * np.array([self._any_joined(x) for x in t])
+            t = t[self.streams.get(streams.THINNING).random(len(t)) < keep]
+        self.referral_h = t
+        return t
+
+    def _any_joined(self, t_h: float) -> bool:
+        """Whether any referring hospital has a share at hour ``t_h``."""
+        return bool(self.sc.referrals.shares_at(self.sc.start_date, self.hospitals, t_h).sum() > 0)
+
+    def _poisson_times(self, rate_per_week: float, horizon: float) -> np.ndarray:
+        """Poisson event times (hours) at ``rate_per_week`` within the horizon, from the
+        ``arrivals`` stream's exponential gaps drawn in blocks until the horizon is passed."""
         rng = self.streams.get(streams.ARRIVALS)
-        mean_gap = HOURS_PER_WEEK / ref.rate_per_week
+        mean_gap = HOURS_PER_WEEK / rate_per_week
         # Draw gaps in blocks until the horizon is passed (block size from the expected count).
         out: list[np.ndarray] = []
         last = 0.0

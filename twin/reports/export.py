@@ -34,6 +34,7 @@ EXCEL_MAX_ROWS = 1_048_575
 def kpi_unit(kpi: str, currency: str = "") -> str:
     """The unit of a KPI by its name (``days``, ``h``, ``fraction``, ``patients``, a currency, ...)."""
     units = {k: u for k, _, u in HEADLINE}
+    kpi = kpi.partition("@")[0]  # <kpi>@<period>: the KPI's unit
     if kpi in units:
         return units[kpi] or "patients"
     if kpi.startswith(("utilisation.", "availability.")) or kpi.endswith("_fraction"):

@@ -18,6 +18,7 @@ import pandas as pd
 
 from twin.core.units import HOURS_PER_DAY
 from twin.core.vocab import SITE_CONDITIONS
+from twin.reports.over_time import over_time_sections
 from twin.reports.page import Section, render_page
 from twin.results.kpis import HEADLINE
 from twin.results.stats import MIN_REPLICATIONS, few_replications_warning, summarise
@@ -475,7 +476,7 @@ def fig_utilisation(kpi_long: pd.DataFrame):
     """Utilisation per pool: mean over replications with 95% CI error bars (percent)."""
     import plotly.graph_objects as go
 
-    util = kpi_long[kpi_long["kpi"].str.startswith("utilisation.")]
+    util = kpi_long[kpi_long["kpi"].str.startswith("utilisation.") & ~kpi_long["kpi"].str.contains("@", regex=False)]
     s = summarise(util).copy()
     parts = s["kpi"].str.split(".", n=3, expand=True)
     s["kind"], s["label"] = parts[1], parts[3] + " @ " + parts[2]
@@ -829,6 +830,7 @@ def run_report(run_dir: Path, replication: int = 0) -> str:
             figure=fig_outcomes(batches),
         ),
     ]
+    sections += over_time_sections(kpi_long, resources)
     sections += culture_sections(batches, events, record)
     if len(rep_outages):
         sections += [

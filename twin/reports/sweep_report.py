@@ -26,11 +26,14 @@ KPI_LABELS = {
 
 
 def label(kpi: str) -> str:
-    """A KPI's display name with its unit."""
+    """A KPI's display name with its unit (``<kpi>@<period>``: the KPI's, "in" the period)."""
+    kpi, _, period = kpi.partition("@")
+    within = f" in {period}" if period else ""
     if kpi.startswith("utilisation."):
         _, kind, site, name = kpi.split(".", 3)
-        return f"utilisation of {name} @ {site} (fraction)"
-    return KPI_LABELS.get(kpi, kpi)
+        return f"utilisation of {name} @ {site}{within} (fraction)"
+    text = KPI_LABELS.get(kpi, kpi)
+    return f"{text}{within}" if not period or "(" not in text else text.replace(" (", f"{within} (", 1)
 
 
 def short(axis: str) -> str:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from twin.results.columns import Log
-from twin.results.kpis import Window, cost_kpis, kpis
+from twin.results.kpis import Window, cost_kpis, kpis, period_kpis
 from twin.results.tables import batches_table, impacts_table, outages_table, resources_table
 
 if TYPE_CHECKING:
@@ -38,6 +38,8 @@ def _kpis(raw: ReplicationRecord, log: Log, batches: pd.DataFrame, resources: pd
     k = kpis(log, batches, resources, window, impacts)
     if raw.cost_inputs is not None:
         k.update(cost_kpis(log, resources, raw.cost_inputs, window, k["throughput_per_year"]))
+    if raw.periods:
+        k.update(period_kpis(log, batches, resources, raw.periods))
     return k
 
 

@@ -117,11 +117,41 @@ def kpis(
     out.update(_culture_kpis(cohort))
     out.update(_cause_kpis(cohort))
     out.update(_orchestration_kpis(cohort, events))
+    out.update(_slot_kpis(events, resources, window))
     if impacts is not None and len(impacts):
         pz = impacts[(impacts["effect"] == "pause") & impacts["patient"].isin(set(cohort["patient"]))]
         for cause, h in pz.groupby("cause")["hours"].sum().items():
             out[f"delay_h.{cause}"] = float(h)
     out.update(_backup_kpis(events, window))
+    return out
+
+
+#: The window KPIs also given per period (``<kpi>@<period>``), besides each device pool's utilisation.
+PERIOD_KPIS = ("referred", *ALL_OUTCOMES, "resolved", *(f"{o}_fraction_of_resolved" for o in RESOLVED_OUTCOMES),
+               "vein_to_vein_median_days", "vein_to_vein_p90_days", "vein_to_vein_mean_days")
+
+
+def period_kpis(
+    events: pd.DataFrame | Log, batches: pd.DataFrame, resources: pd.DataFrame, periods: list[tuple[str, float, float]],
+) -> dict[str, float]:
+    """KPIs per calendar period, named ``<kpi>@<label>``: the outcome counts, fractions of the
+    resolved and vein-to-vein (days) of :data:`PERIOD_KPIS` on the patients *referred* in the
+    period (so the counts add up to the window's when the periods cover it), and each device
+    pool's utilisation over the period's hours (``utilisation.device.SITE.TYPE@<label>``), plus
+    ``referral_rate_per_week@<label>`` (referred / weeks in the period). ``periods``: (label,
+    start_h, end_h), within the window."""
+    log = as_log(events)
+    devices = resources[resources["kind"] == "device"]
+    out: dict[str, float] = {}
+    for label, a, b in periods:
+        cohort = batches[(batches["referral_h"] >= a) & (batches["referral_h"] < b)]
+        k = _outcome_kpis(cohort)
+        out.update({f"{name}@{label}": k[name] for name in PERIOD_KPIS})
+        out[f"referral_rate_per_week@{label}"] = k["referred"] / ((b - a) / HOURS_PER_WEEK)
+        if len(devices):
+            for name, v in _resource_kpis(log, devices, Window(a, b)).items():
+                if name.startswith(("utilisation.device.", "availability.device.")):
+                    out[f"{name}@{label}"] = v
     return out
 
 
@@ -174,6 +204,31 @@ def _orchestration_kpis(cohort: pd.DataFrame, log: Log) -> dict[str, float]:
     out["slots_booked"] = float(booked.sum())
     out["rebooked_fraction_of_booked"] = (float((cohort.loc[booked, "rebookings"] > 0).mean()) if booked.any()
                                           else math.nan)
+    return out
+
+
+def _slot_kpis(log: Log, resources: pd.DataFrame, window: Window) -> dict[str, float]:
+    """``slot_utilisation.SITE.DEVICE``: the first device's hours the booking book reserved
+    for runs planned to start in the window (each booking at its last planned start, its booked
+    run length from the ``booked`` row's ``run_h``) over the units' hours in the window (a
+    fraction; only where slots were booked). Beside ``utilisation.device.*`` it shows the margin
+    the book keeps: booked but not used."""
+    rows = np.flatnonzero(log.kind("booked", "rebooked") & (log.num["patient"] >= 0))
+    if not len(rows):
+        return {}
+    df = pd.DataFrame({"patient": log.num["patient"][rows], "start": log.num["value"][rows],
+                       "booked": log.kind("booked")[rows], "site": log.text("site", rows),
+                       "device": log.text("resource", rows), "detail": log.text("detail", rows)})
+    df["attempt"] = df.groupby("patient")["booked"].cumsum()
+    run = df["detail"].str.extract(r"run_h=([0-9.]+)", expand=False).astype(float)
+    df["run_h"] = run.where(df["booked"]).groupby([df["patient"], df["attempt"]]).transform("first")
+    last = df.groupby(["patient", "attempt"]).tail(1)
+    last = last[(last["start"] >= window.warmup_h) & (last["start"] < window.horizon_h)]
+    units = resources.set_index(["site", "name"])["units"].to_dict()
+    out: dict[str, float] = {}
+    for (site, device), h in last.groupby(["site", "device"])["run_h"].sum().items():
+        cap = units.get((site, device), 0) * window.hours
+        out[f"slot_utilisation.{site}.{device}"] = float(h) / cap if cap > 0 else math.nan
     return out
 
 

@@ -45,12 +45,14 @@ def t_quantile_975(dof: int) -> float:
 
 
 def is_count(name: str) -> bool:
-    """Whether KPI ``name`` counts patients (see :data:`COUNT_NAMES`)."""
+    """Whether KPI ``name`` counts patients (see :data:`COUNT_NAMES`; ``<kpi>@<period>`` as its KPI)."""
+    name = name.partition("@")[0]
     return name in COUNT_NAMES or name.startswith(COUNT_PREFIXES)
 
 
 def is_fraction(name: str) -> bool:
-    """Whether KPI ``name`` is a fraction in [0, 1] (see :data:`FRACTION_PREFIXES`)."""
+    """Whether KPI ``name`` is a fraction in [0, 1] (see :data:`FRACTION_PREFIXES`; ``<kpi>@<period>`` as its KPI)."""
+    name = name.partition("@")[0]
     return name.startswith(FRACTION_PREFIXES) or name in FRACTION_NAMES or "_fraction" in name
 
 

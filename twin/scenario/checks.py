@@ -82,6 +82,9 @@ def _hospitals(ctx: Context) -> None:
     for h in sc.referrals.hospitals or {}:
         if h not in hospitals:
             raise err(f"unknown hospital {h!r}; hospitals are {hospitals}", "referrals", "hospitals", h)
+    for h in sc.referrals.joins or {}:
+        if h not in hospitals:
+            raise err(f"unknown hospital {h!r}; hospitals are {hospitals}", "referrals", "joins", h)
 
 
 def _device_types(ctx: Context) -> None:

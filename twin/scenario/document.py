@@ -51,6 +51,12 @@ class Scenario(StrictModel):
         description="Start of the measurement window (days): KPIs are of patients referred from then to the "
         "horizon; less than `horizon_days`.",
     )
+    periods: Literal["year", "quarter", "none"] = Field(
+        default="none",
+        description="KPIs per calendar period as well as over the window: `year` (`<kpi>@2027`) or `quarter` "
+        "(`<kpi>@2027Q1`) of the calendar from `start_date`, each on the patients referred in the period's part "
+        "of the window, with each device pool's utilisation in it; `none` (default): window KPIs only.",
+    )
     seed: Annotated[int, Field(ge=0, lt=2**63)] = Field(
         description="Root seed of every random stream: the same seed gives the same patients and draws (common "
         "random numbers across layouts).",
@@ -279,9 +285,32 @@ class Scenario(StrictModel):
         """Start of the measurement window (hours)."""
         return self.warmup_days * HOURS_PER_DAY
 
+    def period_bounds(self) -> list[tuple[str, float, float]]:
+        """The calendar periods of ``periods`` cut to the window: (label, start_h, end_h), in order
+        (none for ``none``)."""
+        if self.periods == "none":
+            return []
+        out, d = [], dt.date(self.start_date.year, 1 if self.periods == "year" else
+                             3 * ((self.start_date.month - 1) // 3) + 1, 1)
+        while (a := (d - self.start_date).days * HOURS_PER_DAY) < self.horizon_h:
+            if self.periods == "year":
+                label, nxt = f"{d.year}", dt.date(d.year + 1, 1, 1)
+            else:
+                label = f"{d.year}Q{(d.month - 1) // 3 + 1}"
+                nxt = dt.date(d.year + (d.month == 10), d.month % 12 + 3 if d.month < 10 else 1, 1)
+            b = (nxt - self.start_date).days * HOURS_PER_DAY
+            lo, hi = max(a, self.warmup_h), min(b, self.horizon_h)
+            if hi > lo:
+                out.append((label, lo, hi))
+            d = nxt
+        return out
+
     def hospital_shares(self) -> dict[str, float]:
-        """Referring hospitals and their share of patients (summing to 1)."""
-        shares = self.referrals.hospitals or {n: 1.0 for n, s in self.sites.items() if s.kind == "hospital"}
+        """Referring hospitals and their share of patients (summing to 1; a share that changes over
+        time counts as the mean of its table's values)."""
+        given = self.referrals.hospitals or {n: 1.0 for n, s in self.sites.items() if s.kind == "hospital"}
+        shares = {h: (sum(p.share for p in v) / len(v) if isinstance(v, list) else v) for h, v in given.items()}
+        shares = {h: v for h, v in shares.items() if v > 0} or dict.fromkeys(given, 1.0)
         total = sum(shares.values())
         return {h: w / total for h, w in shares.items()}
 

@@ -60,7 +60,7 @@ def estimate(sc: Scenario) -> Work:
     if ref.times_h is not None:
         patients = float(sum(1 for t in ref.times_h if t < horizon_h))
     else:
-        patients = float(ref.rate_per_week or 0.0) * sc.horizon_days / 7.0
+        patients = ref.mean_rate_per_week(sc.start_date, sc.horizon_h) * sc.horizon_days / 7.0
     return Work(patients, patients * EVENTS_PER_STEP * (len(sc.recipe) + FIXED_STAGES))
 
 

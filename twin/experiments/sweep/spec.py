@@ -177,9 +177,10 @@ class SweepSpec(BaseModel):
 def _no_renamed_targets(targets: dict[str, Target]) -> None:
     """Refuse a target on a KPI that was renamed (it would never be met, silently)."""
     for k in targets:
-        if k in RENAMED_KPIS:
+        base, at, period = k.partition("@")
+        if base in RENAMED_KPIS:
             raise LocatedValueError(
-                f"KPI {k!r} is no longer computed: use {RENAMED_KPIS[k]!r} (over patients with an "
+                f"KPI {k!r} is no longer computed: use {RENAMED_KPIS[base] + at + period!r} (over patients with an "
                 "outcome by the horizon, in-progress patients left out)", ("targets", k))
 
 
@@ -355,15 +356,16 @@ FIXED_KPIS = ("referred", "resolved", "infused", "failed", "dropped_out", "lost"
               "turnaround_p90_days", "release_to_infusion_median_days", "release_to_infusion_p90_days",
               "remanufactured", "schedule_changes", "slots_booked", "rebooked_fraction_of_booked")
 #: KPI families named by what happened (a cause, a backup): any name after the prefix is accepted.
-OPEN_FAMILIES = ("lost_by_cause.", "failed_by_cause.", "delay_h.", "backup_h.")
+OPEN_FAMILIES = ("lost_by_cause.", "failed_by_cause.", "delay_h.", "backup_h.", "slot_utilisation.")
 
 
 def kpi_names(loaded: LoadedScenario) -> set[str]:
     """The KPI names runs of ``loaded`` can report: the fixed ones, per pool
     ``utilisation|availability|wait_h_mean.KIND.SITE.POOL`` and, with a costs section, the
-    ``cost.*`` categories and ``cost_per_dose`` (see :mod:`twin.results`)."""
+    ``cost.*`` categories and ``cost_per_dose`` and, with ``periods``, the per-period KPIs
+    ``<kpi>@<period>`` (see :mod:`twin.results`)."""
     from twin.core.vocab import CHAIRS, SLOTS
-    from twin.results.kpis import COST_CATEGORIES
+    from twin.results.kpis import COST_CATEGORIES, PERIOD_KPIS
 
     sc = loaded.scenario
     pools = []
@@ -375,6 +377,9 @@ def kpi_names(loaded: LoadedScenario) -> set[str]:
     names |= {f"utilisation_loaded_waiting.device.{si}.{n}" for k, si, n in pools if k == "device"}
     if sc.costs is not None:
         names |= {f"cost.{c}" for c in (*COST_CATEGORIES, "total")} | {"cost_per_dose"}
+    per = [*PERIOD_KPIS, "referral_rate_per_week"]
+    per += [f"{m}.device.{si}.{n}" for k, si, n in pools if k == "device" for m in ("utilisation", "availability")]
+    names |= {f"{k}@{label}" for label, _, _ in sc.period_bounds() for k in per}
     return names
 
 
