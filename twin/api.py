@@ -327,6 +327,10 @@ class Sweep:
         summary: per point and KPI: the axis values, n, mean, sd, ci_low, ci_high, failed_tasks.
         answer: per demand level, the cheapest configuration meeting every target (empty
             without an ``answer:`` section).
+        by_period: with ``answer: {over_time: true}``, per period the cheapest point meeting every
+            target in every period up to it (``answer_by_period.csv``); else empty.
+        first_failure: ... and per point the first period where it misses a target
+            (``first_failure.csv``).
     """
 
     plan: Plan
@@ -334,6 +338,8 @@ class Sweep:
     counts: dict[str, int]
     summary: pd.DataFrame
     answer: pd.DataFrame = field(default=None)  # type: ignore[assignment]
+    by_period: pd.DataFrame = field(default=None)  # type: ignore[assignment]
+    first_failure: pd.DataFrame = field(default=None)  # type: ignore[assignment]
 
     def means(self, kpis: Sequence[str]) -> pd.DataFrame:
         """One row per point: the axis values and the mean of each KPI in ``kpis``."""
@@ -369,7 +375,7 @@ def run_sweep(plan: Plan, out: str | Path | None = None, workers: int | None = N
     ``SweepOptions(resume=True)``)."""
     from twin.core.files import OutputError, write_whole
     from twin.experiments.folders import prepare_folder
-    from twin.experiments.sweep.answer import planners_answer, point_summary, sensitivity_table
+    from twin.experiments.sweep.answer import answer_over_time, planners_answer, point_summary, sensitivity_table
     from twin.experiments.sweep.execute import execute
     from twin.experiments.sweep.store import SweepStore
 
@@ -387,6 +393,10 @@ def run_sweep(plan: Plan, out: str | Path | None = None, workers: int | None = N
         write_whole(folder / "summary.parquet", lambda p: summary.to_parquet(p, index=False))
         if len(answer):
             write_whole(folder / "answer.csv", lambda p: answer.to_csv(p, index=False))
+        by_period, first_failure = answer_over_time(plan, summary)
+        if len(by_period):
+            write_whole(folder / "answer_by_period.csv", lambda p: by_period.to_csv(p, index=False))
+            write_whole(folder / "first_failure.csv", lambda p: first_failure.to_csv(p, index=False))
         sens = sensitivity_table(plan, summary)
         if len(sens):
             write_whole(folder / "sensitivity.csv", lambda p: sens.to_csv(p, index=False))
@@ -394,7 +404,7 @@ def run_sweep(plan: Plan, out: str | Path | None = None, workers: int | None = N
         err.kept = [f"{len(store.done_ids())} finished scenarios in {store.runs} (resume with --resume once "
                     "there is room)"]
         raise
-    return Sweep(plan, folder, counts, summary, answer)
+    return Sweep(plan, folder, counts, summary, answer, by_period, first_failure)
 
 
 def sweep(path: str | Path, workers: int | None = None, out: str | Path | None = None,

@@ -636,9 +636,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             if len(answer):
                 print("\nCheapest configuration meeting the targets, per demand level:")
                 print(short(answer).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+            if done.by_period is not None and len(done.by_period):
+                print("\nCheapest plan meeting the targets in every period up to each:")
+                print(short(done.by_period).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+                print("\nFirst period where each plan misses a target:")
+                print(short(done.first_failure.drop(columns="point_id")).to_string(
+                    index=False, float_format=lambda v: f"{v:.4g}"))
         sens = out / "sensitivity.csv"
         print(sensitivity_text(sens), end="")
         extra = ", answer.csv" if len(answer) else ""
+        extra += ", answer_by_period.csv, first_failure.csv" if (out / "answer_by_period.csv").exists() else ""
         extra += ", sensitivity.csv" if sens.exists() else ""
         print(f"\nresults in {out}/ (runs/, summary.parquet{extra})")
     if args.report:

@@ -110,6 +110,11 @@ SECTIONS: dict[str, str] = {
     "outages": "Things that stop for a while: a utility, the IT system, some units of a device pool or some people "
                "of a role, at one site or at all; scripted (at_h) or at random (rate_per_year). Backups carry what "
                "they can; batches hit are paused or lost.",
+    "capacity_plan": "Dated changes to sites over the years: device units added (each installed and qualified by an "
+                     "installation team before its first batch) or retired, people hired (they join after the hiring "
+                     "lead and train) or leaving, a manufacturing site opened (after its qualification) or closed.",
+    "commissioning": "Who installs and qualifies the capacity plan's new lines and sites (teams: one line at a time "
+                     "each), how long a line and a site take, and the hiring lead of planned hires.",
     "biology": "The culture model: each patient's starting cells, doubling time and lag, contamination carried in "
                "from the collection, and the kernel's calibration. It decides how long culture steps (those with an "
                "end_point) last and the dose and viability at harvest.",

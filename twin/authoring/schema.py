@@ -65,6 +65,9 @@ _UNIT_BY_FIELD = {
     ("Scheduling", "urgency"): "relative share",
     ("Scheduling", "transit_quantile"): "quantile",
     ("Site", "staff"): "people",
+    ("Commissioning", "teams"): "teams",
+    ("PlanEntry", "devices"): "units",
+    ("PlanEntry", "staff"): "people",
 }
 _UNIT_BY_NAME = {
     "seed": "—",

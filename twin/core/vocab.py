@@ -30,6 +30,8 @@ KINDS = (
     "backup_start",  # a backup carries the load (resource: ups, generator, ...; detail: label)
     "backup_end",
     "backup_failed",  # a generator fails to start
+    "commission_start",  # a team starts installing and qualifying a planned unit (resource: device type or `site`; detail: plan label)
+    "commission_end",  # ... and it is in service
 )
 
 OUTCOMES = ("infused", "failed", "dropped_out", "lost", "infused_out_of_spec")

@@ -49,6 +49,7 @@ from twin.core.units import HOURS_PER_DAY, HOURS_PER_WEEK, HOURS_PER_YEAR
 from twin.model import streams
 from twin.model.eventlog import LogRow
 from twin.model.pools import INF, Unit, UnitPool
+from twin.scenario.plans import added_units
 from twin.scenario.rota import RotaRules, role_calendar, rota, shift_occurrences
 
 if TYPE_CHECKING:
@@ -107,6 +108,9 @@ def _start_staff(world: World, site: str, role: str, spec: StaffRole) -> None:
 
 
 def _start_rota(world: World, crew: _Crew, spec: StaffRole, site: str) -> None:
+    hires = added_units(world.sc.capacity_plan, site, "staff", crew.people[0].name)
+    if hires:  # each planned hire fills a new post of the rota (vacant until they join)
+        spec = spec.model_copy(update={"posts": spec.on_duty_posts + hires})
     blocks = role_calendar(spec, world.sc.shifts)
     shifts = shift_occurrences(blocks, world.first_weekday, world.sc.horizon_h, world.clocks[site])
     world.env.process(_shifts(world, crew, shifts, rota(shifts, len(crew.people), RotaRules.of(spec, blocks))))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from twin.core.record import ReplicationRecord
 from twin.model.availability import start_availability
+from twin.model.commissioning import start_plans
 from twin.model.journey import referral_process
 from twin.model.world import World
 
@@ -49,6 +50,7 @@ def simulate(loaded: LoadedScenario, replication: int = 0) -> ReplicationRecord:
     times = world.referral_times()
     world.n_patients = len(times)
     start_availability(world)
+    start_plans(world)
     world.env.process(referral_process(world, times))
     with _fewer_gc_passes():
         world.env.run(until=world.sc.horizon_h)

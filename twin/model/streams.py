@@ -134,6 +134,12 @@ def generator(label: str, site: str) -> str:
     return f"generator:{label}@{site}"
 
 
+def qualification(site: str, what: str, unit: int) -> str:
+    """The installation and qualification time of planned unit ``unit`` of ``what`` (a device
+    type, or ``site`` for a site that opens) at ``site``."""
+    return f"qualification:{site}/{what}#{unit}"
+
+
 REGISTRY: dict[str, str] = {
     ARRIVALS: "referral gaps",
     THINNING: "whether a candidate referral of a changing rate is kept",
@@ -164,6 +170,7 @@ REGISTRY: dict[str, str] = {
     outage("LABEL"): "start times of a stochastic outage",
     outage_h("LABEL"): "durations of an outage",
     generator("LABEL", "SITE"): "whether the generator fails to start",
+    qualification("SITE", "TYPE", 0).replace("#0", "#i"): "a planned unit's (or site's) qualification time",
 }
 """Every stream name pattern (upper-case words are placeholders) with what it is for."""
 

@@ -25,6 +25,7 @@ from twin.scenario.biology import expected_culture_h
 from twin.scenario.calendars import SiteClock
 from twin.scenario.distributions import Fixed
 from twin.scenario.fields import WEEKDAYS
+from twin.scenario.plans import added_units, opens_later
 from twin.scenario.recipe import ClinicalStep
 
 if TYPE_CHECKING:
@@ -85,17 +86,20 @@ class World:
                 self.device_gates[(sname, tname)] = [self.cond[(sname, u)] for u in dtype.utilities
                                                      if u in STOPPING_UTILITIES] + (
                     [self.cond[(sname, "it")]] if dtype.network == "stop" else [])
+                count = pool.count + added_units(self.sc.capacity_plan, sname, "devices", tname)
                 # A unit that cannot stop (no failure, no device outage of its pool) needs no
-                # running condition: its batches' steps then wait on nothing for it.
+                # running condition: its batches' steps then wait on nothing for it (a capacity
+                # plan's commissioning and retirement take units out softly, when empty).
                 can_stop = dtype.failure is not None or any(
                     o.what == "device" and o.pool == tname for o in self.sc.outages)
-                self._add(PoolSpec(sname, tname, "device", pool.count, dtype.batches_per_unit), draws,
+                self._add(PoolSpec(sname, tname, "device", count, dtype.batches_per_unit), draws,
                           running=can_stop)
             people: list[Unit] = []
             for role, spec in site.staff.items():
-                self.specs.append(PoolSpec(sname, role, "staff", spec.count))
+                count = spec.count + added_units(self.sc.capacity_plan, sname, "staff", role)
+                self.specs.append(PoolSpec(sname, role, "staff", count))
                 skills = frozenset({st for st, r in self.step_role.items() if r == role} | set(spec.skills))
-                people += [Unit(role, i, 1, None, skills) for i in range(spec.count)]
+                people += [Unit(role, i, 1, None, skills) for i in range(count)]
             self.desk[sname] = UnitPool(self.env, people, self._unit_logger(sname))
         # Routing: candidate sites per hospital (nearest first) and, per site, the mean hours a
         # batch holds the first recipe device (for least_expected_v2v), and when each batch now
@@ -105,6 +109,8 @@ class World:
         makers = {s for c in self.candidates.values() for s in c}
         self.first_hold_h = {s: self._first_run_h(s) for s in makers}
         self.runs: dict[str, dict[int, float]] = {s: {} for s in makers}
+        # Sites a capacity plan opens later are closed (no batch routed there) until they open.
+        self.site_open = {s: not opens_later(self.sc.capacity_plan, s) for s in self.sc.sites}
         shares = self.sc.hospital_shares()
         self.hospitals = list(shares)
         self.hospital_cum = np.cumsum(list(shares.values())).tolist()
@@ -168,6 +174,8 @@ class World:
     def route(self, hospital: str) -> str:
         """The site that makes a batch of ``hospital`` shipping now (see scenario.Routing)."""
         cands = self.candidates[hospital]
+        if not all(self.site_open[s] for s in cands):  # a capacity plan closed some: route among the open
+            cands = [s for s in cands if self.site_open[s]] or cands
         policy = self.sc.routing.policy
         if policy == "fixed" or len(cands) == 1:
             return cands[0]

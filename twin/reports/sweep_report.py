@@ -315,8 +315,36 @@ def sweep_report(sweep_dir: Path) -> str:
             f"For each demand level, the capacity of the cheapest point on the sweep's axes that meets every "
             f"target ({targets}, on means over replications). A red cross marks a demand level no point meets.",
             figure=fig_frontier(answer, demand, caps)))
+    sections += _over_time_sections(sweep_dir, spec, plan.get("currency", ""))
     title = f"celltwin sweep report: {manifest['sweep']}"
     subtitle = (f"{spec.get('description', '').strip()} — {manifest['points']} points, {manifest['tasks']} "
                 f"scenarios, axes: {', '.join(axes)}")
     footer = f"celltwin {manifest['celltwin_version']} · sweep hash {manifest['sweep_hash']} · file {manifest['sweep_file']}"
     return render_page(title, subtitle, sections, footer)
+
+
+def _over_time_sections(sweep_dir: Path, spec: dict, currency: str) -> list[Section]:
+    """The planner's answer over time (``answer_by_period.csv``, ``first_failure.csv``), if any."""
+    import html
+
+    by_period, first = sweep_dir / "answer_by_period.csv", sweep_dir / "first_failure.csv"
+    if not by_period.exists() or not first.exists():
+        return []
+    answer = pd.read_csv(by_period, dtype={"period": str})
+    points = pd.read_csv(first, dtype={"first_failure": str}).fillna({"first_failure": "", "missed": ""})
+    per_period = answer_table_html(answer, {**spec, "answer": {**spec["answer"], "demand": "period"}}, currency)
+    cols = [c for c in points.columns if c != "point_id"]
+    head = "".join(f"<th>{html.escape(short(c) if c in spec.get('axes', {}) else c.replace('_', ' '))}</th>"
+                   for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_plain(r[c]))}</td>" for c in cols) + "</tr>"
+                   for _, r in points.iterrows())
+    return [
+        Section("The planner's answer over time",
+                "For each period, the cheapest plan on the sweep's axes that meets every target in every period up "
+                "to and including it (per-period KPIs, on means over replications); where none does, what the "
+                "nearest plan missed in that period.", html=per_period),
+        Section("When each plan fails",
+                "Each plan's cost and the first period where it misses a target (blank: it meets them all), with "
+                "what it missed there.",
+                html=f'<table class="kpi"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'),
+    ]

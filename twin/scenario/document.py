@@ -21,6 +21,7 @@ from twin.scenario.fields import Name, StrictModel
 from twin.scenario.holds import FRESH_MATERIAL, SHELF_LIFE, Hold, fresh_material_hold
 from twin.scenario.logistics import CourierLane, FinalProduct, HubStep, Route, Routing, StartingMaterial
 from twin.scenario.outages import Outage
+from twin.scenario.plans import Commissioning, PlanEntry, check_plan
 from twin.scenario.recipe import ClinicalStep, Cryopreservation, QCPanel, Release, Step, Storage
 from twin.scenario.rota import role_calendar
 from twin.scenario.scheduling import Remanufacture, Scheduling
@@ -139,6 +140,17 @@ class Scenario(StrictModel):
         default_factory=list, max_length=10_000,
         description="Scripted or stochastic outages of utilities, IT, devices or staff.",
     )
+    capacity_plan: list[PlanEntry] = Field(
+        default_factory=list, max_length=10_000,
+        description="Dated changes to sites: `{date, site, devices: {TYPE: +N | -N}, staff: {ROLE: +N | -N}, "
+        "open: true | false, label}`; added lines are installed and qualified by a `commissioning` team first, "
+        "hires join after the hiring lead and training. Default none: capacity is fixed.",
+    )
+    commissioning: Commissioning = Field(
+        default_factory=Commissioning,
+        description="Installation teams and qualification times of `capacity_plan`'s new lines and sites, and the "
+        "hiring lead of its hires.",
+    )
     staff_and_device: Literal["together", "device_first"] = Field(
         default="together",
         description="`together`: a batch takes a device unit (or chair) only when a person qualified for the work "
@@ -198,6 +210,7 @@ class Scenario(StrictModel):
                     f"recipe step names must be unique; {step.name!r} is repeated", ("recipe", i, "name")
                 )
             seen.add(step.name)
+        check_plan(self)
         return self
 
     # -- derived views used by the model -------------------------------------------------

@@ -81,19 +81,11 @@ def planners_answer(plan: Plan, summary: pd.DataFrame) -> pd.DataFrame:
     point missed and by how much. Empty when the sweep file has no ``answer``.
     """
     spec = plan.spec
-    if spec.answer is None:
+    if spec.answer is None or spec.answer.demand is None:
         return pd.DataFrame()
     axes = list(spec.axes)
     kpis = list(spec.targets)
-    cost_kpi = spec.answer.cost_kpi
-    w = wide(summary, plan, kpis + ([cost_kpi] if cost_kpi and cost_kpi not in kpis else []))
-    for k in [*kpis, *([cost_kpi] if cost_kpi else [])]:
-        if k not in w:
-            w[k] = math.nan
-    if cost_kpi:
-        w["cost"] = w[cost_kpi]
-    else:
-        w["cost"] = sum(w[a].astype(float) * c for a, c in spec.answer.cost_per_unit.items())
+    w = _costed(plan, summary, kpis)
     w["met"] = True
     for k, target in spec.targets.items():
         w["met"] &= w[k].map(target.met)
@@ -139,3 +131,69 @@ def _nearest_miss(points: pd.DataFrame, targets: dict[str, Any], axes: list[str]
     at = ", ".join(f"{'.'.join(a.replace('[', '.').replace(']', '').split('.')[-2:])}={best[a]:g}" for a in axes
                    if pd.api.types.is_number(best[a]))
     return "; ".join(parts) + (f" at {at}" if at else "")
+
+
+def _costed(plan: Plan, summary: pd.DataFrame, kpis: list[str]) -> pd.DataFrame:
+    """One row per point: axis values, the means of ``kpis`` (NaN where not computed) and ``cost``
+    (the answer's ``cost_kpi`` mean, or the sum over cost axes of value x unit cost)."""
+    cost_kpi = plan.spec.answer.cost_kpi
+    w = wide(summary, plan, kpis + ([cost_kpi] if cost_kpi and cost_kpi not in kpis else []))
+    for k in [*kpis, *([cost_kpi] if cost_kpi else [])]:
+        if k not in w:
+            w[k] = math.nan
+    if cost_kpi:
+        w["cost"] = w[cost_kpi]
+    else:
+        w["cost"] = sum(w[a].astype(float) * c for a, c in plan.spec.answer.cost_per_unit.items())
+    return w
+
+
+def periods_of(summary: pd.DataFrame, kpis: list[str]) -> list[str]:
+    """The periods (``2027``, ``2027Q1``, ...) for which the summary has a per-period KPI
+    ``KPI@PERIOD`` of every one of ``kpis``, in calendar order."""
+    names = set(summary["kpi"]) if len(summary) else set()
+    found = {n.split("@", 1)[1] for n in names if "@" in n and n.split("@", 1)[0] in kpis}
+    return sorted(p for p in found if all(f"{k}@{p}" in names for k in kpis))
+
+
+def answer_over_time(plan: Plan, summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The planner's answer over time (``answer: {over_time: true}``), from the per-period KPIs
+    ``TARGET@PERIOD`` (means over replications):
+
+    * per period: the cheapest point (least cost, then axis order) that meets every target in
+      every period up to and including it; ``met`` False and ``missed`` (the nearest point's
+      shortfall in that period) when none does. Columns: period, met, the axes, cost, the target
+      KPIs' means in the period, missed.
+    * per point: its axes, cost and ``first_failure``, the first period where it misses a target
+      ("" if none), with what it missed there.
+
+    A period where a target KPI is computed at no point (e.g. a last period with no patient
+    infused yet) is left out. Both tables are empty without over_time or periods."""
+    spec = plan.spec
+    if spec.answer is None or not spec.answer.over_time or not spec.targets:
+        return pd.DataFrame(), pd.DataFrame()
+    axes, kpis = list(spec.axes), list(spec.targets)
+    periods = periods_of(summary, kpis)
+    w = _costed(plan, summary, [f"{k}@{p}" for p in periods for k in kpis])
+    periods = [p for p in periods if not all(w[f"{k}@{p}"].isna().all() for k in kpis)]
+    ok_in = {p: pd.concat([w[f"{k}@{p}"].map(t.met) for k, t in spec.targets.items()], axis=1).all(axis=1)
+             for p in periods}
+    first = pd.Series("", index=w.index, dtype=object)
+    for p in reversed(periods):
+        first[~ok_in[p]] = p
+    rows: list[dict[str, Any]] = []
+    so_far = pd.Series(True, index=w.index)
+    for p in periods:
+        so_far &= ok_in[p]
+        at = w.rename(columns={f"{k}@{p}": k for k in kpis})
+        good = at[so_far & at["cost"].notna()].sort_values(["cost", *axes])
+        if good.empty:
+            rows.append({"period": p, "met": False, "missed": _nearest_miss(at, spec.targets, axes)})
+        else:
+            best = good.iloc[0]
+            rows.append({"period": p, "met": True, **{a: best[a] for a in axes}, "cost": best["cost"],
+                         **{k: best[k] for k in kpis}, "missed": ""})
+    missed = [_nearest_miss(w.loc[[i]].rename(columns={f"{k}@{first[i]}": k for k in kpis}), spec.targets, [])
+              if first[i] else "" for i in w.index]
+    points = w[["point_id", *axes, "cost"]].assign(first_failure=first.to_numpy(), missed=missed)
+    return pd.DataFrame(rows), points.sort_values(axes, kind="stable").reset_index(drop=True)

@@ -9,7 +9,10 @@ points) or ``oat`` (one at a time: the base point, every axis at its middle valu
 alone at its lowest and highest value, 1 + 2 x axes points: the design for a tornado chart). Each point runs ``replications`` replications with the base scenario's seed, so points
 share common random numbers. ``targets`` (KPI -> ``{max: x}`` / ``{min: x}``, judged on the
 mean over replications) and ``answer`` (the demand axis and a unit cost per cost axis) define
-the planner's answer: per demand level, the cheapest point that meets every target.
+the planner's answer: per demand level, the cheapest point that meets every target. With
+``answer: {over_time: true}`` (a scenario with ``periods``), also the answer over time: per period,
+the cheapest point meeting every target in every period up to it (read from the per-period KPIs
+``KPI@PERIOD``), and the first period where each point fails.
 
 Every generated scenario is validated before anything runs; a bad axis value is an error that
 names the sweep file, the axis and the value.
@@ -117,7 +120,8 @@ class Answer(BaseModel):
     axis (e.g. per Prodigy or per operator)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    demand: str
+    demand: str | None = None
+    over_time: bool = False
     cost_kpi: str | None = None
     cost_per_unit: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(default_factory=dict)
 
@@ -125,6 +129,8 @@ class Answer(BaseModel):
     def _one_cost(self) -> Answer:
         if (self.cost_kpi is None) == (not self.cost_per_unit):
             raise ValueError("give exactly one of cost_kpi or cost_per_unit")
+        if self.demand is None and not self.over_time:
+            raise ValueError("give the demand axis (demand: AXIS), or over_time: true for the answer per period")
         return self
 
 
@@ -158,7 +164,7 @@ class SweepSpec(BaseModel):
             raise LocatedValueError(f"design {self.design} needs samples", ("design",))
         _no_renamed_targets(self.targets)
         if self.answer is not None:
-            if self.answer.demand not in self.axes:
+            if self.answer.demand is not None and self.answer.demand not in self.axes:
                 raise LocatedValueError(
                     f"answer names {self.answer.demand!r}, which is not an axis", ("answer", "demand")
                 )
