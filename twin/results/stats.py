@@ -96,15 +96,9 @@ def interval(name: str, values: np.ndarray) -> Interval:
     """
     v = values[~np.isnan(values)].astype(float)
     n = len(v)
-    if n == 0:
-        return Interval(0, math.nan, math.nan, math.nan, math.nan, "none", False, "not measured")
-    mean = float(v.mean())
-    if n > 1 and float(np.ptp(v)) <= 1e-12 * max(1.0, abs(mean)):
-        return Interval(n, mean, 0.0, mean, mean, "constant", True, "")
-    if n == 1:
-        return Interval(1, mean, math.nan, math.nan, math.nan, "none", False, "1 replication: no interval")
-    sd = float(v.std(ddof=1))
-    half = t_quantile_975(n - 1) * sd / math.sqrt(n)
+    if (done := _degenerate(v)) is not None:
+        return done
+    mean, sd, half = _t_half_width(v)
     if is_fraction(name) and v.min() >= 0.0 and v.max() <= 1.0:
         c, scale = math.log(mean / (1.0 - mean)), half / (mean * (1.0 - mean))
         low, high, method = _expit(c - scale), _expit(c + scale), "logit-t"
@@ -118,13 +112,9 @@ def interval(name: str, values: np.ndarray) -> Interval:
     return Interval(n, mean, sd, low, high, method, False, _warning(n, mean, (high - low) / 2))
 
 
-def paired_interval(values: np.ndarray) -> Interval:
-    """Mean of per-replication paired differences (or of per-replication ratios of them) and its
-    95% Student-t interval, on the plain scale (a difference may be negative; NaN values left
-    out). Every replication the same value (e.g. a backup that covers an outage fully, so every
-    difference is 0): ``constant``, ``low = high = mean``."""
-    v = np.asarray(values, dtype=float)
-    v = v[~np.isnan(v)]
+def _degenerate(v: np.ndarray) -> Interval | None:
+    """The interval of ``v`` (no NaN) when it has none to compute: no value, one, or every value
+    the same (``constant``); else None."""
     n = len(v)
     if n == 0:
         return Interval(0, math.nan, math.nan, math.nan, math.nan, "none", False, "not measured")
@@ -133,8 +123,27 @@ def paired_interval(values: np.ndarray) -> Interval:
         return Interval(n, mean, 0.0, mean, mean, "constant", True, "")
     if n == 1:
         return Interval(1, mean, math.nan, math.nan, math.nan, "none", False, "1 replication: no interval")
+    return None
+
+
+def _t_half_width(v: np.ndarray) -> tuple[float, float, float]:
+    """Mean, standard deviation and the 95% Student-t half-width of the mean of ``v``."""
+    n = len(v)
     sd = float(v.std(ddof=1))
-    half = t_quantile_975(n - 1) * sd / math.sqrt(n)
+    return float(v.mean()), sd, t_quantile_975(n - 1) * sd / math.sqrt(n)
+
+
+def paired_interval(values: np.ndarray) -> Interval:
+    """Mean of per-replication paired differences (or of per-replication ratios of them) and its
+    95% Student-t interval, on the plain scale (a difference may be negative; NaN values left
+    out). Every replication the same value (e.g. a backup that covers an outage fully, so every
+    difference is 0): ``constant``, ``low = high = mean``."""
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    n = len(v)
+    if (done := _degenerate(v)) is not None:
+        return done
+    mean, sd, half = _t_half_width(v)
     warn = f"{n} replications (< {MIN_REPLICATIONS}): interval not usable" if n < MIN_REPLICATIONS else ""
     return Interval(n, mean, sd, mean - half, mean + half, "t", False, warn)
 
